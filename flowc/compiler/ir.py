@@ -1,0 +1,232 @@
+"""The typed, immutable IR every target and the emulator read (never the parse tree).
+
+The checker (`flowc.compiler.check`) builds it with defaults and the selected
+environment's overrides already applied, so a consumer never re-derives settings.
+Units are normalised: memory in MiB, durations in seconds, cpu in vCPUs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any
+
+from flowc.compiler.diagnostics import Span
+from flowc.compiler.schedules.model import Schedule
+
+TARGET_NAMES: tuple[str, ...] = ("aws", "gcp", "k8s")
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """`secret.NAME` in an env block: the value lives in the target's secret store."""
+
+    secret: str
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    name: str
+    value: str | SecretRef
+    span: Span | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Secret:
+    name: str
+    span: Span | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Alert:
+    """`alert METRIC OP THRESHOLD notify "a@b", ...`.
+
+    metric: "errors" (failed runs in a period), "duration" (seconds, max of a run),
+    "dead_letters" (runs sent to the dead-letter queue). threshold is a number
+    (seconds for duration).
+    """
+
+    metric: str
+    comparator: str  # one of > >= < <=
+    threshold: float
+    notify: tuple[str, ...]
+    span: Span | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class PythonHandler:
+    module: str
+    function: str
+
+    @property
+    def kind(self) -> str:
+        return "python"
+
+    @property
+    def entrypoint(self) -> str:
+        return f"{self.module}:{self.function}"
+
+
+@dataclass(frozen=True)
+class ImageHandler:
+    image: str
+    command: tuple[str, ...] = ()
+
+    @property
+    def kind(self) -> str:
+        return "image"
+
+
+Handler = PythonHandler | ImageHandler
+
+
+@dataclass(frozen=True)
+class TargetSchedule:
+    """One expression for one target; the union of a task's expressions is exact."""
+
+    target: str
+    expression: str  # e.g. "cron(0 9 ? * MON-FRI *)" (aws) or "0 9 * * 1-5" (gcp, k8s)
+    timezone: str
+    schedule_index: int  # which of the task's schedules it came from
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    handler: Handler
+    schedules: tuple[Schedule, ...]
+    timezone: str
+    memory_mib: int
+    cpu: float | None
+    timeout_s: int
+    retries: int
+    env: tuple[EnvVar, ...]
+    on_failure: str | None  # "dead_letter" or None
+    alerts: tuple[Alert, ...]
+    targets: tuple[str, ...]  # subset of TARGET_NAMES, in canonical order
+    requirements: str | None  # path relative to App.base_dir, or None
+    description: str | None
+    code_dir: str  # directory holding the task code, relative to App.base_dir ("." by default)
+    target_schedules: tuple[TargetSchedule, ...] = ()  # filled by the checker
+    span: Span | None = field(default=None, compare=False)
+
+    def schedules_for(self, target: str) -> tuple[TargetSchedule, ...]:
+        return tuple(s for s in self.target_schedules if s.target == target)
+
+    def runs_on(self, target: str) -> bool:
+        return target in self.targets
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Names of the secrets this task reads, in env order, without repeats."""
+        seen: dict[str, None] = {}
+        for var in self.env:
+            if isinstance(var.value, SecretRef):
+                seen.setdefault(var.value.secret, None)
+        return tuple(seen)
+
+
+@dataclass(frozen=True)
+class Backend:
+    """Remote Terraform state: `backend s3 { bucket = "..." key = "..." }`."""
+
+    kind: str  # "s3" | "gcs"
+    settings: tuple[tuple[str, Any], ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.settings)
+
+
+@dataclass(frozen=True)
+class AwsSettings:
+    region: str = "us-east-1"
+    subnets: tuple[str, ...] = ()
+    security_groups: tuple[str, ...] = ()
+    backend: Backend | None = None
+
+
+@dataclass(frozen=True)
+class GcpSettings:
+    project: str | None = None
+    region: str = "us-central1"
+    backend: Backend | None = None
+
+
+@dataclass(frozen=True)
+class K8sSettings:
+    namespace: str = "default"
+    python_image: str = "python:3.11-slim"
+    prometheus: bool = False  # a Prometheus operator is installed: emit PrometheusRules
+    backend: Backend | None = None
+
+
+@dataclass(frozen=True)
+class App:
+    name: str
+    source: str  # path of the .flow file as given
+    base_dir: str  # directory of the .flow file; task code paths are relative to it
+    environment: str | None  # selected environment, or None
+    tasks: tuple[Task, ...]
+    secrets: tuple[Secret, ...]
+    aws: AwsSettings = AwsSettings()
+    gcp: GcpSettings = GcpSettings()
+    k8s: K8sSettings = K8sSettings()
+    environments: tuple[str, ...] = ()  # every environment declared in the file
+
+    def task(self, name: str) -> Task:
+        for task in self.tasks:
+            if task.name == name:
+                return task
+        raise KeyError(name)
+
+    def tasks_for(self, target: str) -> tuple[Task, ...]:
+        return tuple(t for t in self.tasks if t.runs_on(target))
+
+    @property
+    def base_path(self) -> Path:
+        return Path(self.base_dir)
+
+    @property
+    def stack_name(self) -> str:
+        return f"{self.name}-{self.environment}" if self.environment else self.name
+
+
+def to_json(value: Any) -> Any:
+    """Plain JSON data for `--emit ir`; each dataclass carries its type name."""
+    if hasattr(value, "to_json") and not is_dataclass(value):
+        return value.to_json()
+    if is_dataclass(value) and not isinstance(value, type):
+        if hasattr(value, "to_json"):
+            return value.to_json()
+        out: dict[str, Any] = {"type": type(value).__name__}
+        for f in fields(value):
+            v = getattr(value, f.name)
+            out[f.name] = to_json(v)
+        return out
+    if isinstance(value, tuple | list):
+        return [to_json(v) for v in value]
+    if isinstance(value, dict):
+        return {k: to_json(v) for k, v in value.items()}
+    return value
+
+
+__all__ = [
+    "TARGET_NAMES",
+    "Alert",
+    "App",
+    "AwsSettings",
+    "Backend",
+    "EnvVar",
+    "GcpSettings",
+    "Handler",
+    "ImageHandler",
+    "K8sSettings",
+    "PythonHandler",
+    "Schedule",
+    "Secret",
+    "SecretRef",
+    "TargetSchedule",
+    "Task",
+    "asdict",
+    "to_json",
+]
