@@ -1,0 +1,394 @@
+"""Text to syntax tree: one cached LALR parser, one transformer, errors as diagnostics.
+
+Nothing here raises past its callers: `parse_text` returns the tree (or None) and
+every problem as a `Diagnostic` with a span and, where one exists, a fix.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from lark import Lark, Token, Transformer, UnexpectedCharacters, UnexpectedInput, UnexpectedToken, v_args
+from lark.exceptions import UnexpectedEOF, VisitError
+
+from flowc.compiler.diagnostics import CompileError, Diagnostic, Span
+from flowc.grammar import syntax as s
+
+MAX_NESTING = 64
+MAX_SYNTAX_ERRORS = 20
+
+SIZE_UNITS_MIB = {
+    "KB": 1 / 1024, "MB": 1.0, "GB": 1024.0, "TB": 1024.0 * 1024,
+    "KiB": 1 / 1024, "MiB": 1.0, "GiB": 1024.0, "TiB": 1024.0 * 1024,
+}
+DURATION_UNITS_S = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+# Terminal names in the user's words, for "expected ..." messages.
+TOKEN_WORDS = {
+    "NAME": "a name",
+    "STRING": "a string",
+    "INT": "an integer",
+    "FLOAT": "a number",
+    "SIZE": "a size like `512MB`",
+    "DURATION": "a duration like `5m`",
+    "PERCENT": "a percentage like `10%`",
+    "COMPARATOR": "a comparison like `>`",
+    "EQUAL": "`=`",
+    "LBRACE": "`{`",
+    "RBRACE": "`}`",
+    "LSQB": "`[`",
+    "RSQB": "`]`",
+    "LPAR": "`(`",
+    "RPAR": "`)`",
+    "COMMA": "`,`",
+    "DOT": "`.`",
+    "EVERY": "`every`",
+    "ALERT": "`alert`",
+    "NOTIFY": "`notify`",
+    "$END": "the end of the file",
+}
+
+
+@functools.cache
+def _lark() -> Lark:
+    grammar = (Path(__file__).parent / "flow.lark").read_text(encoding="utf-8")
+    return Lark(
+        grammar,
+        parser="lalr",
+        propagate_positions=True,
+        maybe_placeholders=True,
+        start=["start", "value"],
+    )
+
+
+def _span(path: str, item) -> Span:
+    """Span of a lark Token or Tree meta."""
+    meta = getattr(item, "meta", item)
+    return Span(path, meta.line, meta.column, meta.end_line, meta.end_column)
+
+
+def _unescape(raw: str) -> tuple[str, str | None]:
+    """Decode a string literal's escapes; returns (value, error message or None)."""
+    body = raw[1:-1]
+    out: list[str] = []
+    i = 0
+    simple = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "0": "\0"}
+    while i < len(body):
+        ch = body[i]
+        if ch != "\\":
+            out.append(ch)
+            i += 1
+            continue
+        nxt = body[i + 1]
+        if nxt in simple:
+            out.append(simple[nxt])
+            i += 2
+        elif nxt == "u":
+            digits = body[i + 2 : i + 6]
+            if len(digits) == 4 and all(c in "0123456789abcdefABCDEF" for c in digits):
+                out.append(chr(int(digits, 16)))
+                i += 6
+            else:
+                return "".join(out), "`\\u` must be followed by four hex digits"
+        else:
+            return "".join(out), f"unknown escape `\\{nxt}`"
+    return "".join(out), None
+
+
+class _ToSyntax(Transformer):
+    """Lark tree to `flowc.grammar.syntax` nodes; collects literal errors as diagnostics."""
+
+    def __init__(self, path: str):
+        super().__init__(visit_tokens=False)
+        self.path = path
+        self.diagnostics: list[Diagnostic] = []
+
+    # -- statements
+    def start(self, items):
+        return tuple(items)
+
+    def assign(self, items):
+        key, value = items
+        return s.Assign(span=Span(self.path, key.span.line, key.span.column,
+                                  value.span.end_line, value.span.end_column),
+                        key=key, value=value)
+
+    @v_args(meta=True)
+    def block(self, meta, items):
+        key, label, *body = items
+        # The block's span covers its head only: that is what a caret should point at.
+        head_end = label.span if label is not None else key.span
+        return s.Block(span=Span(self.path, key.span.line, key.span.column,
+                                 head_end.end_line, head_end.end_column),
+                       keyword=key, label=label, body=tuple(body), close_line=meta.end_line)
+
+    def decl(self, items):
+        key, label = items
+        return s.Decl(span=Span(self.path, key.span.line, key.span.column,
+                                label.span.end_line, label.span.end_column),
+                      keyword=key, name=label)
+
+    @v_args(meta=True)
+    def alert(self, meta, items):
+        metric, comparator, threshold, *notify = items
+        return s.AlertStmt(span=_span(self.path, meta), metric=metric,
+                           comparator=str(comparator), threshold=threshold, notify=tuple(notify))
+
+    def key(self, items):
+        return s.Ident(span=_span(self.path, items[0]), name=str(items[0]))
+
+    label = key
+
+    # -- values
+    def string(self, items):
+        tok = items[0]
+        value, error = _unescape(str(tok))
+        if error:
+            self.diagnostics.append(Diagnostic("E003", f"bad string literal: {error}",
+                                               _span(self.path, tok),
+                                               help='escapes are \\" \\\\ \\n \\t \\r \\0 \\uXXXX'))
+        return s.Str(span=_span(self.path, tok), value=value, raw=str(tok))
+
+    def int(self, items):
+        tok = items[0]
+        return s.Int(span=_span(self.path, tok), value=int(tok), raw=str(tok))
+
+    def float(self, items):
+        tok = items[0]
+        return s.Float(span=_span(self.path, tok), value=float(tok), raw=str(tok))
+
+    def size(self, items):
+        tok = str(items[0])
+        unit = tok.lstrip("0123456789.")
+        number = float(tok[: len(tok) - len(unit)])
+        return s.Size(span=_span(self.path, items[0]), mib=number * SIZE_UNITS_MIB[unit], raw=tok)
+
+    def duration(self, items):
+        return _duration(self.path, items[0])
+
+    def percent(self, items):
+        tok = str(items[0])
+        return s.Percent(span=_span(self.path, items[0]), value=float(tok[:-1]), raw=tok)
+
+    def ident(self, items):
+        return s.Ident(span=_span(self.path, items[0]), name=str(items[0]))
+
+    @v_args(meta=True)
+    def list(self, meta, items):
+        # maybe_placeholders gives None for an empty list / absent trailing comma
+        values = tuple(i for i in items if i is not None and not isinstance(i, Token))
+        return s.ListValue(span=_span(self.path, meta), items=values)
+
+    @v_args(meta=True)
+    def call(self, meta, items):
+        name_tok, *args = items
+        return s.Call(span=_span(self.path, meta),
+                      name=s.Ident(span=_span(self.path, name_tok), name=str(name_tok)),
+                      args=tuple(a for a in args if a is not None))
+
+    def ref(self, items):
+        a, b = items
+        return s.Ref(span=Span(self.path, a.line, a.column, b.end_line, b.end_column),
+                     namespace=s.Ident(span=_span(self.path, a), name=str(a)),
+                     name=s.Ident(span=_span(self.path, b), name=str(b)))
+
+    def every(self, items):
+        interval = _duration(self.path, items[0])
+        span = interval.span
+        return s.Every(span=Span(self.path, span.line, max(1, span.column - 6),
+                                 span.end_line, span.end_column), interval=interval)
+
+
+def _duration(path: str, tok) -> s.Duration:
+    import re
+
+    total = 0.0
+    for number, unit in re.findall(r"([0-9]+)(ms|s|m|h|d)", str(tok)):
+        total += int(number) * DURATION_UNITS_S[unit]
+    return s.Duration(span=_span(path, tok), seconds=total, raw=str(tok))
+
+
+def _nesting_error(text: str, path: str) -> Diagnostic | None:
+    """Refuse absurd nesting before the (recursive) transformer sees it."""
+    depth = 0
+    line, col = 1, 0
+    in_string = in_comment = escaped = False
+    for ch in text:
+        col += 1
+        if ch == "\n":
+            line, col = line + 1, 0
+            in_comment = in_string = False
+            continue
+        if in_comment:
+            continue
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+            continue
+        if ch == "#":
+            in_comment = True
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{(":
+            depth += 1
+            if depth > MAX_NESTING:
+                return Diagnostic("E006", f"nesting deeper than {MAX_NESTING} levels",
+                                  Span(path, line, col),
+                                  help="flatten the list or block; .flow files need little nesting")
+        elif ch in "]})":
+            depth = max(0, depth - 1)
+    return None
+
+
+def _describe_expected(expected) -> str:
+    words = sorted({TOKEN_WORDS.get(t, f"`{t.lower()}`") for t in expected if t in TOKEN_WORDS}
+                   | {f"`{t.lower()}`" for t in expected if t not in TOKEN_WORDS})
+    if not words:
+        return ""
+    if len(words) > 6:
+        words = words[:6] + ["..."]
+    return ", ".join(words)
+
+
+def _syntax_diagnostic(err: UnexpectedInput, text: str, path: str) -> Diagnostic:
+    if isinstance(err, UnexpectedCharacters):
+        span = Span(path, err.line, err.column)
+        ch = text[err.pos_in_stream] if err.pos_in_stream < len(text) else ""
+        if ch == '"':
+            line_text = text.splitlines()[err.line - 1] if text.splitlines() else ""
+            end = len(line_text) + 1
+            return Diagnostic("E002", "unterminated string",
+                              Span(path, err.line, err.column, err.line, max(end, err.column + 1)),
+                              help='close the string with `"` on the same line')
+        shown = repr(ch) if ch.isprintable() and ch.strip() else f"U+{ord(ch):04X}" if ch else "?"
+        return Diagnostic("E001", f"unexpected character {shown}", span,
+                          help="names are [a-z][a-z0-9_]*; text goes in double quotes")
+    if isinstance(err, UnexpectedToken):
+        tok = err.token
+        expected = _describe_expected(err.expected)
+        if tok.type == "$END":
+            lines = text.splitlines() or [""]
+            span = Span(path, len(lines), len(lines[-1]) + 1)
+            missing_brace = "RBRACE" in err.expected
+            return Diagnostic("E004", "unexpected end of file" + (f": expected {expected}"
+                                                                  if expected else ""), span,
+                              help="a block is missing its closing `}`" if missing_brace else None)
+        span = _span(path, tok)
+        found = f"`{tok}`" if str(tok) else tok.type
+        help_text = None
+        if tok.type == "RBRACE" and "EQUAL" in err.expected:
+            help_text = "a setting needs a value: `key = value`"
+        elif "EQUAL" in err.expected:
+            help_text = "settings are written `key = value`"
+        return Diagnostic("E005", f"unexpected {found}" + (f": expected {expected}"
+                                                           if expected else ""), span,
+                          help=help_text)
+    if isinstance(err, UnexpectedEOF):
+        return Diagnostic("E004", "unexpected end of file", Span(path, 1, 1))
+    return Diagnostic("E005", "syntax error", Span(path, getattr(err, "line", 1) or 1,
+                                                   getattr(err, "column", 1) or 1))
+
+
+def _parse(text: str, path: str, start: str):
+    """Run the LALR parser with error recovery; returns (lark tree | None, diagnostics)."""
+    if (nest := _nesting_error(text, path)) is not None:
+        return None, [nest]
+    errors: list[Diagnostic] = []
+    lines_seen: set[int] = set()
+
+    def on_error(err: UnexpectedInput) -> bool:
+        diag = _syntax_diagnostic(err, text, path)
+        line = diag.span.line if diag.span else 0
+        if line not in lines_seen:  # one error a line: the rest are usually echoes
+            lines_seen.add(line)
+            errors.append(diag)
+        return len(errors) < MAX_SYNTAX_ERRORS
+
+    try:
+        tree = _lark().parse(text, start=start, on_error=on_error)
+    except UnexpectedInput as err:
+        diag = _syntax_diagnostic(err, text, path)
+        if not errors or (diag.span and diag.span.line not in lines_seen):
+            errors.append(diag)
+        return None, errors
+    return (None if errors else tree), errors
+
+
+def parse_text(text: str, path: str) -> tuple[s.File | None, list[Diagnostic]]:
+    """Parse a whole .flow source. The tree is None when there are syntax errors."""
+    tree, errors = _parse(text, path, "start")
+    if tree is None:
+        return None, errors
+    transformer = _ToSyntax(path)
+    try:
+        body = transformer.transform(tree)
+    except VisitError as exc:  # a bug in a transformer rule: still no traceback for the user
+        return None, [Diagnostic("E009", f"internal error while reading the file: {exc.orig_exc}",
+                                 Span(path, 1, 1), help="please report this with the file")]
+    comments = tuple(s.Comment(line=t.line, column=t.column, text=str(t))
+                     for t in _comment_tokens(text))
+    return s.File(path=path, body=body, comments=comments), transformer.diagnostics
+
+
+def _comment_tokens(text: str):
+    """Comments, found with the same lexer so `#` inside strings is not a comment."""
+    lexer = _lark().lex(text, dont_ignore=True)
+    try:
+        for tok in lexer:
+            if tok.type == "COMMENT":
+                yield tok
+    except UnexpectedInput:
+        return
+
+
+def read_source(path: str | Path) -> tuple[str | None, list[Diagnostic]]:
+    """Read a .flow file as UTF-8; unreadable or non-text files become diagnostics."""
+    p = str(path)
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        return None, [Diagnostic("E008", f"cannot read file: {exc.strerror or exc}",
+                                 Span(p, 1, 1), help="check the path")]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = data[: exc.start]
+        line = before.count(b"\n") + 1
+        col = len(before) - (before.rfind(b"\n") + 1) + 1
+        return None, [Diagnostic("E007", "the file is not UTF-8 text", Span(p, line, col),
+                                 help="save the file as UTF-8")]
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return text, []
+
+
+def parse_file(path: str | Path) -> tuple[s.File | None, str | None, list[Diagnostic]]:
+    text, diags = read_source(path)
+    if text is None:
+        return None, None, diags
+    tree, diags = parse_text(text, str(path))
+    return tree, text, diags
+
+
+def parse_value_text(text: str, path: str = "<expr>") -> s.Value:
+    """Parse one value as written after `key =` (used by `flowc schedule EXPR`).
+
+    Raises CompileError with diagnostics when it does not parse.
+    """
+    tree, errors = _parse(text, path, "value")
+    if tree is None:
+        raise CompileError(errors)
+    transformer = _ToSyntax(path)
+    try:
+        value = transformer.transform(tree)
+    except VisitError as exc:
+        raise CompileError([Diagnostic("E009", f"internal error: {exc.orig_exc}",
+                                       Span(path, 1, 1))]) from None
+    if transformer.diagnostics:
+        raise CompileError(transformer.diagnostics)
+    return value

@@ -1,0 +1,156 @@
+"""The syntax tree: what the source says, with spans, before any checking.
+
+Produced by `flowc.grammar.parser`, read by the checker and by `flowc fmt`.
+Values keep their raw text so formatting never changes how a literal is written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flowc.compiler.diagnostics import Span
+
+
+@dataclass(frozen=True)
+class Node:
+    span: Span
+
+
+# ---- values -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Str(Node):
+    value: str  # unescaped
+    raw: str  # as written, with quotes
+
+
+@dataclass(frozen=True)
+class Int(Node):
+    value: int
+    raw: str
+
+
+@dataclass(frozen=True)
+class Float(Node):
+    value: float
+    raw: str
+
+
+@dataclass(frozen=True)
+class Size(Node):
+    """`512MB`, `1GB`, `512MiB`: stored in MiB (MB and MiB are the same unit, as in AWS)."""
+
+    mib: float
+    raw: str
+
+
+@dataclass(frozen=True)
+class Duration(Node):
+    seconds: float
+    raw: str
+
+
+@dataclass(frozen=True)
+class Percent(Node):
+    value: float
+    raw: str
+
+
+@dataclass(frozen=True)
+class Ident(Node):
+    name: str
+
+    @property
+    def raw(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class ListValue(Node):
+    items: tuple[Value, ...]
+
+
+@dataclass(frozen=True)
+class Call(Node):
+    name: Ident
+    args: tuple[Value, ...]
+
+
+@dataclass(frozen=True)
+class Ref(Node):
+    namespace: Ident
+    name: Ident
+
+
+@dataclass(frozen=True)
+class Every(Node):
+    interval: Duration
+
+
+Value = Str | Int | Float | Size | Duration | Percent | Ident | ListValue | Call | Ref | Every
+
+
+# ---- statements ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Assign(Node):
+    key: Ident
+    value: Value
+
+
+@dataclass(frozen=True)
+class Block(Node):
+    keyword: Ident
+    label: Ident | None
+    body: tuple[Statement, ...]
+    close_line: int = 0  # line of the closing brace, for comment placement in fmt
+
+
+@dataclass(frozen=True)
+class Decl(Node):
+    keyword: Ident
+    name: Ident
+
+
+@dataclass(frozen=True)
+class AlertStmt(Node):
+    metric: Ident
+    comparator: str
+    threshold: Value
+    notify: tuple[Value, ...]
+
+
+Statement = Assign | Block | Decl | AlertStmt
+
+
+@dataclass(frozen=True)
+class Comment:
+    line: int
+    column: int
+    text: str  # including the leading '#'
+
+
+@dataclass(frozen=True)
+class File:
+    path: str
+    body: tuple[Statement, ...]
+    comments: tuple[Comment, ...] = field(default=())
+
+
+def kind_of(value: Value) -> str:
+    """The user's word for a value's kind, for messages ("expected a size, found a string")."""
+    return {
+        Str: "a string",
+        Int: "an integer",
+        Float: "a number",
+        Size: "a size",
+        Duration: "a duration",
+        Percent: "a percentage",
+        Ident: "a name",
+        ListValue: "a list",
+        Call: "a call",
+        Ref: "a reference",
+        Every: "an `every` schedule",
+    }[type(value)]
