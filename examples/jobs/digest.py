@@ -1,0 +1,5 @@
+"""The digest: a quick job that prints a line."""
+
+
+def main() -> None:
+    print("digest sent")

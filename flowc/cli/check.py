@@ -1,0 +1,29 @@
+"""`flowc check FILE...`: parse and check specs, print every diagnostic, exit 1 on errors."""
+
+from __future__ import annotations
+
+import typer
+
+from flowc.cli.app import app
+from flowc.cli.common import OutputFormat, exit_code, print_diagnostics
+from flowc.compiler.diagnostics import SourceCache
+from flowc.compiler.pipeline import load
+
+
+@app.command()
+def check(
+    files: list[str] = typer.Argument(..., help="One or more .flow files.", metavar="FILE..."),
+    env: str | None = typer.Option(None, "--env", help="Check with this environment applied."),
+    format: OutputFormat = typer.Option(OutputFormat.text, "--format",
+                                        help="text (for people) or json (for tools)."),
+) -> None:
+    """Check .flow files: syntax, settings, secrets, schedules and target limits."""
+    diagnostics = []
+    sources = SourceCache()
+    for file in files:
+        result = load(file, env, sources)
+        diagnostics.extend(result.diagnostics)
+        if result.ok and format == OutputFormat.text:
+            typer.echo(f"{file}: ok, {len(result.app.tasks)} task(s)", err=True)
+    print_diagnostics(diagnostics, sources, format)
+    raise typer.Exit(exit_code(diagnostics))

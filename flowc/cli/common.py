@@ -1,0 +1,43 @@
+"""What every command does with diagnostics: print them (text or JSON) and pick the exit code."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+
+import typer
+
+from flowc.compiler.diagnostics import Diagnostic, SourceCache, has_errors, render_json, render_text
+from flowc.compiler.ir import App
+from flowc.compiler.pipeline import LoadResult, load
+
+
+class OutputFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+def print_diagnostics(diagnostics: list[Diagnostic], sources: SourceCache | None = None,
+                      fmt: OutputFormat = OutputFormat.text) -> None:
+    """Text goes to stderr (it is for people); JSON to stdout (it is for programs)."""
+    if fmt == OutputFormat.json:
+        sys.stdout.write(render_json(diagnostics) + "\n")
+    elif diagnostics:
+        sys.stderr.write(render_text(diagnostics, sources))
+
+
+def load_or_exit(file: str, env: str | None = None,
+                 fmt: OutputFormat = OutputFormat.text, quiet_ok: bool = False) -> App:
+    """Load a spec for a command; on errors print them and exit 1. Warnings are printed too."""
+    result: LoadResult = load(file, env)
+    if not result.ok:
+        print_diagnostics(result.diagnostics, result.sources, fmt)
+        raise typer.Exit(1)
+    if result.diagnostics and not quiet_ok:
+        print_diagnostics(result.diagnostics, result.sources, OutputFormat.text)
+    assert result.app is not None
+    return result.app
+
+
+def exit_code(diagnostics: list[Diagnostic]) -> int:
+    return 1 if has_errors(diagnostics) else 0

@@ -1,0 +1,431 @@
+"""Checks one `task NAME { ... }` block and builds its `ir.Task`.
+
+A task's value for a setting comes from the task, else the selected environment,
+else `defaults { }`, else the built-in default below. Schedules are parsed and
+translated for each of the task's targets here, once, so targets only read them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from flowc.compiler import ir, schedules
+from flowc.compiler.diagnostics import Diagnostic
+from flowc.compiler.limits import limits_for
+from flowc.compiler.values import (
+    EMAIL_RE,
+    ENV_NAME_RE,
+    HANDLER_RE,
+    Reader,
+    did_you_mean,
+)
+from flowc.grammar import syntax as s
+
+if TYPE_CHECKING:
+    from flowc.compiler.check import Layer
+
+TASK_KEYS = ("python", "image", "command", "schedule", "timezone", "memory", "cpu", "timeout",
+             "retries", "env", "on_failure", "alert", "targets", "requirements", "description")
+
+BUILTIN = {
+    "timezone": "UTC",
+    "memory": 256,  # MiB
+    "cpu": None,
+    "timeout": 300,  # seconds
+    "retries": 2,  # as AWS Lambda retries an async invocation by default
+    "on_failure": None,
+    "targets": ir.TARGET_NAMES,
+    "requirements": None,
+}
+ALERT_METRICS = {"errors": "failed runs in 5 minutes", "duration": "run duration in seconds"}
+COMPARATORS = (">", ">=", "<", "<=")
+ON_FAILURE = ("dead_letter",)
+SCHEDULE_FORMS = ('"Mon..Fri 09:00"', 'cron("*/15 * * * *")', "every 90m",
+                  'at("2026-12-24T18:00")')
+
+
+class TaskChecker:
+    def __init__(self, read: Reader, path: str, base_dir: str, secrets: set[str]):
+        self.read = read
+        self.path = path
+        self.base_dir = base_dir
+        self.secrets = secrets
+        self.used_secrets: set[str] = set()
+        # Values of `defaults`/`environment` settings, read once for all tasks, so an
+        # error there is reported once, not once per task.
+        self._shared_values: dict[int, object] = {}
+
+    @property
+    def diagnostics(self) -> list[Diagnostic]:
+        return self.read.diagnostics
+
+    def check(self, block: s.Block, defaults: Layer, env_layer: Layer) -> ir.Task | None:
+        errors_before = sum(d.is_error for d in self.diagnostics)
+        name = block.label.name
+        own: dict[str, s.Assign | s.Block] = {}
+        alerts: list[s.AlertStmt] = []
+        for stmt in block.body:
+            if isinstance(stmt, s.AlertStmt):
+                alerts.append(stmt)
+                continue
+            key = stmt.keyword.name if isinstance(stmt, s.Block | s.Decl) else stmt.key.name
+            shape_ok = isinstance(stmt, s.Block) if key == "env" else isinstance(stmt, s.Assign)
+            if key not in TASK_KEYS or not shape_ok:
+                if key == "env":
+                    self.read.error("E109", "`env` is a block", stmt.span,
+                                    help='write `env { NAME = "value" }`')
+                else:
+                    self.read.error("E102", f"unknown setting `{key}` in task `{name}`",
+                                    stmt.keyword.span if isinstance(stmt, s.Block | s.Decl)
+                                    else stmt.key.span,
+                                    help=did_you_mean(key, TASK_KEYS, "a task accepts"))
+                continue
+            if key in own:
+                self.read.error("E103", f"`{key}` is set twice in task `{name}`",
+                                stmt.keyword.span if isinstance(stmt, s.Block) else stmt.key.span,
+                                help="keep one of them")
+                continue
+            own[key] = stmt
+
+        def pick(key: str):
+            for layer in (own, env_layer.settings, defaults.settings):
+                if key in layer:
+                    return layer[key]
+            return None
+
+        handler = self._handler(name, block, own)
+        timezone = self._setting(pick("timezone"), "timezone")
+        memory = self._setting(pick("memory"), "memory")
+        cpu = self._setting(pick("cpu"), "cpu")
+        timeout = self._setting(pick("timeout"), "timeout")
+        retries = self._setting(pick("retries"), "retries")
+        on_failure = self._setting(pick("on_failure"), "on_failure")
+        targets = self._setting(pick("targets"), "targets")
+        requirements = self._requirements(pick("requirements"))
+        description = None
+        if "description" in own:
+            description = self.read.string("description", own["description"].value)
+        env = self._env([layer["env"] for layer in (defaults.settings, env_layer.settings, own)
+                         if "env" in layer])
+        ir_alerts = tuple(a for a in (self._alert(a) for a in alerts) if a is not None)
+
+        sched_node = own.get("schedule")
+        if sched_node is None:
+            self.read.error("E123", f"task `{name}` has no schedule", block.span,
+                            help='add `schedule = "Mon..Fri 09:00"` (or cron(...), every, at(...))')
+            parsed: list = []
+        else:
+            parsed = self._schedules(sched_node.value, timezone or "UTC")
+
+        if handler is None:
+            return None
+        task = ir.Task(
+            name=name, handler=handler, schedules=tuple(parsed), timezone=timezone,
+            memory_mib=memory, cpu=cpu, timeout_s=timeout, retries=retries, env=env,
+            on_failure=on_failure, alerts=ir_alerts, targets=targets,
+            requirements=requirements, description=description, code_dir=".",
+            span=block.span,
+        )
+        self._limits(task, own, pick)
+        target_schedules = self._translate(task, sched_node)
+        if sum(d.is_error for d in self.diagnostics) > errors_before:
+            return None
+        return _replace(task, target_schedules=target_schedules)
+
+    # ---- settings ---------------------------------------------------------------------
+
+    def _setting(self, node, key: str):
+        """The typed value of a setting; on error, the built-in default (and a diagnostic),
+        so checking can go on and report the task's other problems too."""
+        if node is None:
+            return BUILTIN[key]
+        if id(node) not in self._shared_values:
+            value = self._read_setting(node, key)
+            self._shared_values[id(node)] = BUILTIN[key] if value is None else value
+        return self._shared_values[id(node)]
+
+    def _read_setting(self, node, key: str):
+        value = node.value
+        read = self.read
+        if key == "timezone":
+            return read.timezone(key, value)
+        if key == "memory":
+            return read.size_mib(key, value)
+        if key == "timeout":
+            return read.duration_s(key, value)
+        if key == "retries":
+            return read.integer(key, value, 0, 185, "2")
+        if key == "cpu":
+            cpu = read.number(key, value, "0.5")
+            if cpu is not None and not 0 < cpu <= 64:
+                read.error("E112", f"`cpu` must be more than 0 and at most 64, not {cpu:g}",
+                           value.span, help="for example `cpu = 0.5` or `cpu = 2`")
+                return None
+            return cpu
+        if key == "on_failure":
+            if isinstance(value, s.Ident) and value.name in ON_FAILURE:
+                return value.name
+            read.error("E116", "`on_failure` accepts `dead_letter`", value.span,
+                       help="write `on_failure = dead_letter` to keep failed runs")
+            return None
+        if key == "targets":
+            return self._targets(value)
+        raise KeyError(key)
+
+    def _targets(self, value: s.Value) -> tuple[str, ...] | None:
+        if not isinstance(value, s.ListValue):
+            self.read.expect("targets", value, "a list of targets", "[aws, k8s]")
+            return None
+        chosen: set[str] = set()
+        ok = True
+        for item in value.items:
+            word = item.name if isinstance(item, s.Ident) else (
+                item.value if isinstance(item, s.Str) else None)
+            if word not in ir.TARGET_NAMES:
+                shown = word if word is not None else s.kind_of(item)
+                self.read.error("E115", f"unknown target `{shown}`", item.span,
+                                help=did_you_mean(str(word), ir.TARGET_NAMES,
+                                                  "targets are") or "targets are aws, gcp, k8s")
+                ok = False
+            else:
+                chosen.add(word)
+        if ok and not chosen:
+            self.read.error("E115", "`targets` is empty", value.span,
+                            help="list at least one of `aws`, `gcp`, `k8s`")
+            return None
+        return tuple(t for t in ir.TARGET_NAMES if t in chosen) if ok else None
+
+    def _requirements(self, node) -> str | None:
+        if node is None:
+            default = Path(self.base_dir) / "requirements.txt"
+            return "requirements.txt" if default.is_file() else None
+        rel = self.read.string("requirements", node.value, '"requirements.txt"')
+        if rel is None:
+            return None
+        if not (Path(self.base_dir) / rel).is_file():
+            self.read.error("E119", f"requirements file `{rel}` not found next to the spec",
+                            node.value.span, help=f"create {Path(self.base_dir) / rel} "
+                            "or fix the path (it is relative to the .flow file)")
+            return None
+        return rel
+
+    def _handler(self, name: str, block: s.Block, own: dict) -> ir.Handler | None:
+        py, image, command = own.get("python"), own.get("image"), own.get("command")
+        if py is not None and image is not None:
+            self.read.error("E105", f"task `{name}` has both `python` and `image`", image.span,
+                            help="a task runs either python code or a container image: keep one")
+            return None
+        if py is None and image is None:
+            self.read.error("E106", f"task `{name}` has neither `python` nor `image`",
+                            block.span, help='add `python = "module:function"` or '
+                            '`image = "repo/name:tag"`')
+            return None
+        if py is not None:
+            if command is not None:
+                self.read.error("E108", "`command` goes with `image`, not `python`",
+                                command.key.span, help="remove `command`; the python handler "
+                                "is the `module:function` it names")
+            target = self.read.string("python", py.value, '"jobs.daily:main"')
+            if target is None:
+                return None
+            if not HANDLER_RE.match(target):
+                self.read.error("E107", f"`python = \"{target}\"` is not `module:function`",
+                                py.value.span, help='write it like `python = "jobs.daily:main"`'
+                                " (a dotted module, a colon, a function name)")
+                return None
+            module, function = target.split(":")
+            mod_path = Path(self.base_dir, *module.split("."))
+            if not (mod_path.with_suffix(".py").is_file() or (mod_path / "__init__.py").is_file()):
+                self.diagnostics.append(Diagnostic(
+                    "W103", f"module `{module}` not found next to the spec", py.value.span,
+                    help=f"create {mod_path.with_suffix('.py')}; code is looked up relative "
+                    "to the .flow file"))
+            return ir.PythonHandler(module, function)
+        ref = self.read.string("image", image.value, '"busybox:1.36"')
+        cmd: tuple[str, ...] = ()
+        if command is not None:
+            cmd = self.read.strings("command", command.value, '["sh", "-c", "echo hi"]') or ()
+        if ref is None:
+            return None
+        if not ref.strip() or any(c.isspace() for c in ref):
+            self.read.error("E107", f"`image = \"{ref}\"` is not an image reference",
+                            image.value.span, help='write it like `image = "busybox:1.36"`')
+            return None
+        return ir.ImageHandler(ref, cmd)
+
+    def _env(self, blocks: list[s.Block]) -> tuple[ir.EnvVar, ...]:
+        merged: dict[str, ir.EnvVar] = {}
+        for block in blocks:
+            seen: set[str] = set()
+            for stmt in block.body:
+                if not isinstance(stmt, s.Assign):
+                    self.read.error("E109", "an `env` block holds `NAME = value` lines",
+                                    stmt.span, help='write `NAME = "value"` or `NAME = secret.x`')
+                    continue
+                var = stmt.key.name
+                if not ENV_NAME_RE.match(var):
+                    self.read.error("E101", f"invalid environment variable name `{var}`",
+                                    stmt.key.span, help="use letters, digits and `_`")
+                    continue
+                if var in seen:
+                    self.read.error("E103", f"`{var}` is set twice in this `env` block",
+                                    stmt.key.span, help="keep one of them")
+                    continue
+                seen.add(var)
+                value = self._env_value(var, stmt.value)
+                if value is not None:
+                    merged[var] = ir.EnvVar(var, value, stmt.span)
+        return tuple(merged[k] for k in sorted(merged))
+
+    def _env_value(self, var: str, value: s.Value) -> str | ir.SecretRef | None:
+        if isinstance(value, s.Str):
+            return value.value
+        if isinstance(value, s.Int | s.Float):
+            return value.raw
+        if isinstance(value, s.Ref):
+            if value.namespace.name != "secret":
+                self.read.error("E125", f"unknown reference `{value.namespace.name}.`",
+                                value.namespace.span, help="only `secret.NAME` can be referenced")
+                return None
+            secret = value.name.name
+            if secret not in self.secrets:
+                hint = did_you_mean(secret, self.secrets)
+                self.read.error("E114", f"secret `{secret}` is not declared", value.name.span,
+                                help=hint or f"declare it at the top level: `secret {secret}`")
+                return None
+            self.used_secrets.add(secret)
+            return ir.SecretRef(secret)
+        self.read.expect(var, value, "a string or `secret.NAME`", '"value"')
+        return None
+
+    def _alert(self, stmt: s.AlertStmt) -> ir.Alert | None:
+        metric = stmt.metric.name
+        if metric not in ALERT_METRICS:
+            self.read.error("E117", f"unknown alert metric `{metric}`", stmt.metric.span,
+                            help=did_you_mean(metric, ALERT_METRICS, "metrics are"))
+            return None
+        if stmt.comparator not in COMPARATORS:
+            self.read.error("E117", f"comparison `{stmt.comparator}` is not supported in alerts",
+                            stmt.span, help="use one of " + ", ".join(COMPARATORS))
+            return None
+        threshold: float | None
+        if metric == "duration":
+            threshold = self.read.duration_s("alert duration", stmt.threshold)
+        else:
+            threshold = self.read.integer(f"alert {metric}", stmt.threshold, 0, 10**6, "0")
+        emails: list[str] = []
+        for item in stmt.notify:
+            email = self.read.string("notify", item, '"ops@example.com"')
+            if email is None:
+                continue
+            if not EMAIL_RE.match(email):
+                self.read.error("E118", f"`{email}` is not an email address", item.span,
+                                help='write it like `notify "ops@example.com"`')
+                continue
+            emails.append(email)
+        if threshold is None or len(emails) != len(stmt.notify):
+            return None
+        return ir.Alert(metric, stmt.comparator, float(threshold), tuple(emails), stmt.span)
+
+    # ---- schedules --------------------------------------------------------------------
+
+    def _schedules(self, value: s.Value, timezone: str) -> list:
+        out = []
+        for kind, text, span in schedule_sources(value, self.read):
+            try:
+                out.append(schedules.parse_schedule(kind, text, timezone, span))
+            except schedules.ScheduleError as err:
+                self.read.error(err.code, err.message, span, help=err.help)
+        return out
+
+    def _translate(self, task: ir.Task, node) -> tuple[ir.TargetSchedule, ...]:
+        out: list[ir.TargetSchedule] = []
+        for target in task.targets:
+            for index, sched in enumerate(task.schedules):
+                span = sched.span or (node.value.span if node is not None else task.span)
+                try:
+                    expressions = schedules.translate(sched, target)
+                except schedules.Untranslatable as err:
+                    self.read.error(err.code, f"task `{task.name}` cannot be scheduled on "
+                                    f"{target}: {err.message}", span, help=err.help)
+                    continue
+                for warning in schedules.schedule_warnings(sched, target):
+                    self.diagnostics.append(Diagnostic(
+                        warning.code, f"task `{task.name}` on {target}: {warning.message}",
+                        span, warning.help))
+                out.extend(ir.TargetSchedule(target, e, task.timezone, index)
+                           for e in expressions)
+        return tuple(out)
+
+    def _limits(self, task: ir.Task, own: dict, pick) -> None:
+        for target in task.targets:
+            lim = limits_for(target, task.handler.kind)
+            where = f"task `{task.name}` on {target} ({lim.runtime})"
+            if lim.max_timeout_s is not None and task.timeout_s > lim.max_timeout_s:
+                node = pick("timeout")
+                self.read.error("E201", f"{where}: timeout {_human(task.timeout_s)} is over "
+                                f"the limit of {_human(lim.max_timeout_s)}",
+                                node.value.span if node is not None else task.span,
+                                help=f"{lim.runtime} allows at most {_human(lim.max_timeout_s)}"
+                                + (f"; {lim.longer_help}" if lim.longer_help else ""))
+            if lim.max_memory_mib is not None and not (
+                    lim.min_memory_mib <= task.memory_mib <= lim.max_memory_mib):
+                node = pick("memory")
+                self.read.error("E202", f"{where}: memory {task.memory_mib}MB is outside "
+                                f"{lim.min_memory_mib}MB..{lim.max_memory_mib}MB",
+                                node.value.span if node is not None else task.span,
+                                help=f"set `memory` between {lim.min_memory_mib}MB and "
+                                f"{lim.max_memory_mib}MB for {lim.runtime}")
+            if lim.max_retries is not None and task.retries > lim.max_retries:
+                node = pick("retries")
+                self.read.error("E203", f"{where}: {task.retries} retries is over the limit of "
+                                f"{lim.max_retries}",
+                                node.value.span if node is not None else task.span,
+                                help=f"set `retries = {lim.max_retries}` or fewer")
+            if lim.cpu_ignored and task.cpu is not None and "cpu" in own:
+                self.diagnostics.append(Diagnostic(
+                    "W201", f"{where}: `cpu` is ignored; CPU follows memory",
+                    own["cpu"].value.span, help="raise `memory` for more CPU on this target"))
+
+
+def schedule_sources(value: s.Value, read: Reader) -> list[tuple[str, str, object]]:
+    """The (kind, text, span) of each schedule a `schedule =` value names."""
+    items = value.items if isinstance(value, s.ListValue) else (value,)
+    if isinstance(value, s.ListValue) and not items:
+        read.error("E124", "`schedule` is an empty list", value.span,
+                   help="give at least one schedule, e.g. `schedule = \"daily\"`")
+    out = []
+    for item in items:
+        if isinstance(item, s.Str):
+            out.append(("calendar", item.value, item.span))
+        elif isinstance(item, s.Every):
+            out.append(("every", item.interval.raw, item.span))
+        elif isinstance(item, s.Call) and item.name.name in ("cron", "at"):
+            if len(item.args) != 1 or not isinstance(item.args[0], s.Str):
+                example = SCHEDULE_FORMS[1] if item.name.name == "cron" else SCHEDULE_FORMS[3]
+                read.error("E124", f"`{item.name.name}(...)` takes one string", item.span,
+                           help=f"write it like `{example}`")
+                continue
+            out.append((item.name.name, item.args[0].value, item.span))
+        elif isinstance(item, s.Call):
+            read.error("E124", f"unknown schedule function `{item.name.name}`", item.name.span,
+                       help=did_you_mean(item.name.name, ("cron", "at"))
+                       or "schedule functions are `cron(...)` and `at(...)`")
+        else:
+            read.error("E124", f"{s.kind_of(item)} is not a schedule", item.span,
+                       help="write one of " + ", ".join(f"`{f}`" for f in SCHEDULE_FORMS))
+    return out
+
+
+def _human(seconds: int) -> str:
+    for unit, size in (("h", 3600), ("m", 60)):
+        if seconds % size == 0 and seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def _replace(task: ir.Task, **changes) -> ir.Task:
+    from dataclasses import replace
+
+    return replace(task, **changes)
