@@ -14,7 +14,8 @@ from flowc.grammar import syntax as s
 
 NAME_RE = re.compile(r"[a-z][a-z0-9_]*\Z")
 ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-HANDLER_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*\Z")
+_IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
+HANDLER_RE = re.compile(rf"{_IDENT}(\.{_IDENT})*:{_IDENT}\Z")
 EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+\Z")
 
 
@@ -89,7 +90,8 @@ class Reader:
         self.expect(key, value, "a string", example)
         return None
 
-    def strings(self, key: str, value: s.Value, example: str = '["a", "b"]') -> tuple[str, ...] | None:
+    def strings(self, key: str, value: s.Value,
+                example: str = '["a", "b"]') -> tuple[str, ...] | None:
         if isinstance(value, s.ListValue) and all(isinstance(i, s.Str) for i in value.items):
             return tuple(i.value for i in value.items)
         self.expect(key, value, "a list of strings", example)
@@ -120,7 +122,7 @@ class Reader:
             self.expect(key, value, "a duration", "5m")
             return None
         if value.seconds < 1 or value.seconds != int(value.seconds):
-            self.error("E111", f"`{key} = {value.raw}` must be a whole number of seconds, at least 1s",
+            self.error("E111", f"`{key} = {value.raw}` must be whole seconds, at least 1s",
                        value.span, help=f"for example `{key} = 30s` or `{key} = 5m`")
             return None
         return int(value.seconds)

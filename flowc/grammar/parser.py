@@ -9,7 +9,15 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from lark import Lark, Token, Transformer, UnexpectedCharacters, UnexpectedInput, UnexpectedToken, v_args
+from lark import (
+    Lark,
+    Token,
+    Transformer,
+    UnexpectedCharacters,
+    UnexpectedInput,
+    UnexpectedToken,
+    v_args,
+)
 from lark.exceptions import UnexpectedEOF, VisitError
 
 from flowc.compiler.diagnostics import CompileError, Diagnostic, Span
@@ -280,11 +288,14 @@ def _syntax_diagnostic(err: UnexpectedInput, text: str, path: str) -> Diagnostic
                               help="a block is missing its closing `}`" if missing_brace else None)
         span = _span(path, tok)
         found = f"`{tok}`" if str(tok) else tok.type
-        help_text = None
-        if tok.type == "RBRACE" and "EQUAL" in err.expected:
-            help_text = "a setting needs a value: `key = value`"
-        elif "EQUAL" in err.expected:
+        if "EQUAL" in err.expected:
             help_text = "settings are written `key = value`"
+        elif {"STRING", "INT", "SIZE", "DURATION"} <= set(err.expected):
+            help_text = 'a value goes here, e.g. `"text"`, `3`, `512MB`, `5m` or `[a, b]`'
+        elif "RBRACE" in err.expected:
+            help_text = "settings go one after another inside `{ }`; is a `}` or `=` missing?"
+        else:
+            help_text = "check this line for a missing `=`, `{`, `}`, `,` or quote"
         return Diagnostic("E005", f"unexpected {found}" + (f": expected {expected}"
                                                            if expected else ""), span,
                           help=help_text)
