@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from flowc.compiler import ir, schedules
 from flowc.compiler.diagnostics import Diagnostic
 from flowc.compiler.limits import limits_for
+from flowc.compiler.schedule_sources import schedule_sources
 from flowc.compiler.values import (
     EMAIL_RE,
     ENV_NAME_RE,
@@ -41,8 +42,6 @@ BUILTIN = {
 ALERT_METRICS = {"errors": "failed runs in 5 minutes", "duration": "run duration in seconds"}
 COMPARATORS = (">", ">=", "<", "<=")
 ON_FAILURE = ("dead_letter",)
-SCHEDULE_FORMS = ('"Mon..Fri 09:00"', 'cron("*/15 * * * *")', "every 90m",
-                  'at("2026-12-24T18:00")')
 
 
 class TaskChecker:
@@ -387,35 +386,6 @@ class TaskChecker:
                 self.diagnostics.append(Diagnostic(
                     "W201", f"{where}: `cpu` is ignored; CPU follows memory",
                     own["cpu"].value.span, help="raise `memory` for more CPU on this target"))
-
-
-def schedule_sources(value: s.Value, read: Reader) -> list[tuple[str, str, object]]:
-    """The (kind, text, span) of each schedule a `schedule =` value names."""
-    items = value.items if isinstance(value, s.ListValue) else (value,)
-    if isinstance(value, s.ListValue) and not items:
-        read.error("E124", "`schedule` is an empty list", value.span,
-                   help="give at least one schedule, e.g. `schedule = \"daily\"`")
-    out = []
-    for item in items:
-        if isinstance(item, s.Str):
-            out.append(("calendar", item.value, item.span))
-        elif isinstance(item, s.Every):
-            out.append(("every", item.interval.raw, item.span))
-        elif isinstance(item, s.Call) and item.name.name in ("cron", "at"):
-            if len(item.args) != 1 or not isinstance(item.args[0], s.Str):
-                example = SCHEDULE_FORMS[1] if item.name.name == "cron" else SCHEDULE_FORMS[3]
-                read.error("E124", f"`{item.name.name}(...)` takes one string", item.span,
-                           help=f"write it like `{example}`")
-                continue
-            out.append((item.name.name, item.args[0].value, item.span))
-        elif isinstance(item, s.Call):
-            read.error("E124", f"unknown schedule function `{item.name.name}`", item.name.span,
-                       help=did_you_mean(item.name.name, ("cron", "at"))
-                       or "schedule functions are `cron(...)` and `at(...)`")
-        else:
-            read.error("E124", f"{s.kind_of(item)} is not a schedule", item.span,
-                       help="write one of " + ", ".join(f"`{f}`" for f in SCHEDULE_FORMS))
-    return out
 
 
 def _human(seconds: int) -> str:

@@ -403,3 +403,14 @@ def parse_value_text(text: str, path: str = "<expr>") -> s.Value:
     if transformer.diagnostics:
         raise CompileError(transformer.diagnostics)
     return value
+
+
+def parse_schedule_value(text: str, path: str = "<expr>"):
+    """Schedules named by EXPR as written after `schedule =`: a list of (kind, text, span).
+
+    Raises CompileError with diagnostics. (Kept here for `flowc schedule`; the logic
+    lives in flowc.compiler.schedule_sources, shared with the checker.)
+    """
+    from flowc.compiler.schedule_sources import parse_schedule_value as parse
+
+    return parse(text, path)
