@@ -56,6 +56,14 @@ EXAMPLES: dict[str, tuple[str, str | None]] = {
     "E202": (T + "  memory = 20GB\n  targets = [aws]\n}\n", None),
     "E203": (T + "  retries = 3\n  targets = [aws]\n}\n", None),
     "W201": (T + "  cpu = 2\n  targets = [aws]\n}\n", None),
+    "E701": ("release { canary = 10% }\n" + T + "}\n", None),
+    "E702": (T + "  targets = [aws]\n  release { canary = 100% }\n}\n", None),
+    "E703": (T + "  release { for = 30m }\n}\n", None),
+    "E704": (T + '  release { alias = "12" }\n}\n', None),
+    "E705": (T + "  layers = [shraed]\n}\n", None),
+    "E706": ("layer shared {}\n" + T + "}\n", None),
+    "E707": ('layer l { requirements = "jobs/main.py" }\ntask t {\n  image = "busybox"\n'
+             '  schedule = "daily"\n  layers = [l]\n}\n', None),
 }
 
 # Codes raised outside `flowc check` (or by files rather than text): code -> test file.

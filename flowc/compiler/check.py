@@ -11,13 +11,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from flowc.compiler import ir
+from flowc.compiler.check_release import check_layer, release_settings
 from flowc.compiler.check_task import TaskChecker
 from flowc.compiler.diagnostics import Diagnostic, Span
 from flowc.compiler.values import Reader, did_you_mean, name_fix
 from flowc.grammar import syntax as s
 
 TOP_LEVEL = {"app": "decl", "secret": "decl", "defaults": "block", "task": "block",
-             "environment": "block"}
+             "environment": "block", "release": "block", "layer": "block"}
+LABELLED = ("task", "environment", "layer")
 
 # Settings that `defaults { }` and `environment NAME { }` may set for every task.
 SHARED_KEYS = ("timezone", "memory", "cpu", "timeout", "retries", "on_failure", "targets",
@@ -62,6 +64,8 @@ class _Checker:
         tasks: dict[str, s.Block] = {}
         environments: dict[str, s.Block] = {}
         seen_defaults: s.Block | None = None
+        release: s.Block | None = None
+        layers: dict[str, s.Block] = {}
 
         for stmt in self.tree.body:
             kw = _keyword(stmt)
@@ -84,6 +88,11 @@ class _Checker:
                                help="remove the second declaration")
                 elif self.read.valid_name(name, "secret"):
                     secrets[name.name] = stmt
+            elif kw == "release":
+                if release is not None:
+                    self.error("E104", "`release` block appears twice", stmt.span,
+                               help="merge them into one `release { }` block")
+                release = stmt
             elif kw == "defaults":
                 if seen_defaults is not None:
                     self.error("E104", "`defaults` block appears twice", stmt.span,
@@ -91,8 +100,8 @@ class _Checker:
                     continue
                 seen_defaults = stmt
                 defaults = self._layer(stmt, "defaults")
-            else:  # task / environment
-                table = tasks if kw == "task" else environments
+            else:  # task / environment / layer
+                table = {"task": tasks, "environment": environments, "layer": layers}[kw]
                 label = stmt.label
                 if label.name in table:
                     self.error("E104", f"{kw} `{label.name}` is declared twice", label.span,
@@ -113,7 +122,10 @@ class _Checker:
                        help=help_text or "add `environment NAME { ... }` or drop `--env`")
 
         base_dir = str(Path(self.path).parent)
-        task_checker = TaskChecker(self.read, self.path, base_dir, set(secrets))
+        ir_layers = {name: layer for name, block in layers.items()
+                     if (layer := check_layer(self.read, block, base_dir)) is not None}
+        task_checker = TaskChecker(self.read, self.path, base_dir, set(secrets),
+                                   release_settings(self.read, release, "`release`"), ir_layers)
         ir_tasks = [task_checker.check(block, defaults, env_layer) for block in tasks.values()]
         for name, decl in secrets.items():
             if name not in task_checker.used_secrets:
@@ -140,6 +152,7 @@ class _Checker:
             gcp=ir.GcpSettings(**targets_settings["gcp"]),
             k8s=ir.K8sSettings(**targets_settings["k8s"]),
             environments=tuple(environments),
+            layers=tuple(ir_layers.values()),
         )
         return app, self.diagnostics
 
@@ -161,7 +174,7 @@ class _Checker:
         if shape == "decl" and isinstance(stmt, s.Decl):
             return True
         if shape == "block" and isinstance(stmt, s.Block):
-            needs_label = kw in ("task", "environment")
+            needs_label = kw in LABELLED
             if needs_label and stmt.label is None:
                 self.error("E126", f"a {kw} needs a name", stmt.span,
                            help=f"write `{kw} NAME {{ ... }}`")
@@ -172,7 +185,8 @@ class _Checker:
                 return False
             return True
         example = {"app": "app NAME", "secret": "secret NAME", "defaults": "defaults { ... }",
-                   "task": "task NAME { ... }", "environment": "environment NAME { ... }"}[kw]
+                   "task": "task NAME { ... }", "environment": "environment NAME { ... }",
+                   "release": "release { ... }", "layer": "layer NAME { ... }"}[kw]
         self.error("E126", f"`{kw}` is written `{example}`", stmt.span, help=f"write `{example}`")
         return False
 

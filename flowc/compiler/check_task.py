@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flowc.compiler import ir, schedules
+from flowc.compiler.check_release import release_settings, resolve_release, task_layers
 from flowc.compiler.diagnostics import Diagnostic
 from flowc.compiler.limits import limits_for
 from flowc.compiler.schedule_sources import schedule_sources
@@ -27,7 +28,9 @@ if TYPE_CHECKING:
     from flowc.compiler.check import Layer
 
 TASK_KEYS = ("python", "image", "command", "schedule", "timezone", "memory", "cpu", "timeout",
-             "retries", "env", "on_failure", "alert", "targets", "requirements", "description")
+             "retries", "env", "on_failure", "alert", "targets", "requirements", "description",
+             "release", "layers")
+BLOCK_KEYS = ("env", "release")
 
 BUILTIN = {
     "timezone": "UTC",
@@ -45,8 +48,12 @@ ON_FAILURE = ("dead_letter",)
 
 
 class TaskChecker:
-    def __init__(self, read: Reader, path: str, base_dir: str, secrets: set[str]):
+    def __init__(self, read: Reader, path: str, base_dir: str, secrets: set[str],
+                 shared_release: dict[str, s.Assign] | None = None,
+                 layers: dict[str, ir.Layer] | None = None):
         self.read = read
+        self.shared_release = shared_release or {}
+        self.layers = layers or {}
         self.path = path
         self.base_dir = base_dir
         self.secrets = secrets
@@ -69,11 +76,12 @@ class TaskChecker:
                 alerts.append(stmt)
                 continue
             key = stmt.keyword.name if isinstance(stmt, s.Block | s.Decl) else stmt.key.name
-            shape_ok = isinstance(stmt, s.Block) if key == "env" else isinstance(stmt, s.Assign)
+            shape_ok = (isinstance(stmt, s.Block) if key in BLOCK_KEYS
+                        else isinstance(stmt, s.Assign))
             if key not in TASK_KEYS or not shape_ok:
-                if key == "env":
-                    self.read.error("E109", "`env` is a block", stmt.span,
-                                    help='write `env { NAME = "value" }`')
+                if key in BLOCK_KEYS:
+                    self.read.error("E109", f"`{key}` is a block", stmt.span,
+                                    help=f"write `{key} {{ ... }}`")
                 else:
                     self.read.error("E102", f"unknown setting `{key}` in task `{name}`",
                                     stmt.keyword.span if isinstance(stmt, s.Block | s.Decl)
@@ -119,12 +127,17 @@ class TaskChecker:
 
         if handler is None:
             return None
+        release = resolve_release(
+            self.read, name, targets, handler.kind,
+            release_settings(self.read, own.get("release"), f"task `{name}` release"),
+            self.shared_release)
+        layers = task_layers(self.read, own.get("layers"), self.layers, name, handler.kind)
         task = ir.Task(
             name=name, handler=handler, schedules=tuple(parsed), timezone=timezone,
             memory_mib=memory, cpu=cpu, timeout_s=timeout, retries=retries, env=env,
             on_failure=on_failure, alerts=ir_alerts, targets=targets,
             requirements=requirements, description=description, code_dir=".",
-            span=block.span,
+            span=block.span, release=release, layers=layers,
         )
         self._limits(task, own, pick)
         target_schedules = self._translate(task, sched_node)

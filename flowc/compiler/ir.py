@@ -91,6 +91,28 @@ class TargetSchedule:
 
 
 @dataclass(frozen=True)
+class Release:
+    """How a new version goes live: `release { alias = "live" canary = 10% for = 30m }`.
+
+    canary_percent is the share of runs the new version takes for canary_for_s seconds,
+    after which it takes all of them; None means all at once.
+    """
+
+    alias: str = "live"
+    canary_percent: float | None = None
+    canary_for_s: int | None = None
+
+
+@dataclass(frozen=True)
+class Layer:
+    """`layer NAME { requirements = "..." }`: shared dependencies, packaged once."""
+
+    name: str
+    requirements: str  # path relative to App.base_dir
+    span: Span | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
 class Task:
     name: str
     handler: Handler
@@ -109,6 +131,8 @@ class Task:
     code_dir: str  # directory holding the task code, relative to App.base_dir ("." by default)
     target_schedules: tuple[TargetSchedule, ...] = ()  # filled by the checker
     span: Span | None = field(default=None, compare=False)
+    release: Release = Release()
+    layers: tuple[str, ...] = ()  # names of App.layers this task uses, in order
 
     def schedules_for(self, target: str) -> tuple[TargetSchedule, ...]:
         return tuple(s for s in self.target_schedules if s.target == target)
@@ -172,6 +196,13 @@ class App:
     gcp: GcpSettings = GcpSettings()
     k8s: K8sSettings = K8sSettings()
     environments: tuple[str, ...] = ()  # every environment declared in the file
+    layers: tuple[Layer, ...] = ()
+
+    def layer(self, name: str) -> Layer:
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise KeyError(name)
 
     def task(self, name: str) -> Task:
         for task in self.tasks:
@@ -221,7 +252,9 @@ __all__ = [
     "Handler",
     "ImageHandler",
     "K8sSettings",
+    "Layer",
     "PythonHandler",
+    "Release",
     "Schedule",
     "Secret",
     "SecretRef",

@@ -20,12 +20,13 @@ class RuntimeLimits:
     max_timeout_s: int | None = None
     max_retries: int | None = None
     cpu_ignored: bool = False  # the product sizes CPU from memory
+    supports_canary: bool = False  # can split scheduled runs between two versions
     longer_help: str = ""  # what to do when the timeout does not fit
 
 
 LIMITS: dict[tuple[str, str], RuntimeLimits] = {
     ("aws", "python"): RuntimeLimits(
-        "AWS Lambda", 128, 10240, 900, 2, cpu_ignored=True,
+        "AWS Lambda", 128, 10240, 900, 2, cpu_ignored=True, supports_canary=True,
         longer_help="use an `image` task (ECS Fargate has no time limit), "
         "or leave AWS out with `targets = [gcp, k8s]`",
     ),
