@@ -1,0 +1,69 @@
+"""`flowc run FILE TASK`: run one task once, locally, exactly as `flowc dev` would.
+
+Same runner, secrets, timeout, retries (with their back-off, scaled by `--speed`)
+and dead-letter queue; the run lands in the history. The exit code is the task's
+exit code (124 for a timeout, 1 when it could not start).
+"""
+
+from __future__ import annotations
+
+import difflib
+import signal
+import sys
+from pathlib import Path
+
+import typer
+
+from flowc.cli.app import app
+from flowc.compiler.diagnostics import Diagnostic, render_text
+
+
+@app.command()
+def run(
+    file: Path = typer.Argument(..., help="The .flow file."),
+    task: str = typer.Argument(..., help="The task to run."),
+    env: str | None = typer.Option(None, "--env", help="Apply this environment's overrides."),
+    state: Path = typer.Option(Path(".flowc"), "--state", help="Run history directory."),
+    events: Path | None = typer.Option(None, "--events", help="Append events to this JSONL."),
+    speed: float = typer.Option(1.0, "--speed", help="Virtual clock speed (retry back-off)."),
+    retries: bool = typer.Option(True, "--retries/--no-retries", help="Apply the task's retries."),
+) -> None:
+    """Run one task once, locally, and exit with its exit code."""
+    from flowc.cli.dev import parse_window
+    from flowc.emulator.session import Options, Session
+    from flowc.emulator.view import PlainView
+
+    parse_window(None, None, speed)
+    options = Options(spec=file, env=env, speed=speed, state_dir=state, events=events,
+                      watch=False)  # fmt: skip
+    session = Session(options, PlainView(sys.stderr, output_stream=sys.stdout))
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    code = 1
+    try:
+        if session.load() != 0:
+            raise typer.Exit(1)
+        assert session.app is not None
+        names = [t.name for t in session.app.tasks]
+        if task not in names:
+            close = difflib.get_close_matches(task, names, n=1)
+            hint = f"did you mean `{close[0]}`?" if close else "tasks: " + ", ".join(names)
+            sys.stderr.write(render_text([Diagnostic(
+                "E501", f"no task `{task}` in {file}", help=hint)]))  # fmt: skip
+            raise typer.Exit(1)
+        if session.connect() != 0:
+            raise typer.Exit(1)
+        try:
+            outcome = session.run_once(task, retries=retries)
+        except KeyboardInterrupt:
+            sys.stderr.write("flowc run: interrupted\n")
+            code = 130
+        else:
+            code = outcome.exit_code if outcome.exit_code is not None else 1
+            sys.stderr.write(
+                f"flowc run: {task} {outcome.status} after {outcome.attempts} attempt(s), "
+                f"exit code {code} (run {outcome.run_id})\n"
+            )
+    finally:
+        session.close(grace=2.0)
+        signal.signal(signal.SIGTERM, previous)
+    raise typer.Exit(code)

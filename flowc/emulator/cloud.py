@@ -1,0 +1,211 @@
+"""The AWS side of the emulator: LocalStack when one answers, else an embedded moto server.
+
+Detection follows localstack-client: `LOCALSTACK_HOST` (`host[:port]`, default
+127.0.0.1:4566), health at `/_localstack/health`. Otherwise flowc starts
+`moto.server.ThreadedMotoServer` on a free loopback port and stops it on exit.
+
+What the spec declares is created there (idempotently, again on every reload):
+- one SQS queue `<app>-<task>-dlq` per task with `on_failure = dead_letter`;
+- one Secrets Manager secret `<app>-<secret>` per secret that has a local value;
+- one SNS topic `<app>-<task>-alert-<n>` per alert, with an email subscription per
+  address.
+Names come from the targets' naming helper (`flowc.targets.naming.Namer`), so they
+are the names the AWS target gives the same resources (`<app>-<env>-...` with --env).
+boto3 and moto are imported here only, so `flowc check` never pays for them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from flowc.compiler.diagnostics import Diagnostic
+from flowc.compiler.ir import App, Task
+from flowc.targets.naming import Namer
+
+TEST_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
+DEFAULT_LOCALSTACK = "127.0.0.1:4566"
+
+
+def dlq_name(app: App, task: Task | str) -> str:
+    task_name = task if isinstance(task, str) else task.name
+    return Namer(app).name(task_name, "dlq")
+
+
+def secret_id(app: App, secret: str) -> str:
+    return Namer(app).name(secret)
+
+
+def topic_name(app: App, task: Task, index: int) -> str:
+    return Namer(app).name(task.name, "alert", str(index))
+
+
+def localstack_endpoint(environ: Mapping[str, str] | None = None) -> str | None:
+    """The LocalStack edge URL if one answers its health check, else None."""
+    from localstack_client.config import parse_localstack_host
+
+    environ = os.environ if environ is None else environ
+    hostname, port = parse_localstack_host(environ.get("LOCALSTACK_HOST") or DEFAULT_LOCALSTACK)
+    scheme = "https" if environ.get("USE_SSL") in ("1", "true") else "http"
+    url = f"{scheme}://{hostname}:{port}"
+    try:
+        with urllib.request.urlopen(f"{url}/_localstack/health", timeout=0.5) as response:
+            json.load(response)
+            return url if response.status == 200 else None
+    except (OSError, ValueError):
+        return None
+
+
+@dataclass
+class ProvisionReport:
+    queues: dict[str, str] = field(default_factory=dict)  # task -> queue url
+    secrets: dict[str, str] = field(default_factory=dict)  # secret -> secret id
+    topics: dict[str, list[str]] = field(default_factory=dict)  # task -> topic arns
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+class Cloud:
+    """Clients for one AWS endpoint; `start()` picks LocalStack or the embedded server."""
+
+    def __init__(self, endpoint: str, kind: str, region: str = "us-east-1", server: Any = None):
+        self.endpoint = endpoint
+        self.kind = kind  # "localstack" | "moto" | "external"
+        self.region = region
+        self._server = server
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._queue_urls: dict[str, str] = {}
+        self.report = ProvisionReport()
+
+    @classmethod
+    def start(cls, region: str = "us-east-1", environ: Mapping[str, str] | None = None) -> Cloud:
+        """Connect to LocalStack if it answers, else start an embedded moto server."""
+        environ = os.environ if environ is None else environ
+        url = localstack_endpoint(environ)
+        if url:
+            return cls(url, "localstack", region)
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        server.start()
+        host, port = server.get_host_and_port()
+        return cls(f"http://{host}:{port}", "moto", region, server)
+
+    def stop(self) -> None:
+        """Stop the embedded server, if this session started one."""
+        if self._server is not None:
+            server, self._server = self._server, None
+            server.stop()
+
+    def client(self, service: str) -> Any:
+        with self._lock:
+            if service not in self._clients:
+                import boto3
+                from botocore.config import Config
+
+                self._clients[service] = boto3.session.Session().client(
+                    service,
+                    endpoint_url=self.endpoint,
+                    region_name=self.region,
+                    config=Config(retries={"max_attempts": 2}, connect_timeout=2, read_timeout=10),
+                    **TEST_CREDENTIALS,
+                )
+            return self._clients[service]
+
+    def task_environment(self) -> dict[str, str]:
+        """Variables that point a task's AWS SDK at this emulator."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+        }
+
+    # provisioning -----------------------------------------------------------------
+
+    def provision(self, app: App, secret_values: Mapping[str, str | None]) -> ProvisionReport:
+        """Create (or update) the queues, secrets and topics `app` declares."""
+        report = ProvisionReport()
+        for service in ("sqs", "secretsmanager", "sns"):
+            self.client(service)  # built once here, not in the first run's critical path
+        for task in app.tasks:
+            if task.on_failure == "dead_letter":
+                report.queues[task.name] = self.queue_url(app, task.name)
+            arns = []
+            for index, alert in enumerate(task.alerts):
+                arn = self.client("sns").create_topic(Name=topic_name(app, task, index))[
+                    "TopicArn"
+                ]
+                for address in alert.notify:
+                    self.client("sns").subscribe(TopicArn=arn, Protocol="email", Endpoint=address)
+                arns.append(arn)
+            if arns:
+                report.topics[task.name] = arns
+        for secret in app.secrets:
+            value = secret_values.get(secret.name)
+            if value is None:
+                continue
+            report.secrets[secret.name] = self.put_secret(app, secret.name, value)
+        self.report = report
+        return report
+
+    def queue_url(self, app: App, task: str) -> str:
+        name = dlq_name(app, task)
+        if name not in self._queue_urls:
+            self._queue_urls[name] = self.client("sqs").create_queue(QueueName=name)["QueueUrl"]
+        return self._queue_urls[name]
+
+    def put_secret(self, app: App, name: str, value: str) -> str:
+        sm = self.client("secretsmanager")
+        sid = secret_id(app, name)
+        try:
+            sm.create_secret(Name=sid, SecretString=value)
+        except sm.exceptions.ResourceExistsException:
+            sm.put_secret_value(SecretId=sid, SecretString=value)
+        return sid
+
+    # run time -------------------------------------------------------------------
+
+    def get_secret(self, app: App, name: str) -> str | None:
+        sm = self.client("secretsmanager")
+        try:
+            return sm.get_secret_value(SecretId=secret_id(app, name))["SecretString"]
+        except sm.exceptions.ResourceNotFoundException:
+            return None
+
+    def send_dead_letter(self, app: App, task: str, body: dict[str, Any]) -> tuple[str, str]:
+        """Send a failed run to the task's queue; returns (queue url, message id)."""
+        url = self.queue_url(app, task)
+        response = self.client("sqs").send_message(
+            QueueUrl=url,
+            MessageBody=json.dumps(body, sort_keys=True),
+            MessageAttributes={
+                "task": {"DataType": "String", "StringValue": task},
+                "run_id": {"DataType": "String", "StringValue": str(body.get("run_id"))},
+            },
+        )
+        return url, response["MessageId"]
+
+    def publish_alert(self, topic_arn: str, subject: str, message: str) -> str:
+        return self.client("sns").publish(
+            TopicArn=topic_arn, Subject=subject[:99], Message=message
+        )["MessageId"]
+
+    def describe(self) -> dict[str, Any]:
+        """What `<state>/cloud.json` holds while the emulator runs."""
+        return {
+            "kind": self.kind,
+            "endpoint": self.endpoint,
+            "region": self.region,
+            "queues": self.report.queues,
+            "secrets": self.report.secrets,
+            "topics": self.report.topics,
+        }

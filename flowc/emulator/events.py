@@ -1,0 +1,96 @@
+"""Emulator events: one dict per thing that happens, fanned out to listeners.
+
+Every event is `{"event", "task", "at", "wall", ...}` where `at` is the virtual
+clock and `wall` the real one (ISO 8601 with offset). `reloaded` and
+`reload_failed` have no `task`. The `--events FILE.jsonl` listener appends one
+JSON object a line and flushes each line, so a reader tailing the file sees
+events as they happen.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from flowc.emulator.clock import Clock, iso
+
+EVENT_NAMES = (
+    "reloaded",
+    "reload_failed",
+    "scheduled",
+    "started",
+    "succeeded",
+    "failed",
+    "retried",
+    "dead_lettered",
+)
+TASKLESS = ("reloaded", "reload_failed")
+
+Listener = Callable[[dict[str, Any]], None]
+
+
+class EventBus:
+    """Stamps events with both clocks and hands them to every listener, in order."""
+
+    def __init__(self, clock: Clock):
+        self.clock = clock
+        self._listeners: list[Listener] = []
+        self._lock = threading.Lock()
+
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def emit(
+        self, event: str, task: str | None = None, at: datetime | None = None, **fields: Any
+    ) -> dict[str, Any]:
+        if event not in EVENT_NAMES:
+            raise ValueError(f"unknown event {event!r}")
+        record: dict[str, Any] = {"event": event}
+        if event not in TASKLESS:
+            record["task"] = task
+        record["at"] = iso(at or self.clock.now())
+        record["wall"] = iso(self.clock.wall())
+        record.update({k: v for k, v in fields.items() if v is not None})
+        with self._lock:  # one total order for every listener
+            for listener in self._listeners:
+                listener(record)
+        return record
+
+
+class JsonlWriter:
+    """Appends events to a JSONL file (created with its parent directory)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file: TextIO | None = self.path.open("a", encoding="utf-8")
+
+    def __call__(self, record: dict[str, Any]) -> None:
+        if self._file is None:
+            return
+        self._file.write(json.dumps(record, separators=(",", ":"), default=str) + "\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def read_events(path: str | Path) -> list[dict[str, Any]]:
+    """Every complete event line of a JSONL file (a partial last line is ignored)."""
+    out: list[dict[str, Any]] = []
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return out
+    for line in text.splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return out

@@ -1,0 +1,314 @@
+"""One run of a task from trigger to outcome: attempts, retries, timeouts, dead letter.
+
+A run is what one schedule fire (or one `flowc run`) starts. It makes up to
+`1 + task.retries` attempts; between attempts it waits a back-off in virtual time
+(10s, 20s, 40s, ... capped at 6m, like a Kubernetes Job's back-off). After the last
+failed attempt the run goes to the task's dead-letter queue when the task has
+`on_failure = dead_letter`; either way it stays in the history. An attempt that
+cannot start (missing secret, no Docker engine, missing code directory) is not
+retried: the same attempt would fail the same way.
+
+Event order of a run: scheduled, then per attempt started and succeeded|failed,
+with retried before each further attempt, and dead_lettered last when it applies.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from flowc.compiler.diagnostics import Diagnostic
+from flowc.compiler.ir import App, PythonHandler, SecretRef, Task
+from flowc.emulator.alerts import AlertTracker
+from flowc.emulator.clock import Clock, iso
+from flowc.emulator.cloud import Cloud
+from flowc.emulator.events import EventBus
+from flowc.emulator.history import History
+from flowc.emulator.runners import (
+    Attempt,
+    AttemptResult,
+    DockerRunner,
+    ProcessRunner,
+    StartError,
+)
+from flowc.emulator.secrets import SECRETS_FILE, env_var_for
+
+MAX_CONCURRENT_ATTEMPTS = 16
+
+
+def retry_delay(failed_attempt: int) -> float:
+    """Virtual seconds to wait after attempt N failed: 10s, 20s, 40s, ... at most 6m."""
+    return float(min(10 * 2 ** (failed_attempt - 1), 360))
+
+
+@dataclass
+class RunOutcome:
+    run_id: str
+    task: str
+    status: str  # succeeded | failed | dead_lettered | interrupted
+    exit_code: int | None
+    attempts: int
+    error: str | None = None
+
+
+class Executor:
+    """Starts runs in threads and carries each one to its outcome."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        bus: EventBus,
+        history: History,
+        cloud: Cloud | None,
+        output: Callable[[str, str, str], None],
+        note: Callable[[Diagnostic], None],
+        message: Callable[[str], None] = print,
+    ):
+        self.clock = clock
+        self.bus = bus
+        self.history = history
+        self.cloud = cloud
+        self.note = note
+        self.process = ProcessRunner(output)
+        self.docker = DockerRunner(output)
+        self.stopping = threading.Event()  # no further attempts; cancels retry waits
+        self.abort = threading.Event()  # a second Ctrl-C: no more grace
+        self._slots = threading.Semaphore(MAX_CONCURRENT_ATTEMPTS)
+        self._threads: set[threading.Thread] = set()
+        self._lock = threading.Lock()
+        self._warned: set[str] = set()
+        self.retries_enabled = True
+        self.alerts = AlertTracker(cloud, message)
+
+    # starting runs -----------------------------------------------------------------
+
+    def submit(self, app: App, task: Task, scheduled_at: datetime | None) -> str:
+        """Start a scheduled run in its own thread; returns its run id."""
+        run_id = _new_run_id()
+        self.bus.emit("scheduled", task.name, at=scheduled_at, run_id=run_id)
+        thread = threading.Thread(
+            target=self._run_thread, args=(app, task, run_id, scheduled_at, "schedule"),
+            name=f"run-{task.name}-{run_id}", daemon=True,
+        )  # fmt: skip
+        with self._lock:
+            self._threads.add(thread)
+        thread.start()
+        return run_id
+
+    def run_now(self, app: App, task: Task) -> RunOutcome:
+        """Run a task once in this thread (`flowc run`)."""
+        return self.run(app, task, _new_run_id(), None, "manual")
+
+    def _run_thread(self, *args: Any) -> None:
+        try:
+            self.run(*args)
+        finally:
+            with self._lock:
+                self._threads.discard(threading.current_thread())
+
+    @property
+    def in_flight(self) -> int:
+        with self._lock:
+            return len(self._threads)
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait for every run to finish; False if some are still going after `timeout`."""
+        deadline = self.clock.wall().timestamp() + timeout
+        while True:
+            with self._lock:
+                threads = list(self._threads)
+            if not threads:
+                return True
+            remaining = deadline - self.clock.wall().timestamp()
+            if remaining <= 0 or self.abort.is_set():
+                return False
+            threads[0].join(min(remaining, 0.1))
+
+    def shutdown(self, grace: float, term_grace: float = 2.0) -> None:
+        """Let running attempts finish for `grace` seconds, then SIGTERM, then SIGKILL."""
+        self.stopping.set()
+        self.wait_idle(grace)
+        if self.abort.is_set():
+            term_grace = 0
+        self.process.terminate_all(term_grace)
+        self.docker.terminate_all(term_grace)
+        self.abort.clear()
+        self.wait_idle(term_grace + 3)
+
+    # one run -------------------------------------------------------------------------
+
+    def run(
+        self, app: App, task: Task, run_id: str, scheduled_at: datetime | None, trigger: str
+    ) -> RunOutcome:
+        now = self.clock.now()
+        self.history.start_run(
+            run_id, app.name, task.name, trigger, iso(scheduled_at) if scheduled_at else None,
+            iso(now), iso(self.clock.wall()),
+        )  # fmt: skip
+        max_attempts = 1 + (task.retries if self.retries_enabled else 0)
+        result = AttemptResult(exit_code=None, interrupted=True, error="not started")
+        longest, done = 0.0, 0
+        try:
+            for number in range(1, max_attempts + 1):
+                if number > 1:
+                    if self.clock.wait_for(retry_delay(number - 1), self.stopping):
+                        result.interrupted = True  # shutdown during the back-off
+                        break
+                    self.bus.emit("retried", task.name, run_id=run_id, attempt=number,
+                                  previous_exit_code=result.exit_code)  # fmt: skip
+                elif self.stopping.is_set():
+                    break  # shut down before the first attempt: nothing ran
+                result = self._attempt(app, task, run_id, number, max_attempts, scheduled_at)
+                done = number
+                longest = max(longest, result.duration_s)
+                if result.ok:
+                    break
+                final = number == max_attempts or result.error is not None or result.interrupted
+                self.bus.emit(
+                    "failed", task.name, run_id=run_id, attempt=number,
+                    exit_code=result.exit_code, timed_out=result.timed_out or None,
+                    interrupted=result.interrupted or None, error=result.error, final=final,
+                    duration_s=round(result.duration_s, 3),
+                )  # fmt: skip
+                if final:
+                    break
+        except KeyboardInterrupt:  # `flowc run` interrupted: record it, then let it go on
+            result.interrupted = True
+            self._finish(app, task, run_id, done, result)
+            raise
+        outcome = self._finish(app, task, run_id, done, result)
+        if done:
+            self.alerts.record(app, task, self.clock.now(), outcome.status != "succeeded",
+                               longest, outcome.status == "dead_lettered")  # fmt: skip
+        return outcome
+
+    def _attempt(
+        self, app: App, task: Task, run_id: str, number: int, of: int,
+        scheduled_at: datetime | None,
+    ) -> AttemptResult:  # fmt: skip
+        with self._slots:
+            v_start, w_start = self.clock.now(), self.clock.wall()
+            started = False
+            try:
+                env = self._environment(app, task, run_id, number, scheduled_at)
+                attempt = Attempt(app, task, run_id, number, env, code_dir(app, task))
+                self.bus.emit("started", task.name, run_id=run_id, attempt=number, of=of)
+                started = True
+                runner = self.process if isinstance(task.handler, PythonHandler) else self.docker
+                result = runner.run(attempt)
+            except StartError as exc:
+                key = f"{task.name}:{exc.diagnostic.code}"
+                if key not in self._warned:  # the full diagnostic once per task and cause
+                    self._warned.add(key)
+                    self.note(exc.diagnostic)
+                result = AttemptResult(exit_code=None, error=exc.diagnostic.message,
+                                       diagnostic=exc.diagnostic)  # fmt: skip
+            except Exception as exc:  # noqa: BLE001 - a runner bug must not kill the emulator
+                result = AttemptResult(exit_code=None, error=f"{type(exc).__name__}: {exc}")
+            if not started:
+                self.bus.emit("started", task.name, run_id=run_id, attempt=number, of=of)
+            if result.ok:
+                self.bus.emit("succeeded", task.name, run_id=run_id, attempt=number,
+                              exit_code=0, duration_s=round(result.duration_s, 3))  # fmt: skip
+            self.history.record_attempt(
+                run_id, number, iso(v_start), iso(self.clock.now()), iso(w_start),
+                iso(self.clock.wall()), result.exit_code, result.timed_out, result.duration_s,
+                result.error,
+            )  # fmt: skip
+            return result
+
+    def _environment(
+        self, app: App, task: Task, run_id: str, number: int, scheduled_at: datetime | None
+    ) -> dict[str, str]:
+        env: dict[str, str] = {}
+        if self.cloud is not None and isinstance(task.handler, PythonHandler):
+            env.update(self.cloud.task_environment())
+        for var in task.env:
+            if isinstance(var.value, SecretRef):
+                value = self._secret(app, task, var.value.secret, var.span)
+            else:
+                value = var.value
+            env[var.name] = value
+        event = {"app": app.name, "task": task.name, "run_id": run_id, "attempt": number,
+                 "scheduled_at": iso(scheduled_at) if scheduled_at else None}  # fmt: skip
+        env.update(
+            FLOWC_APP=app.name, FLOWC_TASK=task.name, FLOWC_RUN_ID=run_id,
+            FLOWC_ATTEMPT=str(number), FLOWC_SCHEDULED_AT=event["scheduled_at"] or "",
+            FLOWC_EVENT=json.dumps(event),
+        )  # fmt: skip
+        return env
+
+    def _secret(self, app: App, task: Task, name: str, span: Any) -> str:
+        value = self.cloud.get_secret(app, name) if self.cloud is not None else None
+        if value is None:
+            raise StartError(
+                Diagnostic(
+                    "E503",
+                    f"task `{task.name}` reads secret `{name}`, which has no value in the "
+                    "emulator's secret store",
+                    span,
+                    help=f"set {env_var_for(name)} or add `{name} = ...` to {SECRETS_FILE} "
+                    "next to the .flow file",
+                )
+            )
+        return value
+
+    def _finish(
+        self, app: App, task: Task, run_id: str, attempts: int, result: AttemptResult
+    ) -> RunOutcome:
+        queue = message_id = None
+        error = result.error
+        if result.ok:
+            status = "succeeded"
+        elif attempts == 0:
+            status = "interrupted"  # stopped before its first attempt: nothing ran
+        elif task.on_failure == "dead_letter" and self.cloud is not None:
+            status = "dead_lettered"
+            body = {
+                "app": app.name, "task": task.name, "run_id": run_id, "attempt": attempts,
+                "attempts": attempts, "exit_code": result.exit_code,
+                "timed_out": result.timed_out, "interrupted": result.interrupted,
+                "error": result.error, "stderr_tail": result.stderr_tail,
+                "failed_at": iso(self.clock.now()),
+            }  # fmt: skip
+            try:
+                queue, message_id = self.cloud.send_dead_letter(app, task.name, body)
+                self.bus.emit("dead_lettered", task.name, run_id=run_id, attempts=attempts,
+                              exit_code=result.exit_code, queue=queue,
+                              message_id=message_id)  # fmt: skip
+            except Exception as exc:  # noqa: BLE001 - the emulator's AWS side went away
+                status = "failed"
+                error = f"could not send to the dead-letter queue: {exc}"
+        else:
+            status = "interrupted" if result.interrupted else "failed"
+            if task.name not in self._warned and not result.interrupted:
+                self._warned.add(task.name)  # once per task
+                self.note(
+                    Diagnostic(
+                        "W502",
+                        f"task `{task.name}` failed after its last attempt and has no "
+                        "`on_failure`; the run is kept only in the local history "
+                        "(`flowc runs`), in the cloud only in the logs",
+                        task.span,
+                        help="add `on_failure = dead_letter` to keep failed runs in a queue",
+                    )
+                )
+        self.history.finish_run(
+            run_id, status, iso(self.clock.now()), iso(self.clock.wall()), result.exit_code,
+            result.timed_out, error, result.stderr_tail or None, queue, message_id,
+        )  # fmt: skip
+        return RunOutcome(run_id, task.name, status, result.exit_code, attempts, error)
+
+
+def code_dir(app: App, task: Task) -> Path:
+    return (Path(app.base_dir) / task.code_dir).resolve()
+
+
+def _new_run_id() -> str:
+    return uuid.uuid4().hex[:12]

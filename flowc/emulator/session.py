@@ -1,0 +1,328 @@
+"""One emulator session: wires the spec, the AWS side, history, events, runners,
+scheduler and watcher together, for `flowc dev` (continuous) and `flowc run` (once).
+
+Life cycle: `open()` loads the spec (diagnostics and exit code 1 when it has
+errors), starts or finds the AWS emulator and provisions it, opens the history;
+`start()` starts the clock, the scheduler and the watcher; `reload()` is called
+by the watcher; `close()` stops everything in order (no new fires, in-flight runs
+get their grace period, state flushed, embedded AWS server stopped).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from flowc.compiler.diagnostics import Diagnostic, SourceCache, render_text
+from flowc.compiler.ir import App
+from flowc.emulator.clock import Clock, iso, make_clock
+from flowc.emulator.cloud import Cloud
+from flowc.emulator.events import EventBus, JsonlWriter
+from flowc.emulator.executor import Executor, RunOutcome, code_dir
+from flowc.emulator.history import History
+from flowc.emulator.scheduler import Scheduler
+from flowc.emulator.secrets import SECRETS_FILE, env_var_for, local_secret_values
+from flowc.emulator.view import PlainView
+
+Loader = Callable[..., Any]  # (path, env=None) -> LoadResult
+CLOUD_FILE = "cloud.json"
+
+
+def default_loader(path: str | Path, env: str | None = None) -> Any:
+    from flowc.compiler.pipeline import load
+
+    return load(path, env=env)
+
+
+@dataclasses.dataclass
+class Options:
+    spec: Path
+    env: str | None = None
+    speed: float = 1.0
+    start: datetime | None = None
+    run_for: float | None = None  # virtual seconds; None: until stopped
+    state_dir: Path = Path(".flowc")
+    events: Path | None = None
+    grace: float = 5.0
+    watch: bool = True
+
+
+class Session:
+    def __init__(
+        self,
+        options: Options,
+        view: PlainView,
+        loader: Loader = default_loader,
+        cloud: Cloud | None = None,
+    ):
+        self.options = options
+        self.view = view
+        self.loader = loader
+        self.cloud = cloud
+        self._owns_cloud = cloud is None
+        self.app: App | None = None
+        self.history: History | None = None
+        self.clock: Clock | None = None
+        self.bus: EventBus | None = None
+        self.executor: Executor | None = None
+        self.scheduler: Scheduler | None = None
+        self.watcher: Any = None
+        self.until: datetime | None = None
+        self._writer: JsonlWriter | None = None
+        self._reload_lock = threading.Lock()
+        self._closed = False
+
+    # loading ------------------------------------------------------------------------
+
+    def _load(self) -> tuple[App | None, list[Diagnostic], SourceCache]:
+        try:
+            result = self.loader(self.options.spec, env=self.options.env)
+        except Exception as exc:  # noqa: BLE001 - a front-end bug is reported, not raised
+            diag = Diagnostic(
+                "E505", f"could not load {self.options.spec}: {type(exc).__name__}: {exc}",
+                help="this is a bug in flowc; `flowc check` on the same file may say more",
+            )  # fmt: skip
+            return None, [diag], SourceCache()
+        if not result.ok:
+            return None, list(result.diagnostics), result.sources
+        app = dataclasses.replace(result.app, base_dir=str(Path(result.app.base_dir).resolve()))
+        return app, list(result.diagnostics), result.sources
+
+    def show(self, diagnostics: list[Diagnostic], sources: SourceCache | None = None) -> None:
+        if diagnostics:
+            self.view.message(render_text(diagnostics, sources))
+
+    def open(self) -> int:
+        """Load and provision. Returns 0, or 1 when the spec has errors."""
+        return self.load() or self.connect()
+
+    def load(self) -> int:
+        """Load the spec, print its diagnostics. Returns 0, or 1 when it has errors."""
+        app, diagnostics, sources = self._load()
+        self.show(diagnostics, sources)
+        if app is None:
+            return 1
+        self.app = app
+        return 0
+
+    def connect(self) -> int:
+        """Open the history and events file, find or start the AWS side and provision it.
+
+        Returns 0, or 1 after printing E508 (state not writable) or E507 (AWS side).
+        """
+        app = self.app
+        assert app is not None
+        try:
+            self.history = History(self.options.state_dir)
+            if self.options.events is not None:
+                self._writer = JsonlWriter(self.options.events)
+        except (OSError, sqlite3.Error) as exc:
+            self.show([Diagnostic(
+                "E508", f"cannot write the run history or events: {exc}",
+                help="pass a writable directory with --state (default .flowc/) and a "
+                "writable --events path",
+            )])  # fmt: skip
+            return 1
+        if self.cloud is None:
+            try:
+                self.cloud = Cloud.start(app.aws.region)
+            except Exception as exc:  # noqa: BLE001 - e.g. no free port, broken moto install
+                self.show([Diagnostic(
+                    "E507", f"could not start the embedded AWS emulator: {exc}",
+                    help="start LocalStack (LOCALSTACK_HOST, default 127.0.0.1:4566) or fix "
+                    "the moto[server] installation",
+                )])  # fmt: skip
+                return 1
+            if self.cloud.kind == "moto" and os.environ.get("LOCALSTACK_HOST"):
+                self.show([Diagnostic(
+                    "W503", f"LOCALSTACK_HOST={os.environ['LOCALSTACK_HOST']} does not answer; "
+                    f"using the embedded AWS emulator at {self.cloud.endpoint}",
+                    help="start LocalStack there, or unset LOCALSTACK_HOST",
+                )])  # fmt: skip
+        try:
+            self._provision(app)
+        except Exception as exc:  # noqa: BLE001 - the endpoint answered but refused
+            self.show([Diagnostic(
+                "E507", f"could not provision the AWS side at {self.cloud.endpoint}: {exc}",
+                help="check that LocalStack is healthy, or unset LOCALSTACK_HOST to use the "
+                "embedded emulator",
+            )])  # fmt: skip
+            return 1
+        return 0
+
+    def _provision(self, app: App) -> None:
+        assert self.cloud is not None
+        values = local_secret_values([s.name for s in app.secrets], app.base_dir)
+        missing = [
+            Diagnostic(
+                "W501",
+                f"secret `{s.name}` has no local value; tasks that read it will fail to start",
+                s.span,
+                help=f"set {env_var_for(s.name)} or add `{s.name} = ...` to {SECRETS_FILE} "
+                "next to the .flow file (keep that file out of git)",
+            )
+            for s in app.secrets
+            if values.get(s.name) is None
+        ]
+        self.show(missing)
+        self.cloud.provision(app, values)
+        self._write_cloud_file()
+
+    def _write_cloud_file(self) -> None:
+        if self.cloud is None:
+            return
+        path = self.options.state_dir / CLOUD_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.cloud.describe(), indent=2) + "\n", encoding="utf-8")
+
+    # running ------------------------------------------------------------------------
+
+    def _wire(self) -> None:
+        self.clock = make_clock(self.options.speed, self.options.start)
+        self.bus = EventBus(self.clock)
+        if self._writer is not None:
+            self.bus.subscribe(self._writer)
+        self.bus.subscribe(self.view.event)
+        assert self.history is not None
+        self.executor = Executor(
+            self.clock, self.bus, self.history, self.cloud, self.view.output, self._note,
+            self.view.message,
+        )
+
+    def _note(self, diagnostic: Diagnostic) -> None:
+        self.show([diagnostic])
+
+    def start(self) -> None:
+        """Start the clock, the scheduler and (unless disabled) the watcher."""
+        assert self.app is not None
+        self._wire()
+        assert self.clock is not None and self.executor is not None
+        if self.options.run_for is not None:
+            self.until = self.clock.epoch() + timedelta(seconds=self.options.run_for)
+        self.scheduler = Scheduler(self.clock, self._fire, self.until, self.view.message)
+        self.scheduler.set_app(self.app)
+        if self.options.watch:
+            from flowc.emulator.watch import Watcher
+
+            ignore = [self.options.state_dir]
+            if self.options.events is not None:
+                ignore.append(self.options.events)
+            self.watcher = Watcher(
+                self.options.spec, self._code_dirs(self.app), self.reload, ignore=ignore
+            )
+            self.watcher.start()
+        self.view.start(self.scheduler.snapshot, self.header(), self.clock.now)
+        self.scheduler.start()
+
+    def _fire(self, app: App, task: Any, moment: datetime) -> None:
+        assert self.executor is not None
+        self.executor.submit(app, task, moment)
+
+    def header(self) -> str:
+        assert self.app is not None and self.cloud is not None and self.clock is not None
+        speed = f", speed x{self.options.speed:g}" if self.options.speed != 1 else ""
+        window = f", for {self.options.run_for:g}s virtual" if self.until else ""
+        return (
+            f"flowc dev: app `{self.app.name}`, {len(self.app.tasks)} task(s){speed}{window}; "
+            f"virtual clock at {iso(self.clock.now())}; AWS: {self.cloud.kind} at "
+            f"{self.cloud.endpoint}; state: {self.options.state_dir}"
+        )
+
+    def _code_dirs(self, app: App) -> list[Path]:
+        return sorted({code_dir(app, t) for t in app.tasks if t.handler.kind == "python"})
+
+    def reload(self, paths: list[str], first_event: float | None = None) -> bool:
+        """Recompile and swap schedules; on errors keep the last good spec. True if swapped."""
+        with self._reload_lock:
+            if self._closed or self.scheduler is None or self.bus is None:
+                return False
+            try:
+                if self.options.spec.stat().st_size == 0:
+                    return False  # a save in progress (truncated, not yet written)
+            except OSError:
+                pass  # gone: the loader reports it
+            app, diagnostics, sources = self._load()
+            base = Path(self.app.base_dir) if self.app else Path(".")
+            files = sorted({_relative(p, base) for p in paths})
+            if app is None:
+                self.show(diagnostics, sources)
+                self.view.message("flowc dev: reload failed; still running the last good spec")
+                self.bus.emit(
+                    "reload_failed", files=files,
+                    diagnostics=[d.to_json() for d in diagnostics if d.is_error],
+                )  # fmt: skip
+                return False
+            self.show(diagnostics, sources)  # warnings
+            diff = self.scheduler.set_app(app)
+            self.app = app
+            latency = None
+            if first_event is not None:
+                latency = round((time.monotonic() - first_event) * 1000, 1)
+            self.bus.emit(
+                "reloaded", files=files, changes=diff.to_json(), latency_ms=latency,
+                next={k: iso(v) if v else None for k, v in self.scheduler.snapshot().items()},
+            )  # fmt: skip
+            try:
+                self._provision(app)
+            except Exception as exc:  # noqa: BLE001 - keep running; runs report what is missing
+                self.view.message(f"flowc dev: could not provision the AWS side: {exc}")
+            if self.watcher is not None:
+                self.watcher.set_code_dirs(self._code_dirs(app))
+            return True
+
+    def wait(self, stop: threading.Event) -> bool:
+        """Block until `stop` is set or the `--for` window is over. True if the window ended."""
+        assert self.clock is not None
+        if self.until is None:
+            stop.wait()
+            return False
+        return not self.clock.wait_until(self.until, stop)
+
+    def run_once(self, task_name: str, retries: bool = True) -> RunOutcome:
+        """`flowc run`: one run of one task, in this thread, the same way as `flowc dev`."""
+        assert self.app is not None
+        if self.executor is None:
+            self._wire()
+        assert self.executor is not None
+        self.executor.retries_enabled = retries
+        return self.executor.run_now(self.app, self.app.task(task_name))
+
+    def close(self, drain: bool = False, grace: float | None = None) -> None:
+        """Stop in order. `drain`: let runs (with their retries) finish first, for `grace`."""
+        if self._closed:
+            return
+        self._closed = True
+        grace = self.options.grace if grace is None else grace
+        if self.scheduler is not None:
+            if drain:  # the window's last instant is due exactly now: fire it first
+                self.scheduler.wait_done(timeout=max(grace, 1.0))
+            self.scheduler.stop()
+        if self.watcher is not None:
+            self.watcher.stop()
+        if self.executor is not None:
+            if drain:
+                self.executor.wait_idle(grace)
+                self.executor.shutdown(0)
+            else:
+                self.executor.shutdown(grace)
+        if self.history is not None:
+            self.history.close()
+        if self._writer is not None:
+            self._writer.close()
+        self.view.stop()
+        if self.cloud is not None and self._owns_cloud:
+            self.cloud.stop()
+            (self.options.state_dir / CLOUD_FILE).unlink(missing_ok=True)
+
+
+def _relative(path: str, base: Path) -> str:
+    p = Path(path).resolve()
+    return str(p.relative_to(base)) if p.is_relative_to(base) else str(p)
