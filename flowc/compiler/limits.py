@@ -2,7 +2,8 @@
 
 Sources (checked 2026-11): AWS Lambda quotas (15 min, 128 MB-10,240 MB, async
 invocations retried at most 2 times); ECS Fargate task sizes (512 MiB-120 GiB);
-Cloud Functions 2nd gen HTTP functions (60 min, up to 32 GiB); Cloud Run jobs (task
+Cloud Functions 2nd gen HTTP functions (60 min, up to 32 GiB; but Cloud
+Scheduler's attempt deadline is 30 min); Cloud Run jobs (task
 timeout up to 24 h, up to 32 GiB); Cloud Scheduler retry_count 0-5.
 Kubernetes has no such limits; the cluster decides.
 """
@@ -31,8 +32,10 @@ LIMITS: dict[tuple[str, str], RuntimeLimits] = {
         "or leave AWS out with `targets = [gcp, k8s]`",
     ),
     ("aws", "image"): RuntimeLimits("ECS Fargate", 512, 122880, None, 185),
+    # Functions allow 60 min, but Cloud Scheduler waits at most 30 min for an HTTP
+    # target: a longer run would be marked failed and retried while still running.
     ("gcp", "python"): RuntimeLimits(
-        "Cloud Functions (2nd gen)", 128, 32768, 3600, 5,
+        "Cloud Functions (2nd gen)", 128, 32768, 1800, 5,
         longer_help="use an `image` task (Cloud Run jobs run up to 24h)",
     ),
     ("gcp", "image"): RuntimeLimits(

@@ -1,0 +1,170 @@
+"""The Kubernetes target: CronJobs, as `kubernetes_*` Terraform resources and manifests.yaml.
+
+flowc.targets.k8s_manifests describes the objects once, as Kubernetes API objects; this
+module writes them twice from that one list:
+- cdk.tf.json: each object converted to the hashicorp/kubernetes provider's resource
+  (`kubernetes_cron_job_v1`, `kubernetes_service_account_v1`, `kubernetes_secret_v1`,
+  `kubernetes_config_map_v1`; custom resources such as PrometheusRule as
+  `kubernetes_manifest`), with `depends_on` so Terraform creates what a CronJob uses first;
+- manifests.yaml: the same objects for `kubectl apply -f` and GitOps tools.
+The conversion is mechanical (camelCase -> snake_case, list fields -> repeated blocks with
+the provider's singular names, a few scalars the provider types as strings) and is checked
+against the provider schema shipped in the cdktf bindings by the tests.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Any
+
+import yaml
+
+from flowc.compiler.diagnostics import Diagnostic
+from flowc.compiler.ir import App
+from flowc.targets.base import Stack, Target, escape_literal
+from flowc.targets.k8s_manifests import CONFIGMAP_MAX_BYTES, TooLarge, describe
+
+PROVIDER_SOURCE = "hashicorp/kubernetes"
+PROVIDER_VERSION = "~> 2.38.0"  # the schema tests/provider_schema.py checks against: 2.38.0
+MANIFESTS_FILE = "manifests.yaml"
+
+RESOURCE_TYPES = {
+    "ServiceAccount": "kubernetes_service_account_v1",
+    "Secret": "kubernetes_secret_v1",
+    "ConfigMap": "kubernetes_config_map_v1",
+    "CronJob": "kubernetes_cron_job_v1",
+}
+# Manifest list fields whose provider block name differs from the snake_case plural.
+BLOCK_NAMES = {
+    "containers": "container",
+    "initContainers": "init_container",
+    "volumes": "volume",
+    "volumeMounts": "volume_mount",
+    "timeZone": "timezone",
+}
+MAP_FIELDS = frozenset({"labels", "annotations", "data", "binaryData", "limits", "requests",
+                        "nodeSelector", "stringData"})
+STRING_FIELDS = frozenset({"runAsUser", "runAsGroup", "fsGroup", "ttlSecondsAfterFinished"})
+OCTAL_FIELDS = frozenset({"defaultMode", "mode"})
+
+
+class K8sTarget(Target):
+    name = "k8s"
+
+    def check(self, app: App) -> list[Diagnostic]:
+        return []
+
+    def build(self, app: App, stack: Stack) -> None:
+        stack.backend = app.k8s.backend
+        stack.provider("kubernetes", PROVIDER_SOURCE, PROVIDER_VERSION, {})
+        objects, problems = describe(app, stack.names, stack.out_dir.parent)
+        for task, exc in problems:
+            if isinstance(exc, TooLarge):
+                stack.error(
+                    "E460", f"the code of task `{task.name}` is too large for a ConfigMap "
+                    f"({exc}; at most {CONFIGMAP_MAX_BYTES // 1024} KiB)", task.span,
+                    "use an `image` task with the code built into the image, or move large "
+                    "files out of the code directory")
+            else:
+                stack.error("E456", f"cannot package the code of task `{task.name}` for "
+                            f"Kubernetes: {exc}", task.span,
+                            "check `requirements` and that the code directory exists")
+        if problems:
+            return
+        addresses = {o.tf_id: f"{resource_type(o.manifest)}.{o.tf_id}" for o in objects}
+        for obj in objects:
+            type_, body = to_terraform(obj.manifest)
+            if obj.depends_on:
+                body["depends_on"] = [addresses[dep] for dep in obj.depends_on]
+            if obj.manifest["kind"] == "Secret":  # values are set out of band (README)
+                body["lifecycle"] = {"ignore_changes": ["data", "binary_data"]}
+            stack.resource(type_, obj.tf_id, body)
+        stack.output("namespace", app.k8s.namespace, description="namespace of every object")
+        crons: dict[str, list[str]] = {t.name: [] for t in app.tasks_for("k8s")}
+        for o in objects:
+            if o.task is not None:
+                crons[o.task].append(o.manifest["metadata"]["name"])
+        for task_name, names in crons.items():
+            stack.output(f"{task_name}_cron_jobs", names,
+                         description=f"CronJobs running task {task_name}")
+        stack.add_file(MANIFESTS_FILE, manifests_yaml(app, [o.manifest for o in objects]))
+
+
+def resource_type(manifest: dict[str, Any]) -> str:
+    return RESOURCE_TYPES.get(manifest["kind"], "kubernetes_manifest")
+
+
+@functools.cache
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
+
+
+def _convert(key: str, value: Any) -> tuple[str, Any]:
+    """One manifest field -> (provider argument name, value)."""
+    name = BLOCK_NAMES.get(key, _snake(key))
+    if key in MAP_FIELDS:
+        return name, {k: str(v) for k, v in value.items()}
+    if key in STRING_FIELDS:
+        return name, str(value)
+    if key in OCTAL_FIELDS:
+        return name, f"0{value:o}"
+    if isinstance(value, dict):
+        return name, _block(value)
+    if isinstance(value, list) and value and isinstance(value[0], dict):
+        return name, [_block(v) for v in value]
+    return name, value
+
+
+def _block(fields: dict[str, Any]) -> dict[str, Any]:
+    return dict(_convert(k, v) for k, v in fields.items())
+
+
+def _literal(value: Any) -> Any:
+    """Every string as a Terraform literal (code or env values may contain `${`)."""
+    if isinstance(value, str):
+        return escape_literal(value)
+    if isinstance(value, dict):
+        return {k: _literal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_literal(v) for v in value]
+    return value
+
+
+def to_terraform(manifest: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """(resource type, body) of the kubernetes provider resource for one API object."""
+    type_ = resource_type(manifest)
+    if type_ == "kubernetes_manifest":
+        return type_, {"manifest": _literal(manifest)}
+    body = {k: v for k, v in manifest.items() if k not in ("apiVersion", "kind")}
+    return type_, _literal(_block(body))
+
+
+# libyaml's emitter when PyYAML has it (wheels do): ~10x faster on large specs.
+_BaseDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class _Dumper(_BaseDumper):  # type: ignore[misc, valid-type]
+    """Block style, multi-line strings as `|` literals, keys in the order written."""
+
+    def ignore_aliases(self, data: Any) -> bool:  # shared dicts are written out in full
+        return True
+
+
+def _str(dumper: Any, value: str) -> yaml.Node:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
+def manifests_yaml(app: App, manifests: list[dict[str, Any]]) -> bytes:
+    """All objects as one multi-document YAML file, with a header saying where it came from."""
+    header = (f"# Generated by flowc from {app.name}"
+              f"{' (environment ' + app.environment + ')' if app.environment else ''}; "
+              "do not edit.\n# The same objects as cdk.tf.json; apply with "
+              "`kubectl apply -f manifests.yaml`.\n")
+    body = yaml.dump_all(manifests, Dumper=_Dumper, sort_keys=False, default_flow_style=False,
+                         explicit_start=True, width=1000)
+    return (header + body).encode("utf-8")
