@@ -5,7 +5,13 @@ PY     := $(VENV)/bin/python
 FLOWC  := $(VENV)/bin/flowc
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench lint fmt clean
+.PHONY: demo test bench lint fmt clean tools
+
+# Linters for generated output (checkov, kubernetes-validate) pin many libraries, so they
+# live in their own venv; tests find them at .venv-tools/bin/.
+TOOLS       := .venv-tools
+TOOLS_STAMP := $(TOOLS)/.installed-3.3.30-1.37.0
+TOOLS_REQS  := checkov==3.3.30 kubernetes-validate==1.37.0
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +25,21 @@ demo: $(STAMP)
 	  n=$$(basename $$f .flow); \
 	  echo "== flowc compile $$f --emit ir"; $(FLOWC) compile $$f --emit ir --out flowc.out/$$n || exit 1; \
 	done
+	@echo "== flowc dev examples/reports.flow: two virtual hours of a Monday morning, x1200"
+	FLOWC_SECRET_DB_URL=postgres://demo $(FLOWC) dev examples/reports.flow --plain \
+	  --speed 1200 --for 2h --start 2026-01-05T08:55:00+01:00 \
+	  --state flowc.out/.flowc --events flowc.out/demo-events.jsonl
+	$(FLOWC) runs --state flowc.out/.flowc
 
-test: $(STAMP)
+$(TOOLS_STAMP):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --upgrade pip
+	$(TOOLS)/bin/python -m pip install --quiet $(TOOLS_REQS)
+	touch $(TOOLS_STAMP)
+
+tools: $(TOOLS_STAMP)
+
+test: $(STAMP) $(TOOLS_STAMP)
 	$(PY) -m pytest -q
 
 bench: $(STAMP)
@@ -33,4 +52,4 @@ fmt: $(STAMP)
 	$(VENV)/bin/ruff format flowc tests
 
 clean:
-	rm -rf $(VENV) flowc.out .flowc
+	rm -rf $(VENV) $(TOOLS) flowc.out .flowc

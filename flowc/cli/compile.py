@@ -1,0 +1,83 @@
+"""`flowc compile FILE [--target aws|gcp|k8s|all] [--env NAME] [--out DIR] [--emit ir]`.
+
+Writes one Terraform working directory per target (DIR/<target>/cdk.tf.json plus its
+assets), or with `--emit ir` the checked IR as DIR/ir.json. Files whose bytes did not
+change are not rewritten. Diagnostics are printed in the SPEC format; exit 1 on errors.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+
+import typer
+
+from flowc.cli.app import app
+from flowc.cli.common import OutputFormat, exit_code, print_diagnostics
+from flowc.compiler.ir import TARGET_NAMES, to_json
+from flowc.compiler.pipeline import load
+
+
+class TargetChoice(str, Enum):
+    aws = "aws"
+    gcp = "gcp"
+    k8s = "k8s"
+    all = "all"
+
+
+class Emit(str, Enum):
+    terraform = "terraform"
+    ir = "ir"
+
+
+@app.command()
+def compile(
+    file: str = typer.Argument(..., help="The .flow file.", metavar="FILE"),
+    target: TargetChoice = typer.Option(TargetChoice.all, "--target",
+                                        help="Which target to compile (default: all)."),
+    env: str | None = typer.Option(None, "--env", help="Apply this environment."),
+    out: Path = typer.Option(Path("flowc.out"), "--out", help="Output directory."),
+    emit: Emit = typer.Option(Emit.terraform, "--emit",
+                              help="terraform (default) or ir (writes DIR/ir.json)."),
+    format: OutputFormat = typer.Option(OutputFormat.text, "--format",
+                                        help="Diagnostics as text (for people) or json."),
+) -> None:
+    """Compile a .flow file to Terraform (cdktf JSON) for AWS, GCP and Kubernetes."""
+    from flowc.targets.base import compile_app, write_if_changed
+
+    result = load(file, env)
+    diagnostics = list(result.diagnostics)
+    if not result.ok:
+        print_diagnostics(diagnostics, result.sources, format)
+        raise typer.Exit(1)
+    spec = result.app
+    assert spec is not None
+    text = format == OutputFormat.text
+    if emit == Emit.ir:
+        data = (json.dumps(to_json(spec), indent=2, sort_keys=True) + "\n").encode()
+        changed = write_if_changed(out / "ir.json", data)
+        print_diagnostics(diagnostics, result.sources, format)
+        if text:
+            typer.echo(f"{out / 'ir.json'}: {'written' if changed else 'unchanged'}", err=True)
+        raise typer.Exit(exit_code(diagnostics))
+    names = TARGET_NAMES if target == TargetChoice.all else (target.value,)
+    chosen = [n for n in names if spec.tasks_for(n)]
+    if text:
+        for name in names:
+            if name not in chosen:
+                typer.echo(f"{name}: no task runs on {name}; nothing to compile", err=True)
+    results = compile_app(spec, chosen, out)
+    for r in results:
+        diagnostics.extend(r.diagnostics)
+    print_diagnostics(diagnostics, result.sources, format)
+    if text:
+        for r in results:
+            where = out / r.target
+            if any(d.is_error for d in r.diagnostics):
+                typer.echo(f"{r.target}: not written (errors above)", err=True)
+            elif r.written:
+                typer.echo(f"{r.target}: {len(r.written)} file(s) written to {where}", err=True)
+            else:
+                typer.echo(f"{r.target}: {where} is up to date", err=True)
+    raise typer.Exit(exit_code(diagnostics))

@@ -1,0 +1,242 @@
+"""The AWS target: maps the IR to Lambda / ECS Fargate, EventBridge Scheduler, IAM, SQS,
+Secrets Manager, CloudWatch and SNS resources (SPEC §3), on the shared `Stack`.
+
+Per app and environment: one KMS key (logs, env vars, secrets, topics, schedules), one
+schedule group, and an ECS cluster when an image task exists. Per task: a Lambda
+function (python) or Fargate task definition (image) with its own role(s), a log group,
+one `aws_scheduler_schedule` per expression in `task.schedules_for("aws")`, a dead-letter
+queue for `on_failure = dead_letter`, and an SNS topic + alarms for `alert`.
+Policies live in `aws_iam.py`; the README lists the checkov checks this target skips.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flowc.compiler.diagnostics import Diagnostic
+from flowc.compiler.ir import App, ImageHandler, PythonHandler, Task
+from flowc.targets import aws_iam as iam
+from flowc.targets.aws_alerts import AlertParts, measurable
+from flowc.targets.aws_ecs import EcsParts
+from flowc.targets.aws_lambda import MAX_EVENT_AGE_S, LambdaParts
+from flowc.targets.base import Resource, Stack, Target, standard_tags
+
+PROVIDER_SOURCE = "hashicorp/aws"
+PROVIDER_VERSION = "~> 5.100"
+LOG_RETENTION_DAYS = 365
+
+
+class AwsTarget(Target):
+    name = "aws"
+
+    def check(self, app: App) -> list[Diagnostic]:
+        out: list[Diagnostic] = []
+        for task in app.tasks_for("aws"):
+            if isinstance(task.handler, ImageHandler) and not app.aws.subnets:
+                where = f"environment `{app.environment}`" if app.environment else "the spec"
+                out.append(Diagnostic(
+                    "E401",
+                    f"image task `{task.name}` runs on ECS Fargate on aws, "
+                    f"but {where} sets no subnets",
+                    task.span,
+                    "add `aws { subnets = [\"subnet-...\"] }` to the environment, "
+                    "or leave AWS out with `targets = [gcp, k8s]`",
+                ))
+            for alert in task.alerts:
+                if alert.metric == "dead_letters" and task.on_failure != "dead_letter":
+                    out.append(Diagnostic(
+                        "E402",
+                        f"task `{task.name}` alerts on dead letters but has no dead-letter "
+                        "queue", alert.span or task.span,
+                        "add `on_failure = dead_letter` to the task"))
+                elif not measurable(task, alert):
+                    out.append(Diagnostic(
+                        "W402",
+                        f"no `{alert.metric}` alarm for task `{task.name}` on aws: ECS "
+                        "reports no per-run duration metric", alert.span or task.span,
+                        "alert on `errors` for image tasks, or set `timeout` to bound runs"))
+        return out
+
+    def build(self, app: App, stack: Stack) -> None:
+        tasks = app.tasks_for("aws")
+        stack.backend = app.aws.backend
+        stack.provider("aws", PROVIDER_SOURCE, PROVIDER_VERSION, {"region": app.aws.region})
+        _Builder(app, stack).build(tasks)
+
+
+class _Builder(LambdaParts, EcsParts, AlertParts):
+    """Builds one app's AWS resources into a stack (a helper object, not shared state)."""
+
+    def __init__(self, app: App, stack: Stack):
+        self.app = app
+        self.stack = stack
+        self.names = stack.names
+        self.key: Resource | None = None
+        self.group: Resource | None = None
+        self.cluster: Resource | None = None
+        self.secrets: dict[str, Resource] = {}
+
+    # -- shared ---------------------------------------------------------------------
+
+    def tags(self, task: Task | None = None) -> dict[str, str]:
+        return standard_tags(self.app, task)
+
+    def build(self, tasks: tuple[Task, ...]) -> None:
+        s = self.stack
+        s.data("aws_caller_identity", "caller", {})
+        s.data("aws_partition", "partition", {})
+        s.data("aws_region", "region", {})
+        fn_prefix = "/aws/lambda/" + self.names.name(kind="prefix")
+        ecs_prefix = "/ecs/" + self.names.name(kind="prefix")
+        self.key = s.resource("aws_kms_key", "kms_key", {
+            "description": f"flowc {self.app.stack_name}: logs, env, secrets, topics",
+            "enable_key_rotation": True,
+            "deletion_window_in_days": 30,
+            "policy": iam.kms_key_policy([fn_prefix, ecs_prefix]),
+            "tags": self.tags(),
+        })
+        s.resource("aws_kms_alias", "kms_alias", {
+            "name": "alias/" + self.names.name(kind="kms_alias"),
+            "target_key_id": self.key.ref("key_id"),
+        })
+        self.group = s.resource("aws_scheduler_schedule_group", "schedule_group", {
+            "name": self.names.name(kind="schedule_group"),
+            "tags": self.tags(),
+        })
+        s.output("schedule_group_name", self.group.ref("name"), "EventBridge Scheduler group")
+        used = {name for task in tasks for name in task.secrets}
+        for secret in self.app.secrets:
+            if secret.name in used:
+                self.secret(secret.name)
+        if any(isinstance(t.handler, ImageHandler) for t in tasks):
+            self.cluster = s.resource("aws_ecs_cluster", "ecs_cluster", {
+                "name": self.names.name(kind="ecs_cluster"),
+                "setting": [{"name": "containerInsights", "value": "enabled"}],
+                "tags": self.tags(),
+            })
+            s.output("ecs_cluster_name", self.cluster.ref("name"), "ECS cluster of image tasks")
+        for task in tasks:
+            self.task(task)
+
+    def secret(self, name: str) -> None:
+        res = self.stack.resource("aws_secretsmanager_secret", f"{name}_secret", {
+            "name": self.names.name(name, kind="secret"),
+            "description": f"flowc secret `{name}`; set its value with "
+                           "`aws secretsmanager put-secret-value`",
+            "kms_key_id": self.key.ref("arn"),
+            "tags": self.tags(),
+        })
+        self.secrets[name] = res
+        self.stack.output(f"{name}_secret_arn", res.ref("arn"),
+                          f"Secrets Manager secret for `{name}` (value set outside Terraform)")
+
+    def task(self, task: Task) -> None:
+        dlq = self.dead_letter_queue(task) if task.on_failure == "dead_letter" else None
+        if isinstance(task.handler, PythonHandler):
+            target_arn, invoke = self.function(task, dlq)
+            scheduler_stmts = [iam.allow("InvokeOwnFunction", ["lambda:InvokeFunction"],
+                                         [target_arn])]
+        else:
+            target_arn, invoke = self.cluster.ref("arn"), None
+            scheduler_stmts = self.ecs_task(task, dlq)
+        if dlq is not None:
+            scheduler_stmts.append(iam.allow("DeadLetterOwnQueue", ["sqs:SendMessage"],
+                                             [dlq.ref("arn")]))
+        scheduler_stmts.append(iam.allow("DecryptScheduleWithAppKey", ["kms:Decrypt"],
+                                         [self.key.ref("arn")]))
+        role = self.role(task, "scheduler", "scheduler.amazonaws.com", scheduler_stmts,
+                         "scheduler_role", "scheduler_policy")
+        self.schedules(task, target_arn, role, dlq, invoke)
+        if any(measurable(task, a) for a in task.alerts):
+            self.alerts(task, dlq)
+
+    def role(self, task: Task, what: str, service: str, statements: list[dict[str, Any]],
+             role_id: str, policy_id: str) -> Resource:
+        role = self.stack.resource("aws_iam_role", f"{task.name}_{role_id}", {
+            "name": self.names.name(task.name, what, kind="iam_role"),
+            "description": f"flowc {what} role of task `{task.name}`",
+            "assume_role_policy": iam.assume_role(service),
+            "tags": self.tags(task),
+        })
+        self.stack.resource("aws_iam_role_policy", f"{task.name}_{policy_id}", {
+            "name": self.names.name(task.name, what, kind="iam_policy"),
+            "role": role.ref("id"),
+            "policy": iam.document(statements),
+        })
+        return role
+
+    def log_group(self, task: Task, name: str) -> Resource:
+        return self.stack.resource("aws_cloudwatch_log_group", f"{task.name}_log_group", {
+            "name": name,
+            "retention_in_days": LOG_RETENTION_DAYS,
+            "kms_key_id": self.key.ref("arn"),
+            "tags": self.tags(task),
+        })
+
+    def dead_letter_queue(self, task: Task) -> Resource:
+        q = self.stack.resource("aws_sqs_queue", f"{task.name}_dlq", {
+            "name": self.names.name(task.name, "dlq", kind="sqs"),
+            "message_retention_seconds": 1209600,
+            "sqs_managed_sse_enabled": True,
+            "tags": self.tags(task),
+        })
+        self.stack.output(f"{task.name}_dlq_url", q.ref("url"),
+                          f"dead-letter queue of task `{task.name}`")
+        return q
+
+    def secret_statements(self, task: Task) -> list[dict[str, Any]]:
+        arns = [self.secrets[name].ref("arn") for name in task.secrets]
+        if not arns:
+            return []
+        return [iam.allow("ReadOwnSecrets", ["secretsmanager:GetSecretValue"], arns)]
+
+    # -- schedules ----------------------------------------------------------------------
+
+    def schedules(self, task: Task, target_arn: str, role: Resource, dlq: Resource | None,
+                  invoke: Resource | None) -> None:
+        exprs = task.schedules_for("aws")
+        names = []
+        for i, ts in enumerate(exprs):
+            name = self.names.name(task.name, *([str(i)] if len(exprs) > 1 else []),
+                                   kind="schedule")
+            target: dict[str, Any] = {
+                "arn": target_arn,
+                "role_arn": role.ref("arn"),
+                "retry_policy": [{"maximum_retry_attempts": task.retries,
+                                  "maximum_event_age_in_seconds": MAX_EVENT_AGE_S}],
+            }
+            if dlq is not None:
+                target["dead_letter_config"] = [{"arn": dlq.ref("arn")}]
+            if isinstance(task.handler, ImageHandler):
+                network: dict[str, Any] = {"subnets": list(self.app.aws.subnets),
+                                           "assign_public_ip": False}
+                if self.app.aws.security_groups:
+                    network["security_groups"] = list(self.app.aws.security_groups)
+                target["ecs_parameters"] = [{
+                    "task_definition_arn": f"${{aws_ecs_task_definition.{task.name}_ecs_task.arn}}",
+                    "launch_type": "FARGATE",
+                    "platform_version": "LATEST",
+                    "task_count": 1,
+                    "enable_ecs_managed_tags": True,
+                    "propagate_tags": "TASK_DEFINITION",
+                    "network_configuration": [network],
+                }]
+            body: dict[str, Any] = {
+                "name": name,
+                "group_name": self.group.ref("name"),
+                "description": f"flowc task {task.name}, schedule {ts.schedule_index + 1}",
+                "schedule_expression": ts.expression,
+                "schedule_expression_timezone": ts.timezone,
+                "flexible_time_window": [{"mode": "OFF"}],
+                "state": "ENABLED",
+                "kms_key_arn": self.key.ref("arn"),
+                "target": [target],
+                "depends_on": [f"aws_iam_role_policy.{task.name}_scheduler_policy"],
+            }
+            if invoke is not None:
+                body["depends_on"].append(invoke.address)
+            sched = self.stack.resource("aws_scheduler_schedule", f"{task.name}_schedule_{i}",
+                                        body)
+            names.append(sched.ref("name"))
+        self.stack.output(f"{task.name}_schedule_names", names,
+                          f"EventBridge Scheduler schedules of task `{task.name}`")

@@ -1,0 +1,90 @@
+"""AWS target, python tasks: the Lambda function, its role, wrapper and async invoke config.
+
+Mixed into the AWS builder (`flowc/targets/aws.py`), whose shared helpers (role,
+log_group, secret_statements, tags) it uses. The zip is the task's code dir plus
+vendored requirements plus `flowc_handler.py` (flowc/targets/assets/lambda_handler.py),
+which resolves bound secrets into the env var names the spec declares.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+
+from flowc.compiler.ir import SecretRef, Task
+from flowc.targets import aws_iam as iam
+from flowc.targets.base import Resource, escape_literal
+
+LAMBDA_RUNTIME = "python3.12"
+LAMBDA_HANDLER_FILE = "flowc_handler.py"
+MAX_EVENT_AGE_S = 21600  # how long a run may wait for a retry (Lambda async, Scheduler)
+SECRET_ENV_PREFIX = "FLOWC_SECRET_"
+
+
+def _handler_source() -> bytes:
+    return resources.files("flowc.targets.assets").joinpath("lambda_handler.py").read_bytes()
+
+
+class LambdaParts:
+    # -- python tasks: Lambda ---------------------------------------------------------
+
+    def function(self, task: Task, dlq: Resource | None) -> tuple[str, Resource]:
+        s = self.stack
+        fn_name = self.names.name(task.name, kind="lambda")
+        logs = self.log_group(task, f"/aws/lambda/{fn_name}")
+        statements = [
+            iam.allow("WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"],
+                      [logs.ref("arn") + ":*"]),
+            iam.allow("WriteTraces", ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+                      ["*"]),
+            iam.allow("DecryptWithAppKey", ["kms:Decrypt"], [self.key.ref("arn")]),
+            *self.secret_statements(task),
+        ]
+        if dlq is not None:
+            statements.append(iam.allow("DeadLetterOwnQueue", ["sqs:SendMessage"],
+                                        [dlq.ref("arn")]))
+        role = self.role(task, "lambda", "lambda.amazonaws.com", statements,
+                         "lambda_role", "lambda_policy")
+        asset = s.code_asset(task, extra={LAMBDA_HANDLER_FILE: _handler_source()})
+        variables = {
+            "FLOWC_ENTRYPOINT": task.handler.entrypoint,
+            "FLOWC_TASK": task.name,
+        }
+        for var in task.env:
+            if isinstance(var.value, SecretRef):
+                variables[SECRET_ENV_PREFIX + var.name] = self.secrets[var.value.secret].ref("arn")
+            else:
+                variables[var.name] = escape_literal(var.value)
+        body: dict[str, Any] = {
+            "function_name": fn_name,
+            "description": escape_literal(task.description or f"flowc task {task.name}"),
+            "role": role.ref("arn"),
+            "runtime": LAMBDA_RUNTIME,
+            "handler": LAMBDA_HANDLER_FILE.removesuffix(".py") + ".handler",
+            "architectures": ["x86_64"],
+            "memory_size": task.memory_mib,
+            "timeout": task.timeout_s,
+            "reserved_concurrent_executions": 1,
+            "kms_key_arn": self.key.ref("arn"),
+            "environment": [{"variables": dict(sorted(variables.items()))}],
+            "tracing_config": [{"mode": "Active"}],
+            "logging_config": [{"log_format": "Text", "log_group": logs.ref("name")}],
+            "depends_on": [f"aws_iam_role_policy.{task.name}_lambda_policy"],
+            "tags": self.tags(task),
+        }
+        if asset is not None:
+            body["filename"] = asset.filename
+            body["source_code_hash"] = asset.sha256_base64
+        fn = s.resource("aws_lambda_function", f"{task.name}_function", body)
+        invoke: dict[str, Any] = {
+            "function_name": fn.ref("function_name"),
+            "maximum_retry_attempts": task.retries,
+            "maximum_event_age_in_seconds": MAX_EVENT_AGE_S,
+        }
+        if dlq is not None:
+            invoke["destination_config"] = [{"on_failure": [{"destination": dlq.ref("arn")}]}]
+        config = s.resource("aws_lambda_function_event_invoke_config",
+                            f"{task.name}_invoke_config", invoke)
+        s.output(f"{task.name}_function_arn", fn.ref("arn"),
+                 f"Lambda function of task `{task.name}`")
+        return fn.ref("arn"), config

@@ -1,0 +1,329 @@
+"""What every target shares: the Stack model, tags, code assets, and the cdktf synth driver.
+
+A target module subclasses `Target` and fills a `Stack` with plain data:
+
+    class Aws(Target):
+        name = "aws"
+        def check(self, app): return [...]            # diagnostics that need no synthesis
+        def build(self, app, stack):
+            stack.provider("aws", "hashicorp/aws", "~> 5.100", {"region": app.aws.region})
+            q = stack.resource("aws_sqs_queue", "daily_report_dlq", {"name": ...})
+            stack.output("daily_report_dlq_url", q.ref("url"))
+
+`compile_app(app, ["aws"], out_dir)` then synthesizes every stack in one cdktf App
+(generic `TerraformResource`/`TerraformProvider`/`TerraformOutput` and a generic backend;
+the resource arguments are merged into cdktf's document in Python, so the cost stays
+that of a bare cdktf app with the same resources) and
+writes `out_dir/<target>/cdk.tf.json` plus the stack's files, each only when its bytes
+changed. When the stack model equals the last compile's (fingerprint in
+`<target>/.flowc-state.json`) and the files on disk are intact, cdktf is not started.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from flowc import __version__
+from flowc.compiler.diagnostics import Diagnostic, Span, has_errors
+from flowc.compiler.ir import App, Backend, Task
+from flowc.targets.naming import Namer, logical_id
+from flowc.targets.packaging import (
+    Asset,
+    PackagingError,
+    code_files,
+    make_asset,
+    vendor_requirements,
+)
+from flowc.targets.synth import synth
+
+STATE_FILE = ".flowc-state.json"
+TF_FILE = "cdk.tf.json"
+ASSET_DIR = "assets"
+
+
+def escape_literal(text: str) -> str:
+    """A user string as a Terraform JSON literal: `${` and `%{` are not interpolated."""
+    return text.replace("${", "$${").replace("%{", "%%{")
+
+
+def standard_tags(app: App, task: Task | None = None) -> dict[str, str]:
+    """`app`, `environment`, `managed-by`, `task`: valid as AWS tags, GCP and k8s labels."""
+    tags = {
+        "app": app.name[:63],
+        "environment": (app.environment or "default")[:63],
+        "managed-by": "flowc",
+    }
+    if task is not None:
+        tags["task"] = task.name[:63]
+    return tags
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A resource (or data source) in a Stack; `ref("arn")` is a Terraform reference."""
+
+    type: str
+    id: str
+    data: bool = False
+
+    @property
+    def address(self) -> str:
+        return f"{'data.' if self.data else ''}{self.type}.{self.id}"
+
+    def ref(self, attr: str = "id") -> str:
+        return f"${{{self.address}.{attr}}}"
+
+
+@dataclass
+class Stack:
+    """Everything one target emits, as plain JSON-able data (no cdktf objects)."""
+
+    target: str
+    app: App
+    out_dir: Path  # DIR/<target>
+    names: Namer = field(init=False)
+    providers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    resources: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    data_sources: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    backend: Backend | None = None
+    files: dict[str, bytes] = field(default_factory=dict)  # relative path -> bytes
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    _assets: dict[tuple, Asset] = field(default_factory=dict)
+    _ids: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.names = Namer(self.app)
+
+    @property
+    def stack_id(self) -> str:
+        return f"{self.app.stack_name}-{self.target}"
+
+    def provider(
+        self, name: str, source: str, version: str, attrs: dict[str, Any] | None = None
+    ) -> None:
+        """Declare provider `name` (e.g. "aws", "hashicorp/aws", "~> 5.100") and its config."""
+        self.providers[name] = {"source": source, "version": version, "attrs": attrs or {}}
+
+    def _claim(self, id_: str) -> str:
+        """Construct ids are unique per stack across resources, data sources and outputs."""
+        id_ = logical_id(id_)
+        if id_ in self._ids or id_ in self.providers or id_ == "backend":
+            raise ValueError(f"duplicate id {id_!r} in stack {self.stack_id}")
+        self._ids.add(id_)
+        return id_
+
+    def resource(self, type_: str, id_: str, attrs: dict[str, Any]) -> Resource:
+        """Add a resource; `attrs` is its Terraform JSON body (meta-arguments allowed).
+
+        `id_` must be unique in the stack across types (e.g. `daily_report_function`,
+        `daily_report_role`): it is the cdktf construct id and the Terraform name.
+        """
+        id_ = self._claim(id_)
+        self.resources.setdefault(type_, {})[id_] = attrs
+        return Resource(type_, id_)
+
+    def data(self, type_: str, id_: str, attrs: dict[str, Any]) -> Resource:
+        id_ = self._claim(id_)
+        self.data_sources.setdefault(type_, {})[id_] = attrs
+        return Resource(type_, id_, data=True)
+
+    def output(
+        self, id_: str, value: Any, description: str | None = None, sensitive: bool = False
+    ) -> None:
+        out: dict[str, Any] = {"value": value}
+        if description:
+            out["description"] = description
+        if sensitive:
+            out["sensitive"] = True
+        self.outputs[self._claim(id_)] = out
+
+    def add_file(self, relpath: str, data: bytes) -> str:
+        """Write `data` to `<target>/<relpath>` with the Terraform file; returns relpath."""
+        self.files[relpath] = data
+        return relpath
+
+    def error(self, code: str, message: str, span: Span | None, help: str | None = None) -> None:
+        self.diagnostics.append(Diagnostic(code, message, span, help))
+
+    def code_asset(
+        self,
+        task: Task,
+        extra: dict[str, bytes] | None = None,
+        pip_args: Sequence[str] = (),
+        vendor: bool = True,
+        code: str = "E400",
+    ) -> Asset | None:
+        """The zip of the task's code dir (+ `extra` files), with the task's requirements
+        and its layers' requirements installed into it when `vendor` (AWS Lambda, until
+        layers become Lambda layers); with vendor=False the
+        requirements file travels as a plain file (builders like Cloud Functions
+        install it themselves).
+
+        Tasks with the same code, requirements and extras share one asset. On failure
+        reports diagnostic `code` on the task and returns None.
+        """
+        extra = extra or {}
+        requirements = task.requirements if vendor else None
+        layer_reqs = tuple(self.app.layer(n).requirements for n in task.layers) if vendor else ()
+        key = (task.code_dir, requirements, layer_reqs, tuple(sorted(extra.items())),
+               tuple(pip_args))
+        if key in self._assets:
+            return self._assets[key]
+        try:
+            files: dict[str, bytes] = {}
+            for req in layer_reqs:  # the layers' dependencies first; the task's own win
+                files.update(vendor_requirements(self.app.base_path / req, pip_args))
+            files.update(code_files(
+                self.app.base_path, task.code_dir, requirements,
+                exclude=[self.out_dir.parent], pip_args=pip_args,
+            ))
+            if not vendor and task.requirements:
+                req = self.app.base_path / task.requirements
+                files.setdefault("requirements.txt", req.read_bytes())
+        except (PackagingError, OSError) as exc:
+            self.error(
+                code, f"cannot package the code of task `{task.name}`: {exc}", task.span,
+                "check `requirements` and that the code directory exists next to the .flow file",
+            )
+            return None
+        files.update(extra)
+        stem = logical_id(task.code_dir.strip("./") or "code").replace("_", "-")
+        asset = make_asset(stem, files, ASSET_DIR)
+        self._assets[key] = asset
+        self.add_file(asset.filename, asset.data)
+        return asset
+
+    def model(self) -> dict[str, Any]:
+        """The whole stack as canonical data (what the fingerprint hashes)."""
+        return {
+            "stack": self.stack_id,
+            "providers": self.providers,
+            "resource": self.resources,
+            "data": self.data_sources,
+            "output": self.outputs,
+            "backend": [self.backend.kind, self.backend.as_dict()] if self.backend else None,
+            "files": {k: hashlib.sha256(v).hexdigest() for k, v in sorted(self.files.items())},
+        }
+
+
+class Target:
+    """One back end. Subclasses set `name` and implement `build`; see the module doc."""
+
+    name: ClassVar[str] = ""
+
+    def check(self, app: App) -> list[Diagnostic]:
+        """Diagnostics found from the IR alone (no cdktf); `flowc check` may call it."""
+        return []
+
+    def build(self, app: App, stack: Stack) -> None:
+        raise NotImplementedError
+
+
+@dataclass
+class TargetResult:
+    target: str
+    diagnostics: list[Diagnostic]
+    written: list[Path] = field(default_factory=list)  # files whose bytes changed
+    synthesized: bool = False  # False when the fingerprint matched and cdktf was skipped
+
+
+def write_if_changed(path: Path, data: bytes) -> bool:
+    """Write `data` to `path` unless it already holds exactly these bytes."""
+    try:
+        if path.read_bytes() == data:
+            return False
+    except OSError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+    return True
+
+
+def _cdktf_version() -> str:
+    try:
+        return importlib.metadata.version("cdktf")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover
+        return "?"
+
+
+def _fingerprint(stack: Stack) -> str:
+    """Hash of everything the output depends on: flowc, cdktf and the stack model."""
+    blob = json.dumps([__version__, _cdktf_version(), stack.model()], sort_keys=True,
+                      default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _up_to_date(stack: Stack, fingerprint: str) -> bool:
+    try:
+        state = json.loads((stack.out_dir / STATE_FILE).read_text())
+    except (OSError, ValueError):
+        return False
+    if state.get("fingerprint") != fingerprint:
+        return False
+    for rel, digest in state.get("files", {}).items():
+        try:
+            if _sha((stack.out_dir / rel).read_bytes()) != digest:
+                return False
+        except OSError:
+            return False
+    return True
+
+
+def _write_stack(stack: Stack, tf_json: bytes, fingerprint: str) -> list[Path]:
+    outputs = {TF_FILE: tf_json, **stack.files}
+    written = [stack.out_dir / rel for rel, data in outputs.items()
+               if write_if_changed(stack.out_dir / rel, data)]
+    try:
+        old = json.loads((stack.out_dir / STATE_FILE).read_text()).get("files", {})
+    except (OSError, ValueError):
+        old = {}
+    for rel in sorted(set(old) - set(outputs)):  # files an earlier compile wrote
+        (stack.out_dir / rel).unlink(missing_ok=True)
+    state = {"fingerprint": fingerprint, "files": {r: _sha(d) for r, d in sorted(outputs.items())}}
+    if write_if_changed(stack.out_dir / STATE_FILE, (json.dumps(state, indent=2) + "\n").encode()):
+        written.append(stack.out_dir / STATE_FILE)
+    return written
+
+
+def compile_app(app: App, targets: Sequence[str], out_dir: Path) -> list[TargetResult]:
+    """Build, synthesize and write each target; stacks with errors write nothing."""
+    from flowc.targets import load_target
+
+    out_dir = Path(out_dir)
+    results: list[TargetResult] = []
+    todo: list[tuple[TargetResult, Stack, str]] = []
+    for name in targets:
+        target = load_target(name)
+        result = TargetResult(name, list(target.check(app)))
+        results.append(result)
+        if has_errors(result.diagnostics):
+            continue
+        stack = Stack(name, app, out_dir / name)
+        target.build(app, stack)
+        result.diagnostics.extend(stack.diagnostics)
+        if has_errors(result.diagnostics):
+            continue
+        fingerprint = _fingerprint(stack)
+        if _up_to_date(stack, fingerprint):
+            continue
+        todo.append((result, stack, fingerprint))
+    if todo:
+        synthesized = synth([stack for _, stack, _ in todo])
+        for (result, stack, fingerprint), tf_json in zip(todo, synthesized, strict=True):
+            result.synthesized = True
+            result.written = _write_stack(stack, tf_json, fingerprint)
+    return results

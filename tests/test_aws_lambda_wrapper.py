@@ -1,0 +1,93 @@
+"""The Lambda wrapper shipped in every python task's zip, run against moto's server: bound
+secrets reach the task as the env var names the spec declares, then module:function runs."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import os
+import socket
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from flowc.targets.aws_lambda import LAMBDA_HANDLER_FILE
+from flowc.targets.base import compile_app
+from tests.aws_support import aws_app
+
+HANDLER = Path(__file__).resolve().parent.parent / "flowc" / "targets" / "assets" / \
+    "lambda_handler.py"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint():
+    from moto.server import ThreadedMotoServer
+
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+def _load_handler():
+    spec = importlib.util.spec_from_file_location("flowc_handler_under_test", HANDLER)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_wrapper_resolves_secrets_then_calls_the_task(tmp_path, monkeypatch, moto_endpoint):
+    import boto3
+
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_DEFAULT_REGION": "eu-central-1",
+                       "AWS_ENDPOINT_URL": moto_endpoint}.items():
+        monkeypatch.setenv(key, value)
+    client = boto3.client("secretsmanager")
+    arn = client.create_secret(Name="reports-prod-db_url", SecretString="postgres://x")["ARN"]
+    (tmp_path / "taskmod.py").write_text(
+        "import os, pathlib\n\n\ndef main():\n"
+        "    pathlib.Path(os.environ['OUT']).write_text(os.environ['DB_URL'])\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("OUT", str(tmp_path / "seen.txt"))
+    monkeypatch.setenv("FLOWC_ENTRYPOINT", "taskmod:main")
+    monkeypatch.setenv("FLOWC_TASK", "daily_report")
+    monkeypatch.setenv("FLOWC_SECRET_DB_URL", arn)
+    monkeypatch.delenv("DB_URL", raising=False)
+    handler = _load_handler()
+    assert handler.handler({}, None) == {"task": "daily_report", "status": "succeeded"}
+    assert (tmp_path / "seen.txt").read_text() == "postgres://x"
+    sys.modules.pop("taskmod", None)
+
+
+def test_wrapper_lets_task_errors_fail_the_invocation(tmp_path, monkeypatch):
+    (tmp_path / "failing.py").write_text("def main():\n    raise RuntimeError('boom')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("FLOWC_ENTRYPOINT", "failing:main")
+    for key in [k for k in os.environ if k.startswith("FLOWC_SECRET_")]:
+        monkeypatch.delenv(key)
+    with pytest.raises(RuntimeError, match="boom"):
+        _load_handler().handler({}, None)
+    sys.modules.pop("failing", None)
+
+
+def test_the_zip_holds_the_wrapper_and_the_task_code(tmp_path):
+    spec = aws_app(tmp_path / "src")
+    compile_app(spec, ["aws"], tmp_path / "out")
+    (zip_path,) = (tmp_path / "out" / "aws" / "assets").glob("*.zip")
+    with zipfile.ZipFile(io.BytesIO(zip_path.read_bytes())) as zf:
+        names = zf.namelist()
+        assert zf.read(LAMBDA_HANDLER_FILE) == HANDLER.read_bytes()
+    assert names == sorted(names)
+    assert {"jobs/daily.py", "jobs/digest.py", LAMBDA_HANDLER_FILE} <= set(names)
