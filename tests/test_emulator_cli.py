@@ -87,7 +87,8 @@ def test_flowc_run_of_a_task_that_times_out_exits_124(project):
     assert time.monotonic() - began < 30
     assert "timed_out=True" in result.stderr
     [run] = json.loads(flowc(project, "runs", "--state", "st", "--format", "json").stdout)
-    assert run["timed_out"] is True and run["status"] == "failed"
+    # on_failure defaults to dead_letter: a timed-out run, like any failed one, is kept
+    assert run["timed_out"] is True and run["status"] == "dead_lettered"
 
 
 def test_flowc_run_of_an_unknown_task_is_E501_with_a_suggestion(project):

@@ -38,13 +38,14 @@ BUILTIN = {
     "cpu": None,
     "timeout": 300,  # seconds
     "retries": 2,  # as AWS Lambda retries an async invocation by default
-    "on_failure": None,
+    # Production-grade by default: failed runs (after retries) are kept, never lost.
+    "on_failure": "dead_letter",
     "targets": ir.TARGET_NAMES,
     "requirements": None,
 }
 ALERT_METRICS = {"errors": "failed runs in 5 minutes", "duration": "run duration in seconds"}
 COMPARATORS = (">", ">=", "<", "<=")
-ON_FAILURE = ("dead_letter",)
+ON_FAILURE = ("dead_letter", "discard")  # discard: opt out, failed runs are only logged
 
 
 class TaskChecker:
@@ -135,7 +136,7 @@ class TaskChecker:
         task = ir.Task(
             name=name, handler=handler, schedules=tuple(parsed), timezone=timezone,
             memory_mib=memory, cpu=cpu, timeout_s=timeout, retries=retries, env=env,
-            on_failure=on_failure, alerts=ir_alerts, targets=targets,
+            on_failure=None if on_failure == "discard" else on_failure, alerts=ir_alerts, targets=targets,
             requirements=requirements, description=description, code_dir=".",
             span=block.span, release=release, layers=layers,
         )
@@ -178,7 +179,7 @@ class TaskChecker:
         if key == "on_failure":
             if isinstance(value, s.Ident) and value.name in ON_FAILURE:
                 return value.name
-            read.error("E116", "`on_failure` accepts `dead_letter`", value.span,
+            read.error("E116", "`on_failure` accepts `dead_letter` or `discard`", value.span,
                        help="write `on_failure = dead_letter` to keep failed runs")
             return None
         if key == "targets":

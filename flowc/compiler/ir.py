@@ -123,7 +123,7 @@ class Task:
     timeout_s: int
     retries: int
     env: tuple[EnvVar, ...]
-    on_failure: str | None  # "dead_letter" or None
+    on_failure: str | None  # "dead_letter" (the default) or None (`on_failure = discard`)
     alerts: tuple[Alert, ...]
     targets: tuple[str, ...]  # subset of TARGET_NAMES, in canonical order
     requirements: str | None  # path relative to App.base_dir, or None
