@@ -105,3 +105,24 @@ def test_the_ir_is_immutable():
     app = load(EXAMPLES / "reports.flow").app
     with pytest.raises(dataclasses.FrozenInstanceError):
         app.tasks[0].memory_mib = 1
+
+
+def test_calendar_shorthands_may_be_written_unquoted(spec):
+    result = spec('task t {\n  python = "jobs.main:main"\n  schedule = [daily, "weekly"]\n}\n')
+    assert result.ok, result.diagnostics
+    assert [(x.kind, x.text) for x in result.app.task("t").schedules] == [
+        ("calendar", "daily"), ("calendar", "weekly")]
+
+
+def test_a_zone_inside_a_calendar_string_wins_over_the_task_zone(spec):
+    result = spec('task t {\n  python = "jobs.main:main"\n  timezone = "Europe/Berlin"\n'
+                  '  schedule = "Mon 09:00 America/New_York"\n  targets = [k8s]\n}\n')
+    assert result.ok, result.diagnostics
+    [target_schedule] = result.app.task("t").schedules_for("k8s")
+    assert target_schedule.timezone == "America/New_York"
+
+
+def test_schedule_errors_point_at_the_faulty_token(spec):
+    result = spec('task t {\n  python = "jobs.main:main"\n  schedule = "Mon..Fru 09:00"\n}\n')
+    [d] = [d for d in result.diagnostics if d.is_error]
+    assert d.span.line == 3 and d.span.column > 14  # inside the string, not at its quote

@@ -349,7 +349,9 @@ class TaskChecker:
             try:
                 out.append(schedules.parse_schedule(kind, text, timezone, span))
             except schedules.ScheduleError as err:
-                self.read.error(err.code, err.message, span, help=err.help)
+                # parse_schedule narrows err.span to the faulty token when it can
+                self.read.error(err.code, err.message, getattr(err, "span", None) or span,
+                                help=err.help)
         return out
 
     def _translate(self, task: ir.Task, node) -> tuple[ir.TargetSchedule, ...]:
@@ -367,7 +369,8 @@ class TaskChecker:
                     self.diagnostics.append(Diagnostic(
                         warning.code, f"task `{task.name}` on {target}: {warning.message}",
                         span, warning.help))
-                out.extend(ir.TargetSchedule(target, e, task.timezone, index)
+                # A zone written in a calendar string ("Mon 09:00 Europe/Paris") wins.
+                out.extend(ir.TargetSchedule(target, e, sched.timezone, index)
                            for e in expressions)
         return tuple(out)
 

@@ -9,6 +9,9 @@ from flowc.compiler.diagnostics import CompileError, Diagnostic, Span
 from flowc.compiler.values import Reader, did_you_mean
 from flowc.grammar import syntax as s
 
+# systemd's shorthands, accepted unquoted too (`schedule = daily`).
+CALENDAR_SHORTHANDS = ("minutely", "hourly", "daily", "weekly", "monthly", "quarterly",
+                       "semiannually", "yearly", "annually")
 SCHEDULE_FORMS = ('"Mon..Fri 09:00"', 'cron("*/15 * * * *")', "every 90m",
                   'at("2026-12-24T18:00")')
 
@@ -23,6 +26,8 @@ def schedule_sources(value: s.Value, read: Reader) -> list[tuple[str, str, objec
     for item in items:
         if isinstance(item, s.Str):
             out.append(("calendar", item.value, item.span))
+        elif isinstance(item, s.Ident) and item.name in CALENDAR_SHORTHANDS:
+            out.append(("calendar", item.name, item.span))  # `schedule = daily`
         elif isinstance(item, s.Every):
             out.append(("every", item.interval.raw, item.span))
         elif isinstance(item, s.Call) and item.name.name in ("cron", "at"):

@@ -1,47 +1,105 @@
-"""PLACEHOLDER API owned by the schedules work (issue 3). Keep these signatures.
+"""Schedules: one exact model for every source form, evaluated and translated per target.
 
 - parse_schedule(kind, text, timezone, span=None) -> Schedule, raises ScheduleError
 - translate(schedule, target) -> list[str]: expressions whose union is exact,
-  raises Untranslatable
-- schedule_warnings(schedule, target) -> list[ScheduleWarning]
+  raises Untranslatable (a ScheduleError) naming the target and the reason
+- schedule_warnings(schedule, target) -> list[ScheduleWarning] (DST differences)
+- Schedule.next_fires(after, n) / fires_between(start, end): the evaluator
+- schedule_diagnostic(error, task=None) -> Diagnostic
+
+Modules: model (the normalized set), parse_* (one per source form), evaluate,
+dst (daylight-saving warnings), translate/ (one module per cron dialect).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from flowc.compiler.diagnostics import Span
-from flowc.compiler.schedules.model import Schedule
-
-
-class ScheduleError(Exception):
-    """A schedule that does not parse or means nothing; becomes a diagnostic."""
-
-    def __init__(self, code: str, message: str, help: str | None = None):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.help = help
-
-
-class Untranslatable(ScheduleError):
-    """No set of expressions of a target can say this schedule exactly."""
-
-
-@dataclass(frozen=True)
-class ScheduleWarning:
-    code: str
-    message: str
-    help: str | None = None
+from flowc.compiler.diagnostics import Diagnostic, Span
+from flowc.compiler.schedules.dst import schedule_warnings
+from flowc.compiler.schedules.errors import ScheduleError, ScheduleWarning, Untranslatable
+from flowc.compiler.schedules.model import KINDS, Schedule
+from flowc.compiler.schedules.parse import compile_spec
+from flowc.compiler.schedules.parse_every import at_datetime
+from flowc.compiler.schedules.translate import TARGETS, translate
+from flowc.compiler.schedules.zones import get_zone
 
 
 def parse_schedule(kind: str, text: str, timezone: str, span: Span | None = None) -> Schedule:
+    """Check one schedule and return it; its timezone is the one it is read in.
+
+    A zone named inside a calendar string ("Mon 09:00 Europe/Paris") replaces
+    `timezone`. Raises ScheduleError (with `.span` narrowed to the fault when
+    `span` covers the schedule as written).
+    """
+    try:
+        zone = get_zone(timezone)
+        spec = compile_spec(kind, text)
+        if spec.timezone:
+            zone = get_zone(spec.timezone)
+            timezone = spec.timezone
+        if kind == "at":
+            _check_at_exists(text, zone, timezone)
+    except ScheduleError as err:
+        err.span = narrow_span(span, kind, text, err.where)
+        raise
     return Schedule(kind=kind, text=text, timezone=timezone, span=span)
 
 
-def translate(schedule: Schedule, target: str) -> list[str]:
-    return []
+def _check_at_exists(text: str, zone, zone_name: str) -> None:
+    wall = at_datetime(text)
+    a, b = wall.replace(tzinfo=zone), wall.replace(tzinfo=zone, fold=1)
+    if a.utcoffset() != b.utcoffset() and a.utcoffset() < b.utcoffset():  # type: ignore[operator]
+        raise ScheduleError(
+            "E307",
+            f'at("{text}") does not exist in {zone_name}: the clocks skip that hour '
+            "(daylight saving time starts)",
+            'pick a time outside the skipped hour, or use timezone = "UTC"',
+            where=(0, len(text)),
+        )
 
 
-def schedule_warnings(schedule: Schedule, target: str) -> list[ScheduleWarning]:
-    return []
+def narrow_span(
+    span: Span | None, kind: str, text: str, where: tuple[int, int] | None
+) -> Span | None:
+    """The part of `span` that `where` (offset, length in `text`) points at.
+
+    Works when `span` covers the schedule exactly as written (the `source` form,
+    or just the quoted text) on one line; otherwise returns `span` unchanged.
+    """
+    if span is None or where is None or span.end_line != span.line:
+        return span
+    width = span.end_column - span.column
+    source = Schedule(kind, text, "UTC").source
+    if width == len(source):
+        lead = source.index(text) if text else 0
+    elif width == len(text) + 2:
+        lead = 1
+    elif width == len(text):
+        lead = 0
+    else:
+        return span
+    offset, length = where
+    column = span.column + lead + offset
+    return Span(span.file, span.line, column, span.line, column + max(1, length))
+
+
+def schedule_diagnostic(error: ScheduleError, task: str | None = None) -> Diagnostic:
+    """The diagnostic for a schedule error; `task` is named in the message if given."""
+    message = error.message
+    if task and isinstance(error, Untranslatable):
+        message = f"task `{task}`: {message}"
+    return Diagnostic(code=error.code, message=message, span=error.span, help=error.help)
+
+
+__all__ = [
+    "KINDS",
+    "TARGETS",
+    "Schedule",
+    "ScheduleError",
+    "ScheduleWarning",
+    "Untranslatable",
+    "narrow_span",
+    "parse_schedule",
+    "schedule_diagnostic",
+    "schedule_warnings",
+    "translate",
+]

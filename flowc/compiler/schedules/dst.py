@@ -1,0 +1,119 @@
+"""Daylight-saving warnings: where a target fires differently from the source.
+
+flowc evaluates a schedule with its source's policy (see evaluate.py): systemd
+skips a local time in a spring-forward gap and fires a repeated local time once;
+cron fires a gap time when the clock lands after the gap (restricted hour) and a
+repeated time twice. The targets, as documented:
+
+- aws: EventBridge Scheduler skips a time that does not exist and runs a
+  repeated time only once.
+- k8s: the CronJob controller (robfig/cron) steps through real hours, so a
+  skipped hour never comes and a repeated hour is walked twice.
+- gcp: Cloud Scheduler "runs on wall clock time" and documents anomalies in
+  repeated hours without saying which: any hit is a difference.
+
+For every offset change of the zone in the next years, if the schedule has a
+local time in the gap or the repeated hour and the target's policy differs, a
+W300 (gap) or W301 (repeated) warning names the first such date.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flowc.compiler.schedules.errors import ScheduleWarning
+from flowc.compiler.schedules.evaluate import plan_for
+from flowc.compiler.schedules.model import GAP_SKIP, OVERLAP_BOTH, Schedule
+from flowc.compiler.schedules.zones import Transition, transitions
+
+YEARS_AHEAD = 4
+SKIP, SHIFT, ONCE, TWICE, UNKNOWN = "skip", "shift", "once", "twice", "unknown"
+TARGET_POLICY = {  # target -> (gap, overlap)
+    "aws": (SKIP, ONCE),
+    "k8s": (SKIP, TWICE),
+    "gcp": (UNKNOWN, UNKNOWN),
+}
+TARGET_NAME = {
+    "aws": "EventBridge Scheduler",
+    "k8s": "the Kubernetes CronJob controller",
+    "gcp": "Cloud Scheduler",
+}
+_TARGET_DOES = {
+    SKIP: "skips it",
+    ONCE: "runs it once",
+    TWICE: "runs it twice",
+    UNKNOWN: "does not document what it does there",
+}
+
+
+def schedule_warnings(
+    schedule: Schedule, target: str, start: datetime | None = None
+) -> list[ScheduleWarning]:
+    """DST warnings for this schedule on this target (empty when they agree)."""
+    if target not in TARGET_POLICY:
+        raise ValueError(f"unknown target {target!r}")
+    spec = schedule.spec
+    source_gap = SKIP if spec.gap == GAP_SKIP else SHIFT
+    source_overlap = TWICE if spec.overlap == OVERLAP_BOTH else ONCE
+    target_gap, target_overlap = TARGET_POLICY[target]
+    gap, overlap = first_hits(schedule, start)
+    out = []
+    if gap is not None and target_gap != source_gap:
+        wall, tr = gap
+        lo, hi = tr.local_window()
+        who = "cron" if schedule.kind == "cron" else "systemd"
+        flowc = (
+            f"skips it, as {who} does"
+            if source_gap == SKIP
+            else (f"runs it at {hi:%H:%M}, as cron does")
+        )
+        out.append(
+            ScheduleWarning(
+                "W300",
+                f"{schedule.source} fires at {wall:%H:%M} on {wall:%Y-%m-%d}, which does not "
+                f"exist in {schedule.zone} (clocks jump from {lo:%H:%M} to {hi:%H:%M}); flowc "
+                f"{flowc}, but {TARGET_NAME[target]} {_TARGET_DOES[target_gap]} "
+                f"(target {target})",
+                f'move the time out of {lo:%H:%M}-{hi:%H:%M}, or use timezone = "UTC"',
+            )
+        )
+    if overlap is not None and target_overlap != source_overlap:
+        wall, tr = overlap
+        lo, hi = tr.local_window()
+        flowc = "runs it once, the first time" if source_overlap == ONCE else "runs it twice"
+        out.append(
+            ScheduleWarning(
+                "W301",
+                f"{schedule.source} fires at {wall:%H:%M} on {wall:%Y-%m-%d}, which happens "
+                f"twice in {schedule.zone} (clocks go back from {hi:%H:%M} to {lo:%H:%M}); "
+                f"flowc {flowc}, but {TARGET_NAME[target]} {_TARGET_DOES[target_overlap]} "
+                f"(target {target})",
+                f'move the time out of {lo:%H:%M}-{hi:%H:%M}, or use timezone = "UTC"',
+            )
+        )
+    return out
+
+
+def first_hits(
+    schedule: Schedule, start: datetime | None = None
+) -> tuple[tuple[datetime, Transition] | None, tuple[datetime, Transition] | None]:
+    """The first (local time, transition) in a gap and in a repeated hour, if any."""
+    now = start or datetime.now(UTC)
+    begin = int(now.timestamp()) // 86400 * 86400
+    end = begin + YEARS_AHEAD * 366 * 86400
+    plan = plan_for(schedule.spec)
+    gap = overlap = None
+    for tr in transitions(schedule.zone, begin, end):
+        if (gap if tr.is_gap else overlap) is not None:
+            continue
+        lo, hi = tr.local_window()
+        wall = next(iter(plan.walls_from(lo)), None)
+        if wall is None or wall >= hi:
+            continue
+        if tr.is_gap:
+            gap = (wall, tr)
+        else:
+            overlap = (wall, tr)
+        if gap is not None and overlap is not None:
+            break
+    return gap, overlap

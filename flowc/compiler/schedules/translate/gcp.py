@@ -1,0 +1,13 @@
+"""GCP Cloud Scheduler: five-field unix cron with `time_zone` (no L, W, # or years)."""
+
+from __future__ import annotations
+
+from flowc.compiler.schedules.model import Schedule
+from flowc.compiler.schedules.translate import unix
+from flowc.compiler.schedules.translate.lower import Dialect
+
+DIALECT = Dialect(target="gcp", label="Cloud Scheduler's five-field cron")
+
+
+def translate(schedule: Schedule) -> list[str]:
+    return unix.translate(schedule, DIALECT)
