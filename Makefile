@@ -21,10 +21,13 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	@for f in examples/*.flow; do \
-	  echo "== flowc check $$f"; $(FLOWC) check $$f || exit 1; \
 	  n=$$(basename $$f .flow); \
-	  echo "== flowc compile $$f --emit ir"; $(FLOWC) compile $$f --emit ir --out flowc.out/$$n || exit 1; \
+	  echo "== flowc check $$f"; $(FLOWC) check $$f || exit 1; \
+	  echo "== flowc compile $$f --env prod (aws, gcp, k8s) -> flowc.out/$$n"; \
+	  $(FLOWC) compile $$f --env prod --out flowc.out/$$n || exit 1; \
+	  $(FLOWC) compile $$f --env prod --emit ir --out flowc.out/$$n || exit 1; \
 	done
+	@ls flowc.out/*/aws/cdk.tf.json flowc.out/*/gcp/cdk.tf.json flowc.out/*/k8s/cdk.tf.json flowc.out/*/k8s/manifests.yaml flowc.out/*/ir.json
 	@echo "== flowc dev examples/reports.flow: two virtual hours of a Monday morning, x1200"
 	FLOWC_SECRET_DB_URL=postgres://demo $(FLOWC) dev examples/reports.flow --plain \
 	  --speed 1200 --for 2h --start 2026-01-05T08:55:00+01:00 \
