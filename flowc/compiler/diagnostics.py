@@ -79,6 +79,17 @@ class CompileError(Exception):
         super().__init__("; ".join(d.message for d in self.diagnostics))
 
 
+class DiagnosticError(Exception):
+    """One problem that stops an operation; carries the diagnostic to show the user.
+
+    Subclass it per domain (pricing, runners, terraform) so callers can catch narrowly.
+    """
+
+    def __init__(self, diagnostic: Diagnostic):
+        super().__init__(diagnostic.message)
+        self.diagnostic = diagnostic
+
+
 def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:
     return any(d.is_error for d in diagnostics)
 

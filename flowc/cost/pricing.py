@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flowc.compiler.diagnostics import Diagnostic, Span
+from flowc.compiler.diagnostics import Diagnostic, DiagnosticError, Span
 
 PRICING_DIR = Path(__file__).resolve().parent.parent / "pricing"
 
@@ -50,12 +50,8 @@ SCHEMA: dict[str, dict[str, tuple[str, ...]]] = {
 PROVIDERS = tuple(SCHEMA)
 
 
-class PricingError(Exception):
+class PricingError(DiagnosticError):
     """A price file that cannot be used, or a region with no prices; carries the diagnostic."""
-
-    def __init__(self, diagnostic: Diagnostic):
-        super().__init__(diagnostic.message)
-        self.diagnostic = diagnostic
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from flowc.compiler.diagnostics import Diagnostic
+from flowc.compiler.diagnostics import Diagnostic, DiagnosticError
 from flowc.compiler.ir import App, ImageHandler, PythonHandler, Task
 from flowc.emulator.secrets import ENV_PREFIX
 
@@ -58,12 +58,8 @@ else:
 """
 
 
-class StartError(Exception):
+class StartError(DiagnosticError):
     """An attempt that could not start; carries the diagnostic to show."""
-
-    def __init__(self, diagnostic: Diagnostic):
-        super().__init__(diagnostic.message)
-        self.diagnostic = diagnostic
 
 
 @dataclass(frozen=True)
