@@ -20,7 +20,14 @@ UNTAGGABLE = {
     "aws_iam_role_policy", "aws_kms_alias", "aws_lambda_function_event_invoke_config",
     "aws_scheduler_schedule", "aws_sns_topic_subscription", "aws_sqs_queue_policy",
     "aws_cloudwatch_event_target",
+    # releases (issue 7): aliases and layer versions take no tags; bucket settings are
+    # sub-resources of the tagged bucket
+    "aws_lambda_alias", "aws_lambda_layer_version", "aws_s3_bucket_versioning",
+    "aws_s3_bucket_server_side_encryption_configuration", "aws_s3_bucket_public_access_block",
+    "aws_s3_bucket_ownership_controls", "aws_s3_bucket_lifecycle_configuration",
+    "aws_s3_bucket_policy",
 }
+SCOPED_NAMES = {"aws_lambda_alias"}  # an alias name is unique per function only
 NAME_FIELDS = ("name", "function_name", "family", "alarm_name")
 
 
@@ -98,7 +105,7 @@ def test_roles_grant_only_the_tasks_own_resources(tmp_path):
     invoke = [s for s in sched if "lambda:InvokeFunction" in s["Action"]]
     assert invoke == [{"Sid": "InvokeOwnFunction", "Effect": "Allow",
                        "Action": ["lambda:InvokeFunction"],
-                       "Resource": "${aws_lambda_function.daily_report_function.arn}"}]
+                       "Resource": "${aws_lambda_alias.daily_report_alias.arn}"}]
     lam = statements(stack, "daily_report_lambda_policy")
     reads = [s for s in lam if "secretsmanager:GetSecretValue" in s["Action"]]
     assert [r["Resource"] for r in reads] == ["${aws_secretsmanager_secret.db_url_secret.arn}"]
@@ -230,7 +237,8 @@ def test_any_task_names_give_unique_ids_and_names_within_aws_limits(tmp_path, na
         for body in bodies.values():
             for field in NAME_FIELDS:
                 value = body.get(field)
-                if isinstance(value, str) and not value.startswith(("/", "${")):
+                if (isinstance(value, str) and not value.startswith(("/", "${"))
+                        and type_ not in SCOPED_NAMES):
                     limit = 64 if type_ != "aws_cloudwatch_metric_alarm" else 255
                     assert len(value) <= limit, (type_, value)
                     assert value not in seen.setdefault(type_, set()), (type_, value)

@@ -114,7 +114,7 @@ def test_dst_warnings_go_to_stderr_and_exit_0():
         (['"daily"', "--from", "yesterday"], "E312"),
         (['"daily"', "--target", "azure"], "E312"),
         (['"daily"', "--next", "-1"], "E312"),
-        (["daily"], "E124"),  # the grammar's diagnostic for a bare name
+        (["dialy"], "E124"),  # a bare name that is not a calendar shorthand
         (['"daily"', "--tz", "Mars/Base"], "E308"),
     ],
 )

@@ -3,6 +3,8 @@
 Writes one Terraform working directory per target (DIR/<target>/cdk.tf.json plus its
 assets), or with `--emit ir` the checked IR as DIR/ir.json. Files whose bytes did not
 change are not rewritten. Diagnostics are printed in the SPEC format; exit 1 on errors.
+A successful compile records a release in `<state>/releases/` when something changed
+(flowc/releases/plan.py; the AWS aliases follow the log: canary, promotion, rollback pins).
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ def compile(
                               help="terraform (default) or ir (writes DIR/ir.json)."),
     format: OutputFormat = typer.Option(OutputFormat.text, "--format",
                                         help="Diagnostics as text (for people) or json."),
+    state: Path = typer.Option(Path(".flowc"), "--state",
+                               help="Where the release log lives (default .flowc)."),
 ) -> None:
     """Compile a .flow file to Terraform (cdktf JSON) for AWS, GCP and Kubernetes."""
     from flowc.targets.base import compile_app, write_if_changed
@@ -67,9 +71,15 @@ def compile(
         for name in names:
             if name not in chosen:
                 typer.echo(f"{name}: no task runs on {name}; nothing to compile", err=True)
-    results = compile_app(spec, chosen, out)
+    from flowc.releases.plan import prepare
+
+    release = prepare(spec, state, out / "aws", exclude=[out, state], warn="aws" in chosen)
+    diagnostics.extend(release.diagnostics)
+    results = compile_app(release.app, chosen, out)
     for r in results:
         diagnostics.extend(r.diagnostics)
+    if chosen and not any(d.is_error for d in diagnostics):
+        release.commit()
     print_diagnostics(diagnostics, result.sources, format)
     if text:
         for r in results:
@@ -80,4 +90,7 @@ def compile(
                 typer.echo(f"{r.target}: {len(r.written)} file(s) written to {where}", err=True)
             else:
                 typer.echo(f"{r.target}: {where} is up to date", err=True)
+        if chosen and not any(d.is_error for d in diagnostics) and release.new:
+            typer.echo(f"release {release.release['id']} recorded in {release.log.path}",
+                       err=True)
     raise typer.Exit(exit_code(diagnostics))

@@ -19,7 +19,7 @@ def runs(
     limit: int | None = typer.Option(None, "--limit", help="Only the most recent N runs."),
     format: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text or json."),
 ) -> None:
-    """List recorded runs, oldest first: status, attempts, exit code, times."""
+    """List recorded runs, oldest first: status, attempts, exit code, times, code version."""
     from flowc.emulator.history import list_runs
 
     rows = list_runs(state, task=task, app=app_name, limit=limit)
@@ -29,12 +29,14 @@ def runs(
     if not rows:
         typer.echo(f"no runs recorded under {state}/", err=True)
         return
-    header = ("RUN", "APP", "TASK", "STATUS", "ATTEMPTS", "EXIT", "SCHEDULED", "FINISHED")
+    header = ("RUN", "APP", "TASK", "STATUS", "ATTEMPTS", "EXIT", "SCHEDULED", "FINISHED",
+              "VERSION")
     table = [header] + [
         (
             r["run_id"], r["app"], r["task"], r["status"], str(r["attempts"]),
             "-" if r["exit_code"] is None else str(r["exit_code"]),
             r["scheduled_at"] or "manual", r["finished_at"] or "-",
+            "-" if r.get("version") is None else str(r["version"]),
         )  # fmt: skip
         for r in rows
     ]

@@ -97,6 +97,12 @@ CODES: dict[str, str] = {
     "E705": "undeclared layer",
     "E706": "layer without requirements",
     "E707": "layers on an image task, or too many layers",
+    # -- releases: compile, `flowc releases` / `flowc rollback` (flowc/releases/, aws_release.py)
+    "E710": "`flowc rollback --to`: no such release in the release log (lists the known ones)",
+    "E711": "`flowc rollback`: the release's version of the task was never deployed (unknown)",
+    "E712": "`flowc rollback`: no such task, or the task has no Lambda alias (not python on aws)",
+    "E713": "a Lambda layer cannot be built (pip failed, or its requirements list nothing)",
+    "W710": "canary, but no live version recorded yet: this release goes live at once",
     # -- emulator, `flowc dev` / `flowc run` (flowc/emulator/, flowc/cli/dev.py, run.py)
     "E501": "`flowc run`: no task of that name in the spec",
     "E502": "image task, but no Docker engine is reachable",

@@ -101,6 +101,14 @@ class Release:
     alias: str = "live"
     canary_percent: float | None = None
     canary_for_s: int | None = None
+    # Filled from the release log (flowc/releases/) before a target compiles; the
+    # checker leaves them unset. release_id: the release that last changed this task's
+    # function; stable_version: the version the alias keeps while a canary runs (None:
+    # the alias follows the latest version); pinned_version: `flowc rollback` pinned
+    # the alias to this version (wins over the rest).
+    release_id: str | None = None
+    stable_version: str | None = None
+    pinned_version: str | None = None
 
 
 @dataclass(frozen=True)

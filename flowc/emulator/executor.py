@@ -10,6 +10,8 @@ retried: the same attempt would fail the same way.
 
 Event order of a run: scheduled, then per attempt started and succeeded|failed,
 with retried before each further attempt, and dead_lettered last when it applies.
+Each run's events carry the `version` of the task's code it runs (flowc/emulator/
+versions.py: with a canary, a share of runs take the new version, the rest the stable one).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from flowc.emulator.runners import (
     StartError,
 )
 from flowc.emulator.secrets import SECRETS_FILE, env_var_for
+from flowc.emulator.versions import Choice, Versions
 
 MAX_CONCURRENT_ATTEMPTS = 16
 
@@ -55,6 +58,7 @@ class RunOutcome:
     exit_code: int | None
     attempts: int
     error: str | None = None
+    version: int | None = None  # the task code version the run used
 
 
 class Executor:
@@ -85,15 +89,23 @@ class Executor:
         self._warned: set[str] = set()
         self.retries_enabled = True
         self.alerts = AlertTracker(cloud, message)
+        self.versions: Versions | None = None  # set by the session
+
+    def choose(self, task: Task, moment: datetime) -> Choice:
+        """The code version a run of `task` fired at `moment` uses."""
+        choice = self.versions.choose(task, moment) if self.versions is not None else None
+        return choice or Choice(0)
 
     # starting runs -----------------------------------------------------------------
 
     def submit(self, app: App, task: Task, scheduled_at: datetime | None) -> str:
         """Start a scheduled run in its own thread; returns its run id."""
         run_id = _new_run_id()
-        self.bus.emit("scheduled", task.name, at=scheduled_at, run_id=run_id)
+        choice = self.choose(task, scheduled_at or self.clock.now())
+        self.bus.emit("scheduled", task.name, at=scheduled_at, run_id=run_id,
+                      version=choice.version or None)
         thread = threading.Thread(
-            target=self._run_thread, args=(app, task, run_id, scheduled_at, "schedule"),
+            target=self._run_thread, args=(app, task, run_id, scheduled_at, "schedule", choice),
             name=f"run-{task.name}-{run_id}", daemon=True,
         )  # fmt: skip
         with self._lock:
@@ -144,12 +156,15 @@ class Executor:
     # one run -------------------------------------------------------------------------
 
     def run(
-        self, app: App, task: Task, run_id: str, scheduled_at: datetime | None, trigger: str
-    ) -> RunOutcome:
+        self, app: App, task: Task, run_id: str, scheduled_at: datetime | None, trigger: str,
+        choice: Choice | None = None,
+    ) -> RunOutcome:  # fmt: skip
         now = self.clock.now()
+        choice = choice or self.choose(task, now)
+        version = choice.version or None
         self.history.start_run(
             run_id, app.name, task.name, trigger, iso(scheduled_at) if scheduled_at else None,
-            iso(now), iso(self.clock.wall()),
+            iso(now), iso(self.clock.wall()), version,
         )  # fmt: skip
         max_attempts = 1 + (task.retries if self.retries_enabled else 0)
         result = AttemptResult(exit_code=None, interrupted=True, error="not started")
@@ -161,10 +176,12 @@ class Executor:
                         result.interrupted = True  # shutdown during the back-off
                         break
                     self.bus.emit("retried", task.name, run_id=run_id, attempt=number,
-                                  previous_exit_code=result.exit_code)  # fmt: skip
+                                  previous_exit_code=result.exit_code,
+                                  version=version)  # fmt: skip
                 elif self.stopping.is_set():
                     break  # shut down before the first attempt: nothing ran
-                result = self._attempt(app, task, run_id, number, max_attempts, scheduled_at)
+                result = self._attempt(app, task, run_id, number, max_attempts, scheduled_at,
+                                       choice)
                 done = number
                 longest = max(longest, result.duration_s)
                 if result.ok:
@@ -174,15 +191,15 @@ class Executor:
                     "failed", task.name, run_id=run_id, attempt=number,
                     exit_code=result.exit_code, timed_out=result.timed_out or None,
                     interrupted=result.interrupted or None, error=result.error, final=final,
-                    duration_s=round(result.duration_s, 3),
+                    duration_s=round(result.duration_s, 3), version=version,
                 )  # fmt: skip
                 if final:
                     break
         except KeyboardInterrupt:  # `flowc run` interrupted: record it, then let it go on
             result.interrupted = True
-            self._finish(app, task, run_id, done, result)
+            self._finish(app, task, run_id, done, result, version)
             raise
-        outcome = self._finish(app, task, run_id, done, result)
+        outcome = self._finish(app, task, run_id, done, result, version)
         if done:
             self.alerts.record(app, task, self.clock.now(), outcome.status != "succeeded",
                                longest, outcome.status == "dead_lettered")  # fmt: skip
@@ -190,15 +207,18 @@ class Executor:
 
     def _attempt(
         self, app: App, task: Task, run_id: str, number: int, of: int,
-        scheduled_at: datetime | None,
+        scheduled_at: datetime | None, choice: Choice,
     ) -> AttemptResult:  # fmt: skip
+        version = choice.version or None
         with self._slots:
             v_start, w_start = self.clock.now(), self.clock.wall()
             started = False
             try:
                 env = self._environment(app, task, run_id, number, scheduled_at)
-                attempt = Attempt(app, task, run_id, number, env, code_dir(app, task))
-                self.bus.emit("started", task.name, run_id=run_id, attempt=number, of=of)
+                attempt = Attempt(app, task, run_id, number, env,
+                                  choice.code_dir or code_dir(app, task))
+                self.bus.emit("started", task.name, run_id=run_id, attempt=number, of=of,
+                              version=version)
                 started = True
                 runner = self.process if isinstance(task.handler, PythonHandler) else self.docker
                 result = runner.run(attempt)
@@ -212,10 +232,12 @@ class Executor:
             except Exception as exc:  # noqa: BLE001 - a runner bug must not kill the emulator
                 result = AttemptResult(exit_code=None, error=f"{type(exc).__name__}: {exc}")
             if not started:
-                self.bus.emit("started", task.name, run_id=run_id, attempt=number, of=of)
+                self.bus.emit("started", task.name, run_id=run_id, attempt=number, of=of,
+                              version=version)
             if result.ok:
                 self.bus.emit("succeeded", task.name, run_id=run_id, attempt=number,
-                              exit_code=0, duration_s=round(result.duration_s, 3))  # fmt: skip
+                              exit_code=0, duration_s=round(result.duration_s, 3),
+                              version=version)  # fmt: skip
             self.history.record_attempt(
                 run_id, number, iso(v_start), iso(self.clock.now()), iso(w_start),
                 iso(self.clock.wall()), result.exit_code, result.timed_out, result.duration_s,
@@ -260,7 +282,8 @@ class Executor:
         return value
 
     def _finish(
-        self, app: App, task: Task, run_id: str, attempts: int, result: AttemptResult
+        self, app: App, task: Task, run_id: str, attempts: int, result: AttemptResult,
+        version: int | None = None,
     ) -> RunOutcome:
         queue = message_id = None
         error = result.error
@@ -281,7 +304,7 @@ class Executor:
                 queue, message_id = self.cloud.send_dead_letter(app, task.name, body)
                 self.bus.emit("dead_lettered", task.name, run_id=run_id, attempts=attempts,
                               exit_code=result.exit_code, queue=queue,
-                              message_id=message_id)  # fmt: skip
+                              message_id=message_id, version=version)  # fmt: skip
             except Exception as exc:  # noqa: BLE001 - the emulator's AWS side went away
                 status = "failed"
                 error = f"could not send to the dead-letter queue: {exc}"
@@ -303,7 +326,7 @@ class Executor:
             run_id, status, iso(self.clock.now()), iso(self.clock.wall()), result.exit_code,
             result.timed_out, error, result.stderr_tail or None, queue, message_id,
         )  # fmt: skip
-        return RunOutcome(run_id, task.name, status, result.exit_code, attempts, error)
+        return RunOutcome(run_id, task.name, status, result.exit_code, attempts, error, version)
 
 
 def code_dir(app: App, task: Task) -> Path:

@@ -1,9 +1,10 @@
 """Run history in SQLite (`<state>/history.sqlite`), written by `flowc dev`/`flowc run`,
 read by `flowc runs`.
 
-One row per run (a scheduled or manual invocation, with all its attempts) and one
-per attempt. A run's status is one of: running, succeeded, failed (after its last
-attempt, no dead-letter queue), dead_lettered, interrupted (stopped by shutdown).
+One row per run (a scheduled or manual invocation, with all its attempts, and the
+`version` of the task's code it ran) and one per attempt. A run's status is one of:
+running, succeeded, failed (after its last attempt, no dead-letter queue),
+dead_lettered, interrupted (stopped by shutdown).
 Writes from any thread go through one connection under a lock and are committed
 at once (WAL mode), so `flowc runs` sees them while `flowc dev` runs.
 """
@@ -35,7 +36,8 @@ CREATE TABLE IF NOT EXISTS runs (
     error TEXT,
     stderr_tail TEXT,
     dead_letter_queue TEXT,
-    dead_letter_message_id TEXT
+    dead_letter_message_id TEXT,
+    version INTEGER
 );
 CREATE INDEX IF NOT EXISTS runs_task ON runs (app, task);
 CREATE TABLE IF NOT EXISTS attempts (
@@ -56,7 +58,7 @@ CREATE TABLE IF NOT EXISTS attempts (
 RUN_COLUMNS = (
     "run_id", "app", "task", "trigger", "status", "scheduled_at", "started_at", "finished_at",
     "wall_started", "wall_finished", "attempts", "exit_code", "timed_out", "error",
-    "stderr_tail", "dead_letter_queue", "dead_letter_message_id",
+    "stderr_tail", "dead_letter_queue", "dead_letter_message_id", "version",
 )  # fmt: skip
 
 
@@ -77,6 +79,9 @@ class History:
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(_SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
+            if "version" not in columns:  # a history written before runs had versions
+                self._db.execute("ALTER TABLE runs ADD COLUMN version INTEGER")
             self._db.commit()
 
     def _write(self, sql: str, params: tuple[Any, ...]) -> None:
@@ -88,12 +93,12 @@ class History:
 
     def start_run(
         self, run_id: str, app: str, task: str, trigger: str, scheduled_at: str | None,
-        started_at: str, wall_started: str,
+        started_at: str, wall_started: str, version: int | None = None,
     ) -> None:  # fmt: skip
         self._write(
             "INSERT INTO runs (run_id, app, task, trigger, status, scheduled_at, started_at,"
-            " wall_started) VALUES (?, ?, ?, ?, 'running', ?, ?, ?)",
-            (run_id, app, task, trigger, scheduled_at, started_at, wall_started),
+            " wall_started, version) VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?)",
+            (run_id, app, task, trigger, scheduled_at, started_at, wall_started, version),
         )
 
     def record_attempt(

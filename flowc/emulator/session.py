@@ -30,6 +30,7 @@ from flowc.emulator.executor import Executor, RunOutcome, code_dir
 from flowc.emulator.history import History
 from flowc.emulator.scheduler import Scheduler
 from flowc.emulator.secrets import SECRETS_FILE, env_var_for, local_secret_values
+from flowc.emulator.versions import Versions
 from flowc.emulator.view import PlainView
 
 Loader = Callable[..., Any]  # (path, env=None) -> LoadResult
@@ -205,6 +206,7 @@ class Session:
         assert self.app is not None
         self._wire()
         assert self.clock is not None and self.executor is not None
+        self._register_versions(self.app)
         if self.options.run_for is not None:
             self.until = self.clock.epoch() + timedelta(seconds=self.options.run_for)
         self.scheduler = Scheduler(self.clock, self._fire, self.until, self.view.message)
@@ -221,6 +223,19 @@ class Session:
             self.watcher.start()
         self.view.start(self.scheduler.snapshot, self.header(), self.clock.now)
         self.scheduler.start()
+
+    def _register_versions(self, app: App) -> None:
+        """Record each task's code version; start canaries for new ones (versions.py)."""
+        if self.executor is None or self.clock is None:
+            return
+        if self.executor.versions is None:
+            self.executor.versions = Versions(self.options.state_dir, app.stack_name)
+        exclude = [self.options.events] if self.options.events is not None else []
+        try:
+            for message in self.executor.versions.update(app, self.clock.now(), exclude):
+                self.view.message("flowc dev: " + message)
+        except OSError as exc:
+            self.view.message(f"flowc dev: cannot record code versions: {exc}")
 
     def _fire(self, app: App, task: Any, moment: datetime) -> None:
         assert self.executor is not None
@@ -261,6 +276,7 @@ class Session:
                 )  # fmt: skip
                 return False
             self.show(diagnostics, sources)  # warnings
+            self._register_versions(app)
             diff = self.scheduler.set_app(app)
             self.app = app
             latency = None
@@ -291,6 +307,7 @@ class Session:
         assert self.app is not None
         if self.executor is None:
             self._wire()
+            self._register_versions(self.app)
         assert self.executor is not None
         self.executor.retries_enabled = retries
         return self.executor.run_now(self.app, self.app.task(task_name))

@@ -6,7 +6,9 @@ schedule group, and an ECS cluster when an image task exists. Per task: a Lambda
 function (python) or Fargate task definition (image) with its own role(s), a log group,
 one `aws_scheduler_schedule` per expression in `task.schedules_for("aws")`, a dead-letter
 queue for `on_failure = dead_letter`, and an SNS topic + alarms for `alert`.
-Policies live in `aws_iam.py`; the README lists the checkov checks this target skips.
+Functions are published and scheduled through an alias; layers, canary and packages over
+50 MB are in `aws_release.py`. Policies live in `aws_iam.py`; the README lists the
+checkov checks this target skips.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from flowc.targets import aws_iam as iam
 from flowc.targets.aws_alerts import AlertParts, measurable
 from flowc.targets.aws_ecs import EcsParts
 from flowc.targets.aws_lambda import MAX_EVENT_AGE_S, LambdaParts
+from flowc.targets.aws_release import ReleaseParts
 from flowc.targets.base import Resource, Stack, Target, standard_tags
 
 PROVIDER_SOURCE = "hashicorp/aws"
@@ -64,7 +67,7 @@ class AwsTarget(Target):
         _Builder(app, stack).build(tasks)
 
 
-class _Builder(LambdaParts, EcsParts, AlertParts):
+class _Builder(LambdaParts, EcsParts, AlertParts, ReleaseParts):
     """Builds one app's AWS resources into a stack (a helper object, not shared state)."""
 
     def __init__(self, app: App, stack: Stack):

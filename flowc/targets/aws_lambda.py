@@ -1,9 +1,12 @@
 """AWS target, python tasks: the Lambda function, its role, wrapper and async invoke config.
 
 Mixed into the AWS builder (`flowc/targets/aws.py`), whose shared helpers (role,
-log_group, secret_statements, tags) it uses. The zip is the task's code dir plus
-vendored requirements plus `flowc_handler.py` (flowc/targets/assets/lambda_handler.py),
-which resolves bound secrets into the env var names the spec declares.
+log_group, secret_statements, tags) and release helpers (alias, layers, packages:
+`flowc/targets/aws_release.py`) it uses. The zip is the task's code dir plus vendored
+requirements plus `flowc_handler.py` (flowc/targets/assets/lambda_handler.py), which
+resolves bound secrets into the env var names the spec declares; the task's layers'
+requirements ship as Lambda layers. Every function is published, and the scheduler and
+the async invoke config go through the task's alias.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ LAMBDA_RUNTIME = "python3.12"
 LAMBDA_HANDLER_FILE = "flowc_handler.py"
 MAX_EVENT_AGE_S = 21600  # how long a run may wait for a retry (Lambda async, Scheduler)
 SECRET_ENV_PREFIX = "FLOWC_SECRET_"
+RELEASE_TAG = "flowc-release"  # the release that built the function (flowc/releases/state.py)
 
 
 def _handler_source() -> bytes:
@@ -45,7 +49,9 @@ class LambdaParts:
                                         [dlq.ref("arn")]))
         role = self.role(task, "lambda", "lambda.amazonaws.com", statements,
                          "lambda_role", "lambda_policy")
-        asset = s.code_asset(task, extra={LAMBDA_HANDLER_FILE: _handler_source()})
+        asset = s.code_asset(task, extra={LAMBDA_HANDLER_FILE: _handler_source()},
+                             layers=False)
+        layers = self.layer_arns(task)
         variables = {
             "FLOWC_ENTRYPOINT": task.handler.entrypoint,
             "FLOWC_TASK": task.name,
@@ -69,15 +75,21 @@ class LambdaParts:
             "environment": [{"variables": dict(sorted(variables.items()))}],
             "tracing_config": [{"mode": "Active"}],
             "logging_config": [{"log_format": "Text", "log_group": logs.ref("name")}],
+            "publish": True,
             "depends_on": [f"aws_iam_role_policy.{task.name}_lambda_policy"],
             "tags": self.tags(task),
         }
+        if task.release.release_id:
+            body["tags"] = {**body["tags"], RELEASE_TAG: task.release.release_id}
+        if layers:
+            body["layers"] = layers
         if asset is not None:
-            body["filename"] = asset.filename
-            body["source_code_hash"] = asset.sha256_base64
+            body.update(self.package_args(asset))
         fn = s.resource("aws_lambda_function", f"{task.name}_function", body)
+        alias = self.alias(task, fn)
         invoke: dict[str, Any] = {
             "function_name": fn.ref("function_name"),
+            "qualifier": alias.ref("name"),
             "maximum_retry_attempts": task.retries,
             "maximum_event_age_in_seconds": MAX_EVENT_AGE_S,
         }
@@ -87,4 +99,4 @@ class LambdaParts:
                             f"{task.name}_invoke_config", invoke)
         s.output(f"{task.name}_function_arn", fn.ref("arn"),
                  f"Lambda function of task `{task.name}`")
-        return fn.ref("arn"), config
+        return alias.ref("arn"), config

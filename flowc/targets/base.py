@@ -160,6 +160,7 @@ class Stack:
         pip_args: Sequence[str] = (),
         vendor: bool = True,
         code: str = "E400",
+        layers: bool = True,
     ) -> Asset | None:
         """The zip of the task's code dir (+ `extra` files), with the task's requirements
         and its layers' requirements installed into it when `vendor` (AWS Lambda, until
@@ -167,12 +168,16 @@ class Stack:
         requirements file travels as a plain file (builders like Cloud Functions
         install it themselves).
 
+        With layers=False the layers' requirements stay out of the zip (the AWS target
+        ships them as Lambda layers).
+
         Tasks with the same code, requirements and extras share one asset. On failure
         reports diagnostic `code` on the task and returns None.
         """
         extra = extra or {}
         requirements = task.requirements if vendor else None
-        layer_reqs = tuple(self.app.layer(n).requirements for n in task.layers) if vendor else ()
+        layer_reqs = (tuple(self.app.layer(n).requirements for n in task.layers)
+                      if vendor and layers else ())
         key = (task.code_dir, requirements, layer_reqs, tuple(sorted(extra.items())),
                tuple(pip_args))
         if key in self._assets:

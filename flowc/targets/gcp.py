@@ -237,6 +237,15 @@ class Gcp:
         fn = self.stack.resource("google_cloudfunctions2_function", f"function_{task.name}", body)
         self.stack.output(f"{task.name}_function", fn.ref("name"),
                           description=f"Cloud Function running task {task.name}")
+        # Each deploy of a 2nd gen function is a new revision of its Cloud Run service;
+        # read after the function changes (depends_on), so the output names the new one.
+        service = self.stack.data("google_cloud_run_v2_service", f"service_{task.name}", {
+            "project": self.project, "location": self.region,
+            "name": fn.ref("service_config[0].service"), "depends_on": [fn.address],
+        })
+        self.stack.output(f"{task.name}_revision", service.ref("latest_ready_revision"),
+                          description=f"Cloud Run revision serving task {task.name} (a new "
+                          "one each release; its source object name is the code's hash)")
         return Runner(
             "google_cloud_run_v2_service_iam_member",
             {"project": self.project, "location": self.region,
@@ -346,6 +355,9 @@ class Gcp:
         job = self.stack.resource("google_cloud_run_v2_job", f"job_{task.name}", body)
         self.stack.output(f"{task.name}_job", job.ref("name"),
                           description=f"Cloud Run job running task {task.name}")
+        self.stack.output(f"{task.name}_job_generation", job.ref("generation"),
+                          description=f"generation of task {task.name}'s Cloud Run job (jobs "
+                          "have no revisions; each release of the job is a new generation)")
         return Runner(
             "google_cloud_run_v2_job_iam_member",
             {"project": self.project, "location": self.region, "name": job.ref("name")},

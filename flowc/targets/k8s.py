@@ -88,7 +88,25 @@ class K8sTarget(Target):
         for task_name, names in crons.items():
             stack.output(f"{task_name}_cron_jobs", names,
                          description=f"CronJobs running task {task_name}")
+        for task_name, config_map in sorted(_code_config_maps(objects).items()):
+            stack.output(f"{task_name}_code_config_map", config_map,
+                         description=f"ConfigMap holding task {task_name}'s code, named by "
+                         "its content: each release has its own, so a rollback is "
+                         "re-applying an earlier release's output")
         stack.add_file(MANIFESTS_FILE, manifests_yaml(app, [o.manifest for o in objects]))
+
+
+def _code_config_maps(objects: list[Any]) -> dict[str, str]:
+    """Task name -> the (content-addressed) code ConfigMap its CronJobs mount."""
+    out: dict[str, str] = {}
+    for obj in objects:
+        if obj.task is None:
+            continue
+        pod = obj.manifest["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        for volume in pod.get("volumes", []):
+            if "configMap" in volume:
+                out[obj.task] = volume["configMap"]["name"]
+    return out
 
 
 def resource_type(manifest: dict[str, Any]) -> str:

@@ -181,3 +181,26 @@ def make_asset(stem: str, files: Mapping[str, bytes], folder: str = "assets") ->
     data = deterministic_zip(files)
     digest = hashlib.sha256(data).hexdigest()[:12]
     return Asset(filename=f"{folder}/{stem}-{digest}.zip", data=data)
+
+
+# -- Lambda layers and large packages (issue 7) -------------------------------------------
+
+# AWS Lambda takes a zip of at most 50 MB in the request itself; larger ones (up to
+# 250 MB unzipped) must come from an S3 object.
+DIRECT_UPLOAD_LIMIT = 50 * 1024 * 1024
+LAYER_PYTHON_DIR = "python"  # where Lambda's python runtimes look for a layer's packages
+
+
+def layer_files(requirements: Path, pip_args: Iterable[str] = ()) -> dict[str, bytes]:
+    """The vendored requirements as a python layer: every file under `python/`.
+
+    Uses the same cached `vendor_requirements`, so a layer costs one pip install per
+    requirements text and Python version, and the same inputs give the same zip bytes.
+    """
+    return {f"{LAYER_PYTHON_DIR}/{name}": data
+            for name, data in vendor_requirements(requirements, pip_args).items()}
+
+
+def needs_bucket(asset: Asset, limit: int = DIRECT_UPLOAD_LIMIT) -> bool:
+    """True when `asset` is too large to upload to Lambda directly."""
+    return len(asset.data) > limit

@@ -1,0 +1,199 @@
+"""`flowc releases FILE [--env] [--state]` and `flowc rollback FILE TASK --to RELEASE`.
+
+`releases` lists the release log (`<state>/releases/<stack>.json`): id, time, spec hash,
+what changed, and per deployment the Lambda version of each task and where its alias
+points (versions are read back from each deployment's Terraform state first).
+`rollback` pins a python task's alias to the version of an earlier release: it records
+the pin, rewrites the alias in every compiled directory that knows that version (so
+`terraform plan` there shows one change) and applies it to the local cloud of
+`flowc up` when that is running. Exit 1 with E710-E712 on a bad request.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from flowc.cli.app import app
+from flowc.cli.common import OutputFormat, load_or_exit, print_diagnostics
+
+STATE_HELP = "flowc's state directory (release log, flowc up stacks); default .flowc"
+
+
+def _load_log(spec: Any, state: Path) -> Any:
+    """The release log with every deployment's versions refreshed from its state."""
+    from flowc.releases.log import ReleaseLog
+    from flowc.releases.state import deployed
+
+    log = ReleaseLog.load(state, spec)
+    for key, dep in list(log.deployments().items()):
+        seen = deployed(key)
+        if seen is not None:
+            log.sync(key, seen, dep.get("label"))
+    return log
+
+
+def _changed(log: Any, release: dict[str, Any], index: int) -> str:
+    before = log.releases[index - 1] if index else None
+    names = [t for t, e in sorted(release["tasks"].items())
+             if e.get("function_release") == release["id"]]
+    removed = sorted(set(before["tasks"]) - set(release["tasks"])) if before else []
+    parts = names + [f"-{t}" for t in removed]
+    if not parts:
+        parts = ["spec"]
+    return ", ".join(parts)
+
+
+def _versions(log: Any, release: dict[str, Any]) -> list[str]:
+    out = []
+    for key, dep in sorted(log.deployments().items()):
+        cells = []
+        for task, entry in sorted(release["tasks"].items()):
+            info = (dep.get("versions") or {}).get(task, {}).get(entry["function_release"])
+            if not info:
+                continue
+            version = info["version"]
+            live = (dep.get("live") or {}).get(task) or {}
+            pin = (dep.get("pins") or {}).get(task) or {}
+            marks = []
+            if live.get("version") == version:
+                marks.append("live")
+            canary = live.get("canary") or {}
+            if canary.get("version") == version:
+                marks.append(f"canary {canary.get('weight', 0) * 100:g}%")
+            if pin.get("version") == version:
+                marks.append("pinned")
+            cells.append(f"{task}=v{version}" + (f" ({', '.join(marks)})" if marks else ""))
+        if cells:
+            cells_text = " ".join(cells)
+            out.append(f"{dep.get('label') or key}: {cells_text}")
+    return out
+
+
+@app.command()
+def releases(
+    file: str = typer.Argument(..., help="The .flow file.", metavar="FILE"),
+    env: str | None = typer.Option(None, "--env", help="The environment."),
+    state: Path = typer.Option(Path(".flowc"), "--state", help=STATE_HELP),
+    format: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text or json."),
+) -> None:
+    """List the releases flowc recorded for a spec, oldest first, with deployed versions."""
+    spec = load_or_exit(file, env, format, quiet_ok=True)
+    log = _load_log(spec, state)
+    if format == OutputFormat.json:
+        rows = [dict(r, changed=_changed(log, r, i).split(", "), deployed=_versions(log, r))
+                for i, r in enumerate(log.releases)]
+        typer.echo(json.dumps({"log": str(log.path), "releases": rows,
+                               "deployments": log.deployments()}, indent=2, sort_keys=True))
+        return
+    if not log.releases:
+        typer.echo(f"no releases recorded for {spec.stack_name} under {state}/ (`flowc "
+                   "compile` and `flowc up` record them)", err=True)
+        return
+    header = ("RELEASE", "TIME", "SPEC", "CHANGED")
+    table = [header] + [(r["id"], r["time"], r["spec_hash"][:12], _changed(log, r, i))
+                        for i, r in enumerate(log.releases)]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for n, row in enumerate(table):
+        typer.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        if n:
+            for line in _versions(log, log.releases[n - 1]):
+                typer.echo(" " * (widths[0] + 2) + line)
+
+
+@app.command()
+def rollback(
+    file: str = typer.Argument(..., help="The .flow file.", metavar="FILE"),
+    task: str = typer.Argument(..., help="The task whose alias moves.", metavar="TASK"),
+    to: str = typer.Option(..., "--to", help="The release to go back to (e.g. r3).",
+                           metavar="RELEASE"),
+    env: str | None = typer.Option(None, "--env", help="The environment."),
+    state: Path = typer.Option(Path(".flowc"), "--state", help=STATE_HELP),
+) -> None:
+    """Point a task's alias at the version of an earlier release (and apply it locally)."""
+    from flowc.compiler.diagnostics import SourceCache
+    from flowc.releases.rollback import pin, resolve
+
+    spec = load_or_exit(file, env, quiet_ok=True)
+    log = _load_log(spec, state)
+    req = resolve(spec, log, task, to)
+    if not req.ok:
+        print_diagnostics(req.diagnostics, SourceCache())
+        raise typer.Exit(1)
+    pin(log, req)
+    log.save()
+    alias = spec.task(task).release.alias
+    failed = False
+    for change in req.changes:
+        typer.echo(f"{task}: alias `{alias}` -> version {change.version} "
+                   f"(release {req.release['id']}) in {change.label}", err=True)
+        if change.compiled:
+            typer.echo(f"  ~ aws_lambda_alias.{task}_alias: {change.before} -> version "
+                       f"{change.version}" + ("" if change.written else " (already written)"),
+                       err=True)
+        else:
+            typer.echo("  not compiled there yet: the next compile writes the pinned alias",
+                       err=True)
+        if change.compiled and _is_up_stack(spec, state, change.key):
+            failed |= not _apply_local(spec, state, Path(change.key))
+        elif change.compiled:
+            typer.echo(f"  apply it: terraform -chdir={change.key} apply", err=True)
+    raise typer.Exit(1 if failed else 0)
+
+
+def _is_up_stack(spec: Any, state: Path, key: str) -> bool:
+    from flowc.deploy.runner import stack_dir
+    from flowc.releases.plan import deployment_key
+
+    return deployment_key(stack_dir(state, spec.stack_name) / "aws") == key
+
+
+def _apply_local(spec: Any, state: Path, workdir: Path) -> bool:
+    """Apply the pinned alias to the local cloud of `flowc up`, if it is running."""
+    from flowc.deploy import localcloud
+    from flowc.deploy.blame import blame
+    from flowc.deploy.overrides import write_override
+    from flowc.deploy.runner import root_dir
+    from flowc.deploy.terraform import (
+        Terraform,
+        TerraformError,
+        find_terraform,
+        mirror_path,
+        write_cli_config,
+    )
+    from flowc.releases.plan import after_apply
+    from flowc.targets.base import TF_FILE
+
+    cloud = localcloud.recorded(root_dir(state))
+    if cloud is None or not localcloud.alive(cloud):
+        typer.echo("  the local cloud of `flowc up` is not running; `flowc up` applies the "
+                   "pinned alias", err=True)
+        return True
+    _, diags = write_override(workdir, cloud.endpoint)
+    try:
+        if diags:
+            raise TerraformError(diags[0])
+        tf = Terraform(workdir, write_cli_config(root_dir(state), mirror_path()),
+                       find_terraform())
+        if not (workdir / ".terraform").is_dir():
+            tf.init()
+        result = tf.apply()
+    except TerraformError as exc:
+        print_diagnostics([exc.diagnostic])
+        return False
+    doc = json.loads((workdir / TF_FILE).read_text())
+    problems = blame(spec, doc, result, str(workdir))
+    print_diagnostics(problems)
+    if result.plan is not None:
+        add, change, remove = result.plan
+        planned = ", ".join(sorted(result.planned)) or "nothing"
+        typer.echo(f"  Plan: {add} to add, {change} to change, {remove} to destroy "
+                   f"({planned})", err=True)
+    if not result.ok or any(d.is_error for d in problems):
+        return False
+    after_apply(spec, state, workdir, None)
+    typer.echo(f"  applied to {cloud.description}", err=True)
+    return True

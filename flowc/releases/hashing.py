@@ -1,0 +1,97 @@
+"""The hashes a release is made of: the spec, each task's code, each task's function.
+
+- `spec_hash(app)`: the checked IR without paths, spans and release-log fields, so
+  reformatting the file or adding a comment is not a release, but any setting is.
+- `code_hash(app, task)`: a python task's code directory (the files flowc ships, as
+  `packaging.collect_code` picks them) plus the text of its requirements and its layers'
+  requirements; an image task's image and command. Target-independent and cheap: no pip.
+- `function_hash(app, task, code)`: what goes into one deployed version of the task
+  (code, handler, memory, timeout, cpu, env, description, layers). A schedule or alert
+  change is a new release but not a new function version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from flowc import __version__
+from flowc.compiler.ir import App, ImageHandler, SecretRef, Task, to_json
+from flowc.targets.packaging import PackagingError, collect_code
+
+# Release fields filled from the log (never part of what the user released).
+DERIVED_RELEASE_FIELDS = ("release_id", "stable_version", "pinned_version")
+_DROPPED_APP_FIELDS = ("source", "base_dir")
+
+
+def _digest(data: Any) -> str:
+    blob = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _strip(value: Any) -> Any:
+    """IR JSON without spans and derived release fields."""
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if key == "span" or (value.get("type") == "Release" and key in DERIVED_RELEASE_FIELDS):
+                continue
+            out[key] = _strip(item)
+        return out
+    if isinstance(value, list):
+        return [_strip(v) for v in value]
+    return value
+
+
+def spec_hash(app: App) -> str:
+    data = _strip(to_json(app))
+    for key in _DROPPED_APP_FIELDS:
+        data.pop(key, None)
+    return _digest(data)
+
+
+def shipped_files(root: Path, exclude: Iterable[Path] = ()) -> dict[str, bytes]:
+    """`collect_code(root)` without the excluded directories and files ({} if missing)."""
+    skip = {Path(p).resolve() for p in exclude}
+    try:
+        files = collect_code(root, exclude=skip)
+    except PackagingError:
+        return {}
+    if not skip:
+        return files
+    return {n: d for n, d in files.items() if (root / n).resolve() not in skip}
+
+
+def code_hash(app: App, task: Task, exclude: Iterable[Path] = ()) -> str:
+    """sha256 of the task's shipped files and requirements texts (see module doc)."""
+    if isinstance(task.handler, ImageHandler):
+        return _digest(["image", task.handler.image, list(task.handler.command)])
+    h = hashlib.sha256()
+    files = shipped_files(app.base_path / task.code_dir, exclude)
+    for name in sorted(files):
+        h.update(b"file\0" + name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
+    layers = {layer.name: layer.requirements for layer in app.layers}
+    reqs = [("layer:" + n, layers[n]) for n in task.layers if n in layers]
+    if task.requirements:
+        reqs.append(("requirements", task.requirements))
+    for label, rel in reqs:
+        try:
+            text = (app.base_path / rel).read_bytes()
+        except OSError:
+            text = b"<missing>"
+        h.update(label.encode() + b"\0" + hashlib.sha256(text).digest())
+    return h.hexdigest()
+
+
+def function_hash(task: Task, code: str) -> str:
+    """What one version of the deployed function is made of (see module doc)."""
+    env = [[v.name, {"secret": v.value.secret} if isinstance(v.value, SecretRef) else v.value]
+           for v in task.env]
+    return _digest({
+        "flowc": __version__, "name": task.name, "handler": _strip(to_json(task.handler)),
+        "memory": task.memory_mib, "timeout": task.timeout_s, "cpu": task.cpu, "env": env,
+        "description": task.description, "layers": list(task.layers), "code": code,
+    })

@@ -1,0 +1,148 @@
+"""Where each task's alias points in this compile, from the release log: the hooks that
+`flowc compile` and `flowc up` call around the AWS target.
+
+    prepared = prepare(app, state_dir, workdir)   # sync versions, record the release
+    compile_app(prepared.app, ...)                # Task.release now says where the alias goes
+    prepared.commit()                             # save the log (only after a good compile)
+    ... terraform apply ...
+    after_apply(app, state_dir, workdir)          # read the new versions back
+
+For a python task on AWS (`Task.release`, read by flowc/targets/aws_release.py):
+- `pinned_version`: `flowc rollback` pinned the alias, and the task's function has not
+  changed since; the alias points at that version.
+- `stable_version`: a canary is running. The alias keeps the version that is live now
+  (read from the Terraform state) and sends `canary`% of runs to the newest version,
+  until `for` has passed since that version was deployed; the first compile after
+  that promotes it (alias follows the latest version again).
+- neither: the alias follows the latest published version. A task with `canary` whose
+  live version flowc has never seen (first deploy, or no local Terraform state) goes
+  live at once, with warning W710.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from flowc.compiler.diagnostics import Diagnostic
+from flowc.compiler.ir import App, PythonHandler, Task
+from flowc.releases.log import ReleaseLog, now_utc, parse_time
+from flowc.releases.state import deployed
+
+UP_LABEL = "flowc up (local cloud)"
+
+
+def deployment_key(workdir: str | Path) -> str:
+    return str(Path(workdir).resolve())
+
+
+@dataclass
+class Prepared:
+    app: App
+    log: ReleaseLog
+    release: dict[str, Any]
+    new: bool
+    key: str
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    def commit(self) -> None:
+        self.log.save()
+
+
+def prepare(app: App, state_dir: str | Path, workdir: str | Path, label: str | None = None,
+            now: datetime | None = None, exclude: Iterable[Path] = (),
+            warn: bool = True) -> Prepared:
+    """Sync versions from `workdir`'s state, record the release, decide every alias."""
+    now = now or now_utc()
+    log = ReleaseLog.load(state_dir, app)
+    key = deployment_key(workdir)
+    seen = deployed(workdir)
+    if seen is not None:
+        log.sync(key, seen, label, now)
+    else:
+        log.deployment(key, label)
+    release, new = log.record(app, now, exclude)
+    planned, diagnostics = plan(app, log, key, release, now, warn)
+    return Prepared(planned, log, release, new, key, diagnostics)
+
+
+def before_up(app: App, state_dir: str | Path) -> Prepared:
+    """`flowc up`: prepare against the stack's working directory (`<state>/up/<stack>/aws`)."""
+    from flowc.deploy.runner import stack_dir
+
+    workdir = stack_dir(Path(state_dir), app.stack_name) / "aws"
+    return prepare(app, state_dir, workdir, UP_LABEL, exclude=[Path(state_dir)])
+
+
+def after_up(prepared: Prepared, state_dir: str | Path, applied: bool) -> None:
+    """`flowc up`: keep the release once Terraform ran, and read its versions back."""
+    if not applied:
+        return
+    prepared.commit()
+    after_apply(prepared.app, state_dir, prepared.key, UP_LABEL)
+
+
+def after_apply(app: App, state_dir: str | Path, workdir: str | Path,
+                label: str | None = None) -> ReleaseLog:
+    """Read the versions an apply published back into the log (and save it)."""
+    log = ReleaseLog.load(state_dir, app)
+    seen = deployed(workdir)
+    if seen is not None:
+        log.sync(deployment_key(workdir), seen, label)
+        log.save()
+    return log
+
+
+def plan(app: App, log: ReleaseLog, key: str, release: dict[str, Any], now: datetime,
+         warn: bool = True) -> tuple[App, list[Diagnostic]]:
+    """`app` with each task's Release fields filled for deployment `key`."""
+    dep = log.deployment(key)
+    diagnostics: list[Diagnostic] = []
+    tasks = []
+    for task in app.tasks:
+        entry = release["tasks"].get(task.name) or {}
+        fields = _decide(task, entry.get("function_release"), log, key, dep, now,
+                         diagnostics if warn else [])
+        tasks.append(dataclasses.replace(task, release=dataclasses.replace(task.release,
+                                                                           **fields)))
+    return dataclasses.replace(app, tasks=tuple(tasks)), diagnostics
+
+
+def _decide(task: Task, fid: str | None, log: ReleaseLog, key: str, dep: dict[str, Any],
+            now: datetime, diagnostics: list[Diagnostic]) -> dict[str, Any]:
+    fields: dict[str, Any] = {"release_id": fid}
+    if not (isinstance(task.handler, PythonHandler) and task.runs_on("aws")) or fid is None:
+        return fields
+    pin = dep["pins"].get(task.name)
+    if pin is not None:
+        if pin.get("function_release") == fid:
+            fields["pinned_version"] = pin["version"]
+            return fields
+        del dep["pins"][task.name]  # the function changed since the rollback
+    if task.release.canary_percent is None:
+        return fields
+    live = dep["live"].get(task.name)
+    if live is None:
+        diagnostics.append(Diagnostic(
+            "W710", f"task `{task.name}` has a canary, but flowc has seen no live version of "
+            f"it in {dep.get('label') or key}, so this release goes live at once",
+            task.span, "the canary applies from the next release, once a deploy has been "
+            "recorded (`flowc up`, or `terraform apply` in the compiled aws directory with "
+            "its local state; see README \"Releases\")"))
+        return fields
+    if log.release_of_version(key, task.name, live["version"]) == fid:
+        return fields  # the current function is the live one
+    current = log.version_of(key, task.name, fid)
+    if current is not None:
+        if current.get("version") == live["version"]:
+            return fields
+        deployed_at = parse_time(current.get("deployed_at"))
+        lasts = timedelta(seconds=task.release.canary_for_s or 0)
+        if deployed_at is not None and now >= deployed_at + lasts:
+            return fields  # the canary ran its course: promote
+    fields["stable_version"] = live["version"]
+    return fields

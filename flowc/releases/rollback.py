@@ -1,0 +1,120 @@
+"""`flowc rollback FILE TASK --to RELEASE`: point a task's alias at a recorded version.
+
+`resolve()` checks the request against the spec and the release log (E710 unknown
+release, E711 version never deployed, E712 task that has no alias) and finds every
+deployment (Terraform working directory) that knows the release's version of the task.
+`pin()` records the pin in the log (so later compiles keep the alias there until the
+task's function changes again) and rewrites only the alias in that directory's compiled
+`cdk.tf.json` (flowc.targets.aws_release.pin_alias), so `terraform plan` shows one change.
+Applying it to the local cloud of `flowc up` is the command's job (flowc/cli/releases.py).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from flowc.compiler.diagnostics import Diagnostic
+from flowc.compiler.ir import App, PythonHandler
+from flowc.compiler.values import did_you_mean
+from flowc.releases.log import ReleaseLog, normalise_id
+from flowc.targets.base import TF_FILE, write_if_changed
+
+
+@dataclass
+class Change:
+    """One deployment whose alias the rollback moves."""
+
+    key: str  # the Terraform working directory
+    label: str
+    version: str
+    before: str | None = None  # what the compiled alias said before ("${...version}" or "3")
+    written: bool = False  # cdk.tf.json rewritten
+    compiled: bool = True  # False: no cdk.tf.json there (the next compile writes the pin)
+
+
+@dataclass
+class Request:
+    task: str
+    release: dict[str, Any] | None = None
+    function_release: str | None = None  # the task's function now (latest release)
+    changes: list[Change] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.is_error for d in self.diagnostics)
+
+
+def resolve(app: App, log: ReleaseLog, task_name: str, release_id: str) -> Request:
+    req = Request(task_name)
+    names = [t.name for t in app.tasks]
+    if task_name not in names:
+        req.diagnostics.append(Diagnostic(
+            "E712", f"the spec has no task `{task_name}`", None,
+            did_you_mean(task_name, names, "tasks:") or f"tasks: {', '.join(names) or 'none'}"))
+        return req
+    task = app.task(task_name)
+    if not (isinstance(task.handler, PythonHandler) and task.runs_on("aws")):
+        req.diagnostics.append(Diagnostic(
+            "E712", f"task `{task_name}` has no Lambda alias to roll back (only python tasks "
+            "on aws have one)", task.span,
+            "on GCP and Kubernetes, compile and apply the earlier release's spec and code: "
+            "their code objects are content-addressed (README \"Releases\")"))
+        return req
+    known = log.ids()
+    release = log.find(release_id)
+    if release is None:
+        where = f"`{log.path}`"
+        req.diagnostics.append(Diagnostic(
+            "E710", f"no release `{release_id}` in the release log {where}", task.span,
+            f"known releases: {', '.join(known)} (see `flowc releases FILE`)" if known else
+            "no release is recorded yet: `flowc compile` or `flowc up` records one"))
+        return req
+    req.release = release
+    entry = release["tasks"].get(task_name)
+    latest = log.latest() or {}
+    req.function_release = (latest.get("tasks", {}).get(task_name) or {}).get(
+        "function_release")
+    if entry is None:
+        req.diagnostics.append(Diagnostic(
+            "E711", f"task `{task_name}` is not part of release {release['id']}", task.span,
+            "pick a release that has the task (`flowc releases FILE`)"))
+        return req
+    fid = entry["function_release"]
+    for key, dep in sorted(log.deployments().items()):
+        info = (dep.get("versions") or {}).get(task_name, {}).get(fid)
+        if info and info.get("version"):
+            req.changes.append(Change(key, dep.get("label") or key, info["version"]))
+    if not req.changes:
+        req.diagnostics.append(Diagnostic(
+            "E711", f"release {release['id']}'s version of task `{task_name}` is not known: "
+            "it was never deployed where flowc could see it", task.span,
+            "flowc learns versions from Terraform state after `flowc up` (or `terraform "
+            "apply` in the compiled aws directory); `flowc releases FILE` lists them"))
+    return req
+
+
+def pin(log: ReleaseLog, req: Request, now: datetime | None = None) -> None:
+    """Record the pins and rewrite each deployment's compiled alias (see module doc)."""
+    from flowc.targets.aws_release import pin_alias
+
+    assert req.release is not None and req.function_release is not None
+    for change in req.changes:
+        log.pin(change.key, req.task, req.release["id"], change.version,
+                req.function_release, now)
+        path = Path(change.key) / TF_FILE
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            doc, change.before = pin_alias(doc, req.task, change.version)
+        except (OSError, ValueError, KeyError):
+            change.compiled = False
+            continue
+        data = (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+        change.written = write_if_changed(path, data)
+
+
+__all__ = ["Change", "Request", "normalise_id", "pin", "resolve"]
