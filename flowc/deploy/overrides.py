@@ -1,0 +1,160 @@
+"""The Terraform override file that points the AWS target's output at a local cloud.
+
+`write_override(workdir, endpoint)` reads `workdir/cdk.tf.json` and writes
+`workdir/flowc_local_override.tf.json` (Terraform merges `*_override.tf.json` over the
+main file, so the compiled output itself stays exactly what `flowc compile` writes):
+
+- every `aws` provider configuration (aliases too) gets an endpoint for each service the
+  output uses, test credentials, and skips for the checks that need a real account;
+  `max_retries` is small because a local emulator that fails once fails again;
+- the backend becomes local (`terraform.tfstate` in the working directory), so a
+  `backend s3` environment never touches a real bucket;
+- local-only settings (LOCAL_ONLY below): secrets are deleted at once on destroy
+  (`recovery_window_in_days = 0`), so `flowc down` leaves nothing and a later `up` can
+  create them again; attributes the emulator does not read back (IGNORE_CHANGES) are
+  ignored after creation, so a re-run applies only what changed.
+
+A resource type whose service is not in SERVICES is an error (E606), never a request
+sent to a real AWS endpoint.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from flowc.compiler.diagnostics import Diagnostic
+from flowc.targets.base import TF_FILE, write_if_changed
+
+OVERRIDE_FILE = "flowc_local_override.tf.json"
+STATE_FILE = "terraform.tfstate"
+MAX_RETRIES = 2
+
+# resource/data type prefix -> provider `endpoints` key (longest prefix wins)
+SERVICES: dict[str, str] = {
+    "aws_lambda_": "lambda",
+    "aws_iam_": "iam",
+    "aws_sqs_": "sqs",
+    "aws_sns_": "sns",
+    "aws_scheduler_": "scheduler",
+    "aws_secretsmanager_": "secretsmanager",
+    "aws_cloudwatch_log_": "logs",
+    "aws_cloudwatch_event_": "events",
+    "aws_cloudwatch_metric_alarm": "cloudwatch",
+    "aws_cloudwatch_composite_alarm": "cloudwatch",
+    "aws_cloudwatch_dashboard": "cloudwatch",
+    "aws_ecs_": "ecs",
+    "aws_ecr_": "ecr",
+    "aws_kms_": "kms",
+    "aws_s3_": "s3",
+    "aws_ssm_": "ssm",
+    "aws_xray_": "xray",
+    "aws_security_group": "ec2",
+    "aws_vpc": "ec2",
+    "aws_subnet": "ec2",
+    "aws_caller_identity": "sts",
+}
+# data sources the provider answers without calling AWS
+NO_SERVICE = {"aws_region", "aws_partition", "aws_iam_policy_document", "aws_arn",
+              "aws_default_tags"}
+# services every configuration gets (the provider may call STS on its own)
+ALWAYS = ("sts",)
+
+# resource type -> attributes set only when applying to a local cloud (see module doc)
+LOCAL_ONLY: dict[str, dict[str, Any]] = {
+    "aws_secretsmanager_secret": {"recovery_window_in_days": 0},
+}
+# resource type -> attributes the emulator does not read back (moto 5: a Lambda function's
+# LoggingConfig), ignored after creation so a re-run does not show a change every time
+IGNORE_CHANGES: dict[str, list[str]] = {
+    "aws_lambda_function": ["logging_config"],
+}
+
+
+def service_for(type_: str) -> str | None:
+    """The `endpoints` key for a resource or data source type ("" if it needs none)."""
+    if type_ in NO_SERVICE:
+        return ""
+    matches = [p for p in SERVICES if type_.startswith(p)]
+    return SERVICES[max(matches, key=len)] if matches else None
+
+
+def services_used(doc: dict[str, Any]) -> tuple[list[str], list[Diagnostic]]:
+    """Endpoint keys the Terraform document needs, and E606 for types flowc cannot map."""
+    services = set(ALWAYS)
+    diagnostics = []
+    for block in ("resource", "data"):
+        for type_ in sorted(doc.get(block, {})):
+            if not type_.startswith("aws_"):
+                continue
+            service = service_for(type_)
+            if service is None:
+                diagnostics.append(Diagnostic(
+                    "E606",
+                    f"the AWS output uses `{type_}`, whose service flowc up cannot point at "
+                    "the local cloud",
+                    None,
+                    "add its prefix and endpoint name to SERVICES in flowc/deploy/overrides.py "
+                    "(this is a flowc bug; please report it)",
+                ))
+            elif service:
+                services.add(service)
+    return sorted(services), diagnostics
+
+
+def override_document(doc: dict[str, Any], endpoint: str) -> tuple[dict[str, Any],
+                                                                 list[Diagnostic]]:
+    """The override for compiled document `doc` against the cloud at `endpoint`."""
+    services, diagnostics = services_used(doc)
+    configs = doc.get("provider", {}).get("aws") or [{}]
+    if isinstance(configs, dict):
+        configs = [configs]
+    providers = []
+    for config in configs:
+        provider: dict[str, Any] = {
+            "access_key": "test",
+            "secret_key": "test",
+            "skip_credentials_validation": True,
+            "skip_requesting_account_id": True,
+            "skip_metadata_api_check": True,
+            "skip_region_validation": True,
+            "s3_use_path_style": True,
+            "max_retries": MAX_RETRIES,
+            "endpoints": [{service: endpoint for service in services}],
+        }
+        if config.get("alias"):
+            provider["alias"] = config["alias"]
+        providers.append(provider)
+    out: dict[str, Any] = {
+        "//": "written by `flowc up`: points this directory at a local cloud; "
+              "deploy to AWS from `flowc compile` output instead",
+        "terraform": {"backend": {"local": {"path": STATE_FILE}}},
+        "provider": {"aws": providers},
+    }
+    resources: dict[str, dict[str, Any]] = {}
+    for type_, bodies in sorted(doc.get("resource", {}).items()):
+        for id_, body in sorted(bodies.items()):
+            settings = dict(LOCAL_ONLY.get(type_, {}))
+            unread = [a for a in IGNORE_CHANGES.get(type_, []) if a in body]
+            if unread:
+                lifecycle = dict(body.get("lifecycle") or {})
+                ignored = list(lifecycle.get("ignore_changes") or [])
+                lifecycle["ignore_changes"] = ignored + [a for a in unread if a not in ignored]
+                settings["lifecycle"] = lifecycle
+            if settings:
+                resources.setdefault(type_, {})[id_] = settings
+    if resources:
+        out["resource"] = resources
+    return out, diagnostics
+
+
+def write_override(workdir: Path, endpoint: str) -> tuple[Path, list[Diagnostic]]:
+    """Write the override beside `workdir/cdk.tf.json` (only when its bytes change)."""
+    workdir = Path(workdir)
+    doc = json.loads((workdir / TF_FILE).read_text())
+    override, diagnostics = override_document(doc, endpoint)
+    path = workdir / OVERRIDE_FILE
+    if not diagnostics:
+        write_if_changed(path, (json.dumps(override, indent=2, sort_keys=True) + "\n").encode())
+    return path, diagnostics

@@ -1,0 +1,209 @@
+"""`up()` and `down()`: compile, point at the local cloud, apply or destroy, read back.
+
+Each spec and environment is one stack, `<state>/up/<app>[-<env>]/`: `aws/` holds what
+`flowc compile --target aws` writes, the override file and Terraform's local state;
+`flowc-up.json` records which spec and local cloud it belongs to. The compiled output in
+`flowc.out/` (for real accounts) is never touched.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from flowc.compiler.diagnostics import Diagnostic, has_errors
+from flowc.compiler.ir import App
+from flowc.deploy import localcloud
+from flowc.deploy.blame import blame
+from flowc.deploy.inventory import Row, inventory, state_resources
+from flowc.deploy.overrides import write_override
+from flowc.deploy.progress import Progress
+from flowc.deploy.terraform import (
+    Result,
+    Terraform,
+    TerraformError,
+    find_terraform,
+    mirror_path,
+    write_cli_config,
+)
+from flowc.targets.base import TF_FILE
+
+UP_DIR = "up"
+RECORD = "flowc-up.json"
+
+
+@dataclass
+class Outcome:
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    cloud: localcloud.LocalCloud | None = None
+    result: Result | None = None
+    rows: list[Row] = field(default_factory=list)
+    others: Any = None
+    message: str = ""
+    stopped: localcloud.LocalCloud | None = None  # the emulator `down` stopped
+
+    @property
+    def ok(self) -> bool:
+        return not has_errors(self.diagnostics)
+
+
+def root_dir(state: Path) -> Path:
+    return Path(state) / UP_DIR
+
+
+def stack_dir(state: Path, stack: str) -> Path:
+    return root_dir(state) / stack
+
+
+def deployed_stacks(state: Path) -> list[str]:
+    """Stacks under `state` whose Terraform state still holds resources."""
+    root = root_dir(state)
+    if not root.is_dir():
+        return []
+    return sorted(d.name for d in root.iterdir()
+                  if d.is_dir() and state_resources(d / "aws"))
+
+
+def find_stack(state: Path, spec: str | Path, env: str | None) -> str | None:
+    """The stack a spec (and environment) was brought up as, from the records."""
+    root = root_dir(state)
+    target = str(Path(spec).resolve())
+    for record in sorted(root.glob(f"*/{RECORD}")) if root.is_dir() else []:
+        try:
+            data = json.loads(record.read_text())
+        except (OSError, ValueError):
+            continue
+        if data.get("spec") == target and data.get("environment") == env:
+            return record.parent.name
+    return None
+
+
+def up(app: App, state: Path, console: Console,
+       environ: Mapping[str, str] | None = None) -> Outcome:
+    """Compile the AWS target for `app` and apply it to the local cloud."""
+    out = Outcome()
+    if not app.tasks_for("aws"):
+        out.diagnostics.append(Diagnostic(
+            "W601", "no task runs on aws, so there is nothing to bring up", None,
+            "add `aws` to a task's `targets` (or remove `targets` to run on every target)"))
+        return out
+    from flowc.targets.base import compile_app
+
+    try:
+        binary = find_terraform(environ)
+    except TerraformError as exc:
+        out.diagnostics.append(exc.diagnostic)
+        return out
+    sdir = stack_dir(state, app.stack_name)
+    workdir = sdir / "aws"
+    with console.status("Compiling the AWS target…", spinner="dots"):
+        results = compile_app(app, ["aws"], sdir)
+    out.diagnostics.extend(d for r in results for d in r.diagnostics)
+    if has_errors(out.diagnostics):
+        return out
+    try:
+        with console.status("Starting the local cloud…", spinner="dots"):
+            out.cloud = localcloud.ensure(root_dir(state), environ)
+    except localcloud.LocalCloudError as exc:
+        out.diagnostics.append(exc.diagnostic)
+        return out
+    console.print(("Started " if out.cloud.started else "Using ") + out.cloud.description)
+    _, diags = write_override(workdir, out.cloud.endpoint)
+    out.diagnostics.extend(diags)
+    if has_errors(diags):
+        return out
+    _write_record(sdir, app, out.cloud)
+    doc = json.loads((workdir / TF_FILE).read_text())
+    tf = Terraform(workdir, write_cli_config(root_dir(state), mirror_path(environ)), binary,
+                   environ)
+    try:
+        with console.status("terraform init…", spinner="dots"):
+            tf.init()
+    except TerraformError as exc:
+        out.diagnostics.append(exc.diagnostic)
+        return out
+    with Progress(console, app, doc, "Applying") as progress:
+        out.result = tf.apply(progress)
+    out.diagnostics.extend(blame(app, doc, out.result, str(workdir)))
+    rows, others, diags = inventory(app, doc, workdir, out.cloud.endpoint, app.aws.region)
+    out.rows, out.others = rows, others
+    out.diagnostics.extend(diags)
+    return out
+
+
+def down(app: App | None, stack: str, state: Path, console: Console,
+         keep_emulator: bool = False, environ: Mapping[str, str] | None = None) -> Outcome:
+    """Destroy the stack's resources in the local cloud; stop the emulator when unused."""
+    out = Outcome()
+    sdir = stack_dir(state, stack)
+    workdir = sdir / "aws"
+    root = root_dir(state)
+    cloud = localcloud.recorded(root)
+    if not state_resources(workdir):
+        out.message = f"nothing is deployed for {stack}"
+        shutil.rmtree(sdir, ignore_errors=True)
+    elif cloud is None or (cloud.kind == "moto" and not localcloud.alive(cloud)):
+        out.message = (f"the local cloud that held {stack} is no longer running; "
+                       "its resources went with it")
+        shutil.rmtree(sdir, ignore_errors=True)
+    else:
+        try:
+            out.result = _destroy(app, sdir, root, cloud, console, environ)
+        except (TerraformError, localcloud.LocalCloudError) as exc:
+            out.diagnostics.append(exc.diagnostic)
+            return out
+        doc = json.loads((workdir / TF_FILE).read_text())
+        out.diagnostics.extend(blame(app, doc, out.result, str(workdir), destroying=True)
+                               if app is not None else _unowned(doc, out.result, workdir))
+        if not out.ok:
+            return out
+        shutil.rmtree(sdir, ignore_errors=True)
+        out.message = f"destroyed {stack} in {cloud.description}"
+    remaining = deployed_stacks(state)
+    if remaining and not keep_emulator and cloud is not None:
+        out.message += f"; the local cloud keeps running for {', '.join(remaining)}"
+    elif not keep_emulator:
+        if cloud is not None and cloud.kind == "moto":
+            out.stopped = localcloud.stop(root)
+        else:
+            localcloud.forget(root)
+    return out
+
+
+def _destroy(app: App | None, sdir: Path, root: Path, cloud: localcloud.LocalCloud,
+             console: Console, environ: Mapping[str, str] | None) -> Result:
+    workdir = sdir / "aws"
+    if not localcloud.alive(cloud):
+        raise localcloud.LocalCloudError(Diagnostic(
+            "E601", f"{cloud.description} does not answer, so its resources cannot be "
+            "destroyed", None, "start it again (LOCALSTACK_HOST) and rerun `flowc down`"))
+    _, diags = write_override(workdir, cloud.endpoint)
+    if diags:
+        raise TerraformError(diags[0])
+    tf = Terraform(workdir, write_cli_config(root, mirror_path(environ)),
+                   find_terraform(environ), environ)
+    if not (workdir / ".terraform").is_dir():
+        with console.status("terraform init…", spinner="dots"):
+            tf.init()
+    doc = json.loads((workdir / TF_FILE).read_text())
+    with Progress(console, app, doc, "Destroying") as progress:
+        return tf.destroy(progress)
+
+
+def _unowned(doc: dict[str, Any], result: Result, workdir: Path) -> list[Diagnostic]:
+    """Errors of a destroy whose spec no longer loads: nothing to blame but the stack."""
+    empty = App(name="", source="", base_dir=".", environment=None, tasks=(), secrets=())
+    return blame(empty, doc, result, str(workdir), destroying=True)
+
+
+def _write_record(sdir: Path, app: App, cloud: localcloud.LocalCloud) -> None:
+    record = {"spec": str(Path(app.source).resolve()), "environment": app.environment,
+              "stack": app.stack_name, "kind": cloud.kind, "endpoint": cloud.endpoint}
+    sdir.mkdir(parents=True, exist_ok=True)
+    (sdir / RECORD).write_text(json.dumps(record, indent=2) + "\n")

@@ -1,0 +1,177 @@
+"""`flowc up` / `flowc down` for real: the example spec compiled, applied with Terraform (the
+provider from the mirror) to the embedded moto server, and checked through boto3.
+
+One test, in the order a user meets things (each Terraform run costs 20-60 s; SQS queue
+creation alone waits ~25 s in the provider):
+1. a role of task `daily_report` and the app's KMS alias already exist: `up` fails with
+   E604 naming the task (with its source line) and E605 naming the shared alias;
+2. after removing them and editing task `digest`, `up` creates only what is missing and
+   changes only digest's resources, in place (the edit is applied as the difference);
+3. boto3 finds the schedules with the IR's expressions and timezones, the dead-letter
+   queue wired into the schedule, the secret and the functions;
+4. `down --keep-emulator` leaves nothing in the cloud; `down` stops the server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+
+from flowc.compiler.pipeline import load
+from flowc.deploy import localcloud
+from flowc.deploy.runner import root_dir, stack_dir
+from flowc.targets.base import TF_FILE, compile_app
+from tests.aws_support import MIRROR, ROOT
+
+FLOWC = str(Path(sys.executable).parent / "flowc")
+TIMEOUT = 400
+
+
+def flowc(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ, COLUMNS="200")  # the table is not wrapped
+    start = time.monotonic()
+    out = subprocess.run([FLOWC, *args], cwd=cwd, capture_output=True, text=True,
+                         timeout=TIMEOUT, env=env)
+    took = time.monotonic() - start
+    print(f"$ flowc {' '.join(args)}  -> {out.returncode} in {took:.0f}s\n{out.stdout}\n"
+          f"{out.stderr}")
+    return out
+
+
+def client(service: str, cloud: localcloud.LocalCloud, region: str):
+    return boto3.client(service, endpoint_url=cloud.endpoint, region_name=region,
+                        aws_access_key_id="test", aws_secret_access_key="test")
+
+
+def plan_counts(stderr: str) -> tuple[int, int, int]:
+    m = re.search(r"Plan: (\d+) to add, (\d+) to change, (\d+) to destroy", stderr)
+    assert m, stderr
+    return int(m[1]), int(m[2]), int(m[3])
+
+
+@pytest.fixture
+def workspace(tmp_path):
+    if shutil.which("terraform") is None or not MIRROR.is_dir():
+        pytest.skip("terraform or the provider mirror /opt/tf-plugins is absent on this "
+                    "machine; flowc up needs both to apply offline")
+    shutil.copy(ROOT / "examples" / "reports.flow", tmp_path / "reports.flow")
+    shutil.copytree(ROOT / "examples" / "jobs", tmp_path / "jobs")
+    yield tmp_path
+    localcloud.stop(root_dir(tmp_path / ".flowc"))  # no orphan server if the test fails
+
+
+@pytest.mark.slow
+def test_up_edit_up_down_against_the_embedded_emulator(workspace):
+    state = workspace / ".flowc"
+    spec = load(workspace / "reports.flow", "prod")
+    assert spec.ok
+    app = spec.app
+    region = app.aws.region
+
+    # Compile where `up` will (so it finds the output up to date), and start the server
+    # `up` will reuse, to put conflicting resources in its way.
+    compile_app(app, ["aws"], stack_dir(state, app.stack_name))
+    doc = json.loads((stack_dir(state, app.stack_name) / "aws" / TF_FILE).read_text())
+    total = sum(len(bodies) for bodies in doc["resource"].values())
+    cloud = localcloud.ensure(root_dir(state), environ={"LOCALSTACK_HOST": "127.0.0.1:1"})
+    iam, kms = client("iam", cloud, region), client("kms", cloud, region)
+    role = next(b["name"] for b in doc["resource"]["aws_iam_role"].values()
+                if b["tags"]["task"] == "daily_report")
+    (alias,) = [b["name"] for b in doc["resource"]["aws_kms_alias"].values()]
+    trust = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "sts:AssumeRole",
+        "Principal": {"Service": "lambda.amazonaws.com"}}]}
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))
+    kms.create_alias(AliasName=alias, TargetKeyId=kms.create_key()["KeyMetadata"]["KeyId"])
+
+    # 1. Terraform's errors come back as diagnostics that name the task.
+    first = flowc("up", "reports.flow", "--env", "prod", cwd=workspace)
+    assert first.returncode == 1
+    assert "error[E604]" in first.stderr and "task `daily_report`" in first.stderr
+    assert re.search(r"\n\d+ \| task daily_report \{", first.stderr), first.stderr
+    assert "already exists" in first.stderr
+    assert "error[E605]" in first.stderr and "aws_kms_alias" in first.stderr
+    assert localcloud.recorded(root_dir(state)).pid == cloud.pid, "the server was reused"
+
+    # 2. Remove the conflicts and edit another task: `up` creates only what is missing and
+    #    changes the edited task's resources in place; nothing is destroyed or replaced.
+    iam.delete_role(RoleName=role)
+    kms.delete_alias(AliasName=alias)
+    text = (workspace / "reports.flow").read_text()
+    edited = text.replace('python   = "jobs.digest:main"',
+                          'python   = "jobs.digest:main"\n  memory   = 1GB')
+    assert edited != text
+    (workspace / "reports.flow").write_text(edited)
+    second = flowc("up", "reports.flow", "--env", "prod", cwd=workspace)
+    assert second.returncode == 0
+    add, change, destroy = plan_counts(second.stderr)
+    assert 2 <= add < total and change >= 1 and destroy == 0
+    done = re.findall(r"^\s+(\S) (\S+)\s+\((.+?)\)", second.stderr.split("Plan:")[1],
+                      re.MULTILINE)
+    assert len(done) == add + change, done
+    changed = [(address, who) for mark, address, who in done if mark != "+"]
+    assert {who for _, who in changed} == {"task digest"}, done
+    assert any(a.startswith("aws_lambda_function.") for a, _ in changed), done
+    assert "Applied to embedded AWS emulator" in second.stderr
+
+    # 3. What the cloud holds, through boto3.
+    scheduler = client("scheduler", cloud, region)
+    got = []
+    for item in scheduler.list_schedules()["Schedules"]:
+        s = scheduler.get_schedule(Name=item["Name"], GroupName=item["GroupName"])
+        got.append((s["ScheduleExpression"], s["ScheduleExpressionTimezone"], s))
+    want = sorted((ts.expression, ts.timezone) for t in app.tasks_for("aws")
+                  for ts in t.schedules_for("aws"))
+    assert sorted((e, tz) for e, tz, _ in got) == want
+    assert ("cron(0 9 ? * MON-FRI *)", "Europe/Berlin") in want  # SPEC: "Mon..Fri 09:00"
+    daily = [s for e, _, s in got if e == "cron(0 9 ? * MON-FRI *)"]
+    dlq_arn = daily[0]["Target"]["DeadLetterConfig"]["Arn"]
+    sqs = client("sqs", cloud, region)
+    dlq_url = sqs.get_queue_url(QueueName=dlq_arn.rsplit(":", 1)[1])["QueueUrl"]
+    assert "daily_report" in dlq_url
+    secrets = client("secretsmanager", cloud, region).list_secrets()["SecretList"]
+    assert [s["Name"] for s in secrets if s["Name"].endswith("db_url")]
+    lam = client("lambda", cloud, region)
+    functions = {f["FunctionName"]: f for f in lam.list_functions()["Functions"]}
+    assert len(functions) == len([t for t in app.tasks_for("aws") if t.handler.kind == "python"])
+    assert "cron(0 9 ? * MON-FRI *)  Europe/Berlin" in second.stdout  # the table
+
+    sizes = {f["FunctionName"]: f["MemorySize"] for f in lam.list_functions()["Functions"]}
+    assert [size for name, size in sizes.items() if name.endswith("digest")] == [1024]
+
+    # 4. down leaves nothing behind, then stops the server.
+    kept = flowc("down", "reports.flow", "--env", "prod", "--keep-emulator", cwd=workspace)
+    assert kept.returncode == 0
+    assert localcloud.answers_moto(cloud.endpoint)
+    assert scheduler.list_schedules()["Schedules"] == []
+    assert [g["Name"] for g in scheduler.list_schedule_groups()["ScheduleGroups"]] == ["default"]
+    assert lam.list_functions()["Functions"] == []
+    assert sqs.list_queues().get("QueueUrls", []) == []
+    assert client("secretsmanager", cloud, region).list_secrets(
+        IncludePlannedDeletion=True)["SecretList"] == []
+    assert client("sns", cloud, region).list_topics()["Topics"] == []
+    assert iam.list_roles()["Roles"] == []
+    assert client("logs", cloud, region).describe_log_groups()["logGroups"] == []
+    assert client("cloudwatch", cloud, region).describe_alarms()["MetricAlarms"] == []
+    assert client("ecs", cloud, region).list_task_definitions()["taskDefinitionArns"] == []
+    assert client("events", cloud, region).list_rules()["Rules"] == []
+    keys = [kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"] for k in kms.list_keys()["Keys"]]
+    ours = [k for k in keys if k.get("Description", "").startswith("flowc")]
+    # KMS keys cannot be deleted at once, on AWS or here: they wait out their window.
+    assert ours and all(k["KeyState"] == "PendingDeletion" for k in ours), ours
+    assert not stack_dir(state, app.stack_name).exists()
+
+    last = flowc("down", "reports.flow", "--env", "prod", cwd=workspace)
+    assert last.returncode == 0 and "stopped the embedded AWS emulator" in last.stderr
+    assert not localcloud.is_running(cloud.pid)
+    assert not localcloud.answers_moto(cloud.endpoint)
+    assert localcloud.recorded(root_dir(state)) is None

@@ -1,0 +1,98 @@
+"""`flowc up`'s local cloud: a detached moto server recorded under --state, reused, stopped;
+LocalStack preferred when its health endpoint answers; E601 when the server cannot start."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import socket
+import threading
+
+import pytest
+
+from flowc.deploy import localcloud
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture
+def root(tmp_path):
+    path = tmp_path / "state" / "up"
+    yield path
+    localcloud.stop(path)  # never leave a server behind, even when a test fails
+
+
+def test_embedded_server_is_detached_recorded_reused_and_stopped(root):
+    cloud = localcloud.ensure(root, environ={"LOCALSTACK_HOST": "127.0.0.1:1"})
+    assert cloud.kind == "moto" and cloud.started
+    assert localcloud.is_running(cloud.pid)
+    stat = open(f"/proc/{cloud.pid}/stat").read().rsplit(")", 1)[1].split()
+    assert int(stat[1]) != os.getpid(), "the server must not be a child of flowc"
+    record = json.loads((root / "cloud.json").read_text())
+    assert record == {"kind": "moto", "endpoint": cloud.endpoint, "pid": cloud.pid,
+                      "port": cloud.port}
+
+    again = localcloud.ensure(root, environ={"LOCALSTACK_HOST": "127.0.0.1:1"})
+    assert (again.pid, again.endpoint, again.started) == (cloud.pid, cloud.endpoint, False)
+
+    stopped = localcloud.stop(root)
+    assert stopped is not None and stopped.pid == cloud.pid
+    assert not localcloud.is_running(cloud.pid)
+    assert not _port_open(cloud.port)
+    assert not (root / "cloud.json").exists()
+
+
+def test_a_dead_server_is_replaced_on_its_old_port(root):
+    first = localcloud.ensure(root, environ={})
+    localcloud._terminate(first.pid)
+    second = localcloud.ensure(root, environ={})
+    assert second.started and second.pid != first.pid
+    assert second.port == first.port  # endpoints in Terraform's state stay valid
+    assert localcloud.answers_moto(second.endpoint)
+
+
+def test_busy_port_is_E601_with_the_servers_log(root):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        with pytest.raises(localcloud.LocalCloudError) as err:
+            localcloud.start_moto(root, port, timeout=20)
+    d = err.value.diagnostic
+    assert d.code == "E601"
+    assert f"port {port}" in d.message and d.help
+    assert any("moto:" in note for note in d.notes), d.notes
+    assert localcloud.recorded(root) is None
+
+
+class _Health(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802 - http.server's naming
+        ok = self.path == "/_localstack/health"
+        self.send_response(200 if ok else 404)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(json.dumps({"services": {"sqs": "running"}} if ok else {}).encode())
+
+    def log_message(self, *args):
+        pass
+
+
+def test_localstack_is_used_when_its_health_endpoint_answers(root):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Health)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = server.server_address[1]
+        cloud = localcloud.ensure(root, environ={"LOCALSTACK_HOST": f"127.0.0.1:{port}"})
+        assert (cloud.kind, cloud.endpoint, cloud.pid) == ("localstack",
+                                                           f"http://127.0.0.1:{port}", None)
+        assert not (root / localcloud.LOG_FILE).exists(), "no moto server was started"
+        assert localcloud.recorded(root).kind == "localstack"
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert localcloud.stop(root).kind == "localstack"  # forgets it, stops nothing
