@@ -136,7 +136,8 @@ class TaskChecker:
         task = ir.Task(
             name=name, handler=handler, schedules=tuple(parsed), timezone=timezone,
             memory_mib=memory, cpu=cpu, timeout_s=timeout, retries=retries, env=env,
-            on_failure=None if on_failure == "discard" else on_failure, alerts=ir_alerts, targets=targets,
+            on_failure=None if on_failure == "discard" else on_failure, alerts=ir_alerts,
+            targets=targets,
             requirements=requirements, description=description, code_dir=".",
             span=block.span, release=release, layers=layers,
         )
