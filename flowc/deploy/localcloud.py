@@ -26,7 +26,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from flowc.compiler.diagnostics import Diagnostic
+from flowc.compiler.diagnostics import Diagnostic, DiagnosticError
 
 CLOUD_FILE = "cloud.json"
 LOG_FILE = "moto.log"
@@ -66,10 +66,8 @@ class LocalCloud:
         return data
 
 
-class LocalCloudError(Exception):
-    def __init__(self, diagnostic: Diagnostic):
-        self.diagnostic = diagnostic
-        super().__init__(diagnostic.message)
+class LocalCloudError(DiagnosticError):
+    """No local cloud could be found or started; carries the diagnostic."""
 
 
 def recorded(root: Path) -> LocalCloud | None:

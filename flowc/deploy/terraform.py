@@ -24,17 +24,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flowc.compiler.diagnostics import Diagnostic
+from flowc.compiler.diagnostics import Diagnostic, DiagnosticError
 
 DEFAULT_MIRROR = Path("/opt/tf-plugins")
 RC_FILE = "terraform.rc"
 PLUGIN_CACHE = "plugin-cache"
 
 
-class TerraformError(Exception):
-    def __init__(self, diagnostic: Diagnostic):
-        self.diagnostic = diagnostic
-        super().__init__(diagnostic.message)
+class TerraformError(DiagnosticError):
+    """Terraform could not run or failed; carries the diagnostic."""
 
 
 @dataclass(frozen=True)
