@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 
-from flowc.compiler.diagnostics import Span
 from flowc.compiler.ir import (
     Alert,
     App,
@@ -32,10 +31,10 @@ from flowc.compiler.ir import (
     Task,
 )
 from flowc.compiler.schedules.model import Schedule
+from tests.target_apps import ROOT, span, write_files  # noqa: F401 (ROOT: re-exported)
+from tests.target_apps import checkov as run_checkov
 
-ROOT = Path(__file__).resolve().parent.parent
 MIRROR = Path("/opt/tf-plugins")
-CHECKOV = ROOT / ".venv-tools" / "bin" / "checkov"
 
 CODE = {
     "jobs/__init__.py": "",
@@ -45,14 +44,7 @@ CODE = {
 
 
 def write_code(base_dir: Path) -> None:
-    for rel, text in CODE.items():
-        path = base_dir / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-
-
-def span(line: int) -> Span:
-    return Span("app.flow", line, 1, line, 10)
+    write_files(base_dir, CODE)
 
 
 def task(name: str, handler, exprs: list[str] | None = None, **kw) -> Task:
@@ -108,14 +100,6 @@ def aws_app(base_dir: Path, *, environment: str | None = "prod",
     )
 
 
-def resources(doc: dict, type_: str) -> dict[str, dict]:
-    return doc.get("resource", {}).get(type_, {})
-
-
-def policy(body: dict, key: str = "policy") -> dict:
-    return json.loads(body[key])
-
-
 # -- offline checkers -------------------------------------------------------------------
 
 def terraform_validate(workdir: Path, tmp_path: Path) -> dict:
@@ -136,15 +120,5 @@ def terraform_validate(workdir: Path, tmp_path: Path) -> dict:
 
 
 def checkov(workdir: Path) -> dict:
-    """checkov (tools venv) with the repo's .checkov.yaml; returns its JSON report."""
-    if not CHECKOV.exists():
-        pytest.skip("checkov is not installed: run `make tools` (make test does)")
-    env = dict(os.environ, BC_SKIP_MAPPING="TRUE", CHECKOV_RUN_SCA_PACKAGE_SCAN_V2="false")
-    out = subprocess.run(
-        [str(CHECKOV), "-d", str(workdir), "--config-file", str(ROOT / ".checkov.yaml"),
-         "--framework", "terraform_json", "--skip-download", "-o", "json", "--quiet"],
-        env=env, capture_output=True, text=True, cwd=workdir,
-    )
-    assert out.stdout.strip(), out.stderr
-    report = json.loads(out.stdout)
-    return report[0] if isinstance(report, list) else report
+    """checkov's terraform_json report on workdir (tools venv, the repo's .checkov.yaml)."""
+    return run_checkov(workdir, ("terraform_json",))["terraform_json"]

@@ -42,11 +42,15 @@ CODE = {
 }
 
 
-def write_code(base_dir: Path) -> None:
-    for rel, text in CODE.items():
+def write_files(base_dir: Path, files: dict[str, str]) -> None:
+    for rel, text in files.items():
         path = base_dir / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
+
+
+def write_code(base_dir: Path) -> None:
+    write_files(base_dir, CODE)
 
 
 def span(line: int) -> Span:
