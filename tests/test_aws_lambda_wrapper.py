@@ -6,13 +6,13 @@ from __future__ import annotations
 import importlib.util
 import io
 import os
-import socket
 import sys
 import zipfile
 from pathlib import Path
 
 import pytest
 
+from flowc.deploy.localcloud import free_port
 from flowc.targets.aws_lambda import LAMBDA_HANDLER_FILE
 from flowc.targets.base import compile_app
 from tests.aws_support import aws_app
@@ -21,17 +21,12 @@ HANDLER = Path(__file__).resolve().parent.parent / "flowc" / "targets" / "assets
     "lambda_handler.py"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture(scope="module")
 def moto_endpoint():
     from moto.server import ThreadedMotoServer
 
-    port = _free_port()
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from flowc.deploy.localcloud import free_port
 from tests.emulator_support import shown, write_jobs
 
 FLOWC = str(Path(sys.executable).parent / "flowc")
@@ -41,11 +41,6 @@ task hang {
 """
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture
 def project(tmp_path):
@@ -61,7 +56,7 @@ def flowc(cwd: Path, *args: str, env: dict | None = None, timeout: float = 60):
 
 
 def test_flowc_run_exits_with_the_task_exit_code_and_flowc_runs_lists_it(project):
-    no_localstack = {"LOCALSTACK_HOST": f"127.0.0.1:{_closed_port()}"}
+    no_localstack = {"LOCALSTACK_HOST": f"127.0.0.1:{free_port()}"}
     bad = flowc(project, "run", "app.flow", "bad", "--speed", "100", env=no_localstack)
     assert bad.returncode == 3, bad.stderr
     assert shown("W503") in bad.stderr  # LOCALSTACK_HOST set, nothing there

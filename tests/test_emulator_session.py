@@ -5,7 +5,6 @@ retries then dead letter, secrets, alerts, Docker missing, hot reload, clean shu
 from __future__ import annotations
 
 import json
-import socket
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 
 from flowc.compiler.ir import Alert, EnvVar, ImageHandler, SecretRef
 from flowc.compiler.pipeline import LoadResult
+from flowc.deploy.localcloud import free_port
 from flowc.emulator.cloud import Cloud, dlq_name, secret_id
 from flowc.emulator.history import list_runs
 from flowc.emulator.session import Options, Session, default_loader
@@ -30,16 +30,11 @@ from tests.emulator_support import (
 START = datetime(2026, 1, 5, 8, 59, 58, tzinfo=UTC)
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture(scope="module")
 def cloud():
     """One embedded moto server for this module (LocalStack deliberately not looked for)."""
-    c = Cloud.start(environ={"LOCALSTACK_HOST": f"127.0.0.1:{_closed_port()}"})
+    c = Cloud.start(environ={"LOCALSTACK_HOST": f"127.0.0.1:{free_port()}"})
     assert c.kind == "moto"
     yield c
     c.stop()
@@ -227,7 +222,7 @@ def test_state_directory_that_cannot_be_written_is_E508(tmp_path, cloud):
 
 
 def test_unreachable_aws_endpoint_is_E507(tmp_path):
-    dead = Cloud(f"http://127.0.0.1:{_closed_port()}", "external")
+    dead = Cloud(f"http://127.0.0.1:{free_port()}", "external")
     app = make_app(tmp_path, make_task("a", on_failure="dead_letter"), name=unique("e507"))
     session, view = make_session(tmp_path, app, dead)
     assert session.open() == 1

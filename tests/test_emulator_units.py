@@ -8,7 +8,6 @@ from __future__ import annotations
 import http.server
 import json
 import os
-import socket
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from flowc.compiler.schedules.model import Schedule
+from flowc.deploy.localcloud import free_port
 from flowc.emulator.clock import RealClock, VirtualClock, make_clock, parse_duration
 from flowc.emulator.cloud import localstack_endpoint
 from flowc.emulator.events import EventBus, JsonlWriter, read_events
@@ -348,11 +348,6 @@ def test_plain_view_prints_events_and_prefixed_output(capsys):
 # -- AWS side detection ---------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def test_localstack_is_used_when_its_health_endpoint_answers():
     class Health(http.server.BaseHTTPRequestHandler):
@@ -372,7 +367,7 @@ def test_localstack_is_used_when_its_health_endpoint_answers():
         assert localstack_endpoint({"LOCALSTACK_HOST": host}) == f"http://{host}"
     finally:
         server.shutdown()
-    assert localstack_endpoint({"LOCALSTACK_HOST": f"127.0.0.1:{_free_port()}"}) is None
+    assert localstack_endpoint({"LOCALSTACK_HOST": f"127.0.0.1:{free_port()}"}) is None
 
 
 # -- watcher -------------------------------------------------------------------------------

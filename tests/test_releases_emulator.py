@@ -9,7 +9,6 @@ import dataclasses
 import json
 import math
 import random
-import socket
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +19,7 @@ from typer.testing import CliRunner
 from flowc.cli import app as cli
 from flowc.compiler import ir
 from flowc.compiler.pipeline import LoadResult
+from flowc.deploy.localcloud import free_port
 from flowc.emulator.cloud import Cloud
 from flowc.emulator.history import list_runs
 from flowc.emulator.session import Options, Session
@@ -101,15 +101,10 @@ def test_versions_survive_a_restart_and_a_newer_version_replaces_the_canary(tmp_
 
 # -- a whole session: many virtual runs --------------------------------------------------------
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture(scope="module")
 def cloud():
-    c = Cloud.start(environ={"LOCALSTACK_HOST": f"127.0.0.1:{_closed_port()}"})
+    c = Cloud.start(environ={"LOCALSTACK_HOST": f"127.0.0.1:{free_port()}"})
     yield c
     c.stop()
 
