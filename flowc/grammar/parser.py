@@ -70,6 +70,11 @@ def _lark() -> Lark:
     )
 
 
+def _join(first: Span, last: Span) -> Span:
+    """The span from the start of `first` to the end of `last`."""
+    return Span(first.file, first.line, first.column, last.end_line, last.end_column)
+
+
 def _span(path: str, item) -> Span:
     """Span of a lark Token or Tree meta."""
     meta = getattr(item, "meta", item)
@@ -118,24 +123,19 @@ class _ToSyntax(Transformer):
 
     def assign(self, items):
         key, value = items
-        return s.Assign(span=Span(self.path, key.span.line, key.span.column,
-                                  value.span.end_line, value.span.end_column),
-                        key=key, value=value)
+        return s.Assign(span=_join(key.span, value.span), key=key, value=value)
 
     @v_args(meta=True)
     def block(self, meta, items):
         key, label, *body = items
         # The block's span covers its head only: that is what a caret should point at.
         head_end = label.span if label is not None else key.span
-        return s.Block(span=Span(self.path, key.span.line, key.span.column,
-                                 head_end.end_line, head_end.end_column),
-                       keyword=key, label=label, body=tuple(body), close_line=meta.end_line)
+        return s.Block(span=_join(key.span, head_end), keyword=key, label=label,
+                       body=tuple(body), close_line=meta.end_line)
 
     def decl(self, items):
         key, label = items
-        return s.Decl(span=Span(self.path, key.span.line, key.span.column,
-                                label.span.end_line, label.span.end_column),
-                      keyword=key, name=label)
+        return s.Decl(span=_join(key.span, label.span), keyword=key, name=label)
 
     @v_args(meta=True)
     def alert(self, meta, items):
