@@ -2,7 +2,8 @@
 
 Every event is `{"event", "task", "at", "wall", ...}` where `at` is the virtual
 clock and `wall` the real one (ISO 8601 with offset). `reloaded` and
-`reload_failed` have no `task`. The `--events FILE.jsonl` listener appends one
+`reload_failed` have no `task`; service events (and a service's `reload_failed`)
+carry `service` instead. The `--events FILE.jsonl` listener appends one
 JSON object a line and flushes each line, so a reader tailing the file sees
 events as they happen.
 """
@@ -27,8 +28,15 @@ EVENT_NAMES = (
     "failed",
     "retried",
     "dead_lettered",
+    # services (flowc/emulator/services/): these carry `service` instead of `task`
+    "service_started",
+    "service_ready",
+    "service_crashed",
+    "service_restarted",
+    "service_stopped",
 )
-TASKLESS = ("reloaded", "reload_failed")
+SERVICE_EVENTS = tuple(e for e in EVENT_NAMES if e.startswith("service_"))
+TASKLESS = ("reloaded", "reload_failed", *SERVICE_EVENTS)
 
 Listener = Callable[[dict[str, Any]], None]
 

@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 SnapshotFn = Callable[[], dict[str, datetime | None]]
 NowFn = Callable[[], datetime]
-_SKIP_FIELDS = {"event", "task", "at", "wall"}
+_SKIP_FIELDS = {"event", "task", "service", "at", "wall"}
 
 
 def _flat(record: dict[str, Any]) -> dict[str, Any]:
@@ -36,7 +36,7 @@ def _flat(record: dict[str, Any]) -> dict[str, Any]:
 
 def format_event(record: dict[str, Any]) -> str:
     details = " ".join(f"{k}={v}" for k, v in _flat(record).items())
-    task = record.get("task") or "-"
+    task = record.get("task") or record.get("service") or "-"
     return f"{record['at']}  {record['event']:<13} {task:<20} {details}".rstrip()
 
 
