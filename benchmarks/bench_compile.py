@@ -67,7 +67,7 @@ t0 = time.perf_counter()
 sys.path.insert(0, {root!r})
 from pathlib import Path
 from flowc.compiler.pipeline import load
-from flowc.targets.base import compile_app
+from flowc.targets.compile import compile_app
 r = load({flow!r}, "prod")
 assert r.ok, [d.message for d in r.diagnostics if d.is_error][:5]
 targets = [t for t in {targets!r} if r.app.tasks_for(t)]

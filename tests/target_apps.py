@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 
-from flowc.compiler.diagnostics import Span
 from flowc.compiler.ir import (
     Alert,
     App,
@@ -32,6 +31,7 @@ from flowc.compiler.ir import (
     Task,
 )
 from flowc.compiler.schedules.model import Schedule
+from flowc.diagnostics import Span
 
 CODE = {
     "jobs/__init__.py": "",
@@ -119,7 +119,7 @@ GOLDEN = ROOT / "tests" / "golden"
 
 def compile_target(app: App, target: str, out: Path) -> tuple[list, dict]:
     """Compile one target; (diagnostics, parsed cdk.tf.json or {} when nothing was written)."""
-    from flowc.targets.base import compile_app
+    from flowc.targets.compile import compile_app
 
     (result,) = compile_app(app, [target], out)
     tf = out / target / "cdk.tf.json"

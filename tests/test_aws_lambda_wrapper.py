@@ -14,7 +14,7 @@ import pytest
 
 from flowc.deploy.localcloud import free_port
 from flowc.targets.aws_lambda import LAMBDA_HANDLER_FILE
-from flowc.targets.base import compile_app
+from flowc.targets.compile import compile_app
 from tests.aws_support import aws_app
 
 HANDLER = Path(__file__).resolve().parent.parent / "flowc" / "targets" / "assets" / \

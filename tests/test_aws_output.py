@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from flowc.cli import app as cli
 from flowc.compiler.pipeline import load
-from flowc.targets.base import compile_app
+from flowc.targets.compile import compile_app
 from tests.aws_support import ROOT, aws_app, checkov, terraform_validate
 
 GOLDEN = ROOT / "tests" / "golden" / "aws"

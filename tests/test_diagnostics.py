@@ -7,8 +7,8 @@ import json
 from typer.testing import CliRunner
 
 from flowc.cli import app
-from flowc.compiler.diagnostics import Diagnostic, SourceCache, Span, render_text
 from flowc.compiler.pipeline import load
+from flowc.diagnostics import Diagnostic, SourceCache, Span, render_text
 
 runner = CliRunner()
 

@@ -296,7 +296,7 @@ def test_recompiling_an_unchanged_spec_rewrites_nothing(tmp_path):
     app = sample_app(tmp_path)
     compile_target(app, "gcp", tmp_path / "out")
     before = {p: p.stat().st_mtime_ns for p in (tmp_path / "out").rglob("*") if p.is_file()}
-    from flowc.targets.base import compile_app
+    from flowc.targets.compile import compile_app
 
     (result,) = compile_app(app, ["gcp"], tmp_path / "out")
     assert result.written == []

@@ -297,7 +297,7 @@ def test_namespace_comes_from_the_environment(compiled):
 
 
 def test_recompiling_an_unchanged_spec_rewrites_nothing(tmp_path):
-    from flowc.targets.base import compile_app
+    from flowc.targets.compile import compile_app
 
     app = sample_app(tmp_path)
     compile_app(app, ["k8s"], tmp_path / "out")

@@ -19,7 +19,7 @@ import pytest
 from flowc.releases.log import Deployed, ReleaseLog
 from flowc.releases.plan import prepare
 from flowc.releases.rollback import pin, resolve
-from flowc.targets.base import compile_app
+from flowc.targets.compile import compile_app
 from flowc.targets.packaging import DIRECT_UPLOAD_LIMIT, layer_files, make_asset
 from tests.aws_support import ROOT, checkov, terraform_validate
 from tests.release_support import NOW, loaded, project, seen, write_code

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flowc.targets.base import compile_app
+from flowc.targets.compile import compile_app
 from tests.target_apps import sample_app
 
 DAILY = "jobs/daily.py"

@@ -13,13 +13,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from flowc.compiler.diagnostics import Span
 from flowc.compiler.schedules import (
     ScheduleError,
     parse_schedule,
     schedule_diagnostic,
 )
 from flowc.compiler.schedules.model import Schedule
+from flowc.diagnostics import Span
 
 
 def utc(*args: int) -> datetime:

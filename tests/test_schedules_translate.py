@@ -18,7 +18,6 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from flowc.compiler.diagnostics import Span
 from flowc.compiler.schedules import (
     ScheduleError,
     Untranslatable,
@@ -26,6 +25,7 @@ from flowc.compiler.schedules import (
     schedule_warnings,
     translate,
 )
+from flowc.diagnostics import Span
 from tests.schedule_oracles.aws_cron import aws_fires
 from tests.schedule_oracles.strategies import schedules, starts, transition_instants, zones
 from tests.schedule_oracles.unix_cron import unix_fires

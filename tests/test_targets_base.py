@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 
 from flowc.compiler.ir import TARGET_NAMES, App
 from flowc.targets import TARGETS, load_target
-from flowc.targets.base import Stack, compile_app, escape_literal, standard_tags
+from flowc.targets.base import Stack, escape_literal, standard_tags
+from flowc.targets.compile import compile_app
 from flowc.targets.naming import AWS, CRONJOB_LIMIT, DNS, Namer, fit, logical_id
 from flowc.targets.packaging import (
     collect_code,
@@ -213,7 +214,7 @@ import sys
 from pathlib import Path
 sys.path.insert(0, {root!r})
 from tests.aws_support import aws_app
-from flowc.targets.base import compile_app
+from flowc.targets.compile import compile_app
 r = compile_app(aws_app(Path({src!r})), ["aws"], Path({out!r}))
 print("SYNTH", r[0].synthesized, "CDKTF", "cdktf" in sys.modules, "JSII", "jsii" in sys.modules)
 """

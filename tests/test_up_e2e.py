@@ -29,7 +29,7 @@ import pytest
 from flowc.compiler.pipeline import load
 from flowc.deploy import localcloud
 from flowc.deploy.runner import root_dir, stack_dir
-from flowc.targets.base import TF_FILE, compile_app
+from flowc.targets.compile import TF_FILE, compile_app
 from tests.aws_support import MIRROR, ROOT
 
 FLOWC = str(Path(sys.executable).parent / "flowc")

@@ -6,8 +6,8 @@ import typer
 
 from flowc.cli.app import app
 from flowc.cli.common import OutputFormat, exit_code, print_diagnostics
-from flowc.compiler.diagnostics import SourceCache
 from flowc.compiler.pipeline import load
+from flowc.diagnostics import SourceCache
 
 
 @app.command()

@@ -7,9 +7,9 @@ from enum import Enum
 
 import typer
 
-from flowc.compiler.diagnostics import Diagnostic, SourceCache, has_errors, render_json, render_text
 from flowc.compiler.ir import App
 from flowc.compiler.pipeline import LoadResult, load
+from flowc.diagnostics import Diagnostic, SourceCache, has_errors, render_json, render_text
 
 
 class OutputFormat(str, Enum):

@@ -48,7 +48,7 @@ def compile(
                                help="Where the release log lives (default .flowc)."),
 ) -> None:
     """Compile a .flow file to Terraform (cdktf JSON) for AWS, GCP and Kubernetes."""
-    from flowc.targets.base import compile_app, write_if_changed
+    from flowc.targets.compile import compile_app, write_if_changed
 
     result = load(file, env)
     diagnostics = list(result.diagnostics)

@@ -9,8 +9,8 @@ import typer
 
 from flowc.cli.app import app
 from flowc.cli.common import OutputFormat, print_diagnostics
-from flowc.compiler.diagnostics import has_errors
 from flowc.compiler.pipeline import load
+from flowc.diagnostics import has_errors
 
 
 class CostFormat(str, Enum):

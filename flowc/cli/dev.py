@@ -18,7 +18,7 @@ from pathlib import Path
 import typer
 
 from flowc.cli.app import app
-from flowc.compiler.diagnostics import Diagnostic, render_text
+from flowc.diagnostics import Diagnostic, render_text
 
 
 def option_error(message: str, help: str) -> typer.Exit:

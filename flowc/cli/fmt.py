@@ -8,7 +8,7 @@ import typer
 
 from flowc.cli.app import app
 from flowc.cli.common import print_diagnostics
-from flowc.compiler.diagnostics import SourceCache
+from flowc.diagnostics import SourceCache
 from flowc.grammar.format import format_tree
 from flowc.grammar.parser import parse_text, read_source
 

@@ -114,7 +114,7 @@ def rollback(
     state: Path = typer.Option(Path(".flowc"), "--state", help=STATE_HELP),
 ) -> None:
     """Point a task's alias at the version of an earlier release (and apply it locally)."""
-    from flowc.compiler.diagnostics import SourceCache
+    from flowc.diagnostics import SourceCache
     from flowc.releases.rollback import pin, resolve
 
     spec = load_or_exit(file, env, quiet_ok=True)
@@ -165,7 +165,7 @@ def _apply_local(spec: Any, state: Path, workdir: Path) -> bool:
         write_cli_config,
     )
     from flowc.releases.plan import after_apply
-    from flowc.targets.base import TF_FILE
+    from flowc.targets.compile import TF_FILE
 
     cloud = localcloud.recorded(root_dir(state))
     if cloud is None or not localcloud.alive(cloud):

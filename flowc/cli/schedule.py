@@ -18,7 +18,7 @@ from typing import Annotated
 import typer
 
 from flowc.cli.app import app
-from flowc.compiler.diagnostics import (
+from flowc.diagnostics import (
     CompileError,
     Diagnostic,
     SourceCache,
@@ -140,6 +140,6 @@ def _parse_from(value: str | None, zone: str, fail) -> datetime:
 
 def _parse_value(text: str) -> list[tuple[str, str, Span]]:
     """(kind, text, span) per schedule, parsed as the .flow grammar parses `schedule =`."""
-    from flowc.grammar.parser import parse_schedule_value
+    from flowc.compiler.schedule_sources import parse_schedule_value
 
     return list(parse_schedule_value(text, path=EXPR_PATH))

@@ -17,7 +17,7 @@ import typer
 
 from flowc.cli.app import app
 from flowc.cli.common import load_or_exit, print_diagnostics
-from flowc.compiler.diagnostics import SourceCache
+from flowc.diagnostics import SourceCache
 
 STATE_HELP = "Where flowc keeps the emulator's pid/port and Terraform state (default .flowc)."
 

@@ -7,14 +7,14 @@ diagnostic; checking goes on after an error so one run reports them all.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from flowc.compiler import ir
 from flowc.compiler.check_release import check_layer, release_settings
 from flowc.compiler.check_task import TaskChecker
-from flowc.compiler.diagnostics import Diagnostic, Span
+from flowc.compiler.settings import SettingsLayer
 from flowc.compiler.values import Reader, did_you_mean, name_fix
+from flowc.diagnostics import Diagnostic, Span
 from flowc.grammar import syntax as s
 
 TOP_LEVEL = {"app": "decl", "secret": "decl", "defaults": "block", "task": "block",
@@ -31,13 +31,6 @@ TARGET_BLOCK_KEYS = {
 }
 BACKEND_REQUIRED = {"s3": ("bucket", "key"), "gcs": ("bucket",), "kubernetes": ("secret_suffix",)}
 BACKEND_TARGET = {"s3": "aws", "gcs": "gcp"}  # environment-level backends
-
-
-@dataclass
-class Layer:
-    """Settings one `defaults`/`environment` block gives, as syntax nodes by key."""
-
-    settings: dict[str, s.Assign | s.Block] = field(default_factory=dict)
 
 
 def check_file(tree: s.File, env: str | None = None) -> tuple[ir.App | None, list[Diagnostic]]:
@@ -59,7 +52,7 @@ class _Checker:
 
     def run(self) -> tuple[ir.App | None, list[Diagnostic]]:
         app_name: str | None = None
-        defaults = Layer()
+        defaults = SettingsLayer()
         secrets: dict[str, s.Decl] = {}
         tasks: dict[str, s.Block] = {}
         environments: dict[str, s.Block] = {}
@@ -109,7 +102,7 @@ class _Checker:
                 elif self.read.valid_name(label, kw):
                     table[label.name] = stmt
 
-        env_layer = Layer()
+        env_layer = SettingsLayer()
         targets_settings: dict[str, dict] = {"aws": {}, "gcp": {}, "k8s": {}}
         for name, block in environments.items():
             layer, settings = self._environment(block)
@@ -192,8 +185,8 @@ class _Checker:
 
     # ---- defaults and environments ----------------------------------------------------
 
-    def _layer(self, block: s.Block, where: str) -> Layer:
-        layer = Layer()
+    def _layer(self, block: s.Block, where: str) -> SettingsLayer:
+        layer = SettingsLayer()
         for stmt in block.body:
             key = _keyword(stmt)
             if isinstance(stmt, s.Assign | s.Block) and key in SHARED_KEYS:
@@ -223,7 +216,7 @@ class _Checker:
         hint = did_you_mean(key or "", allowed, f"{where} accepts")
         self.error("E102", f"unknown setting `{key}` in {where}", _keyword_span(stmt), help=hint)
 
-    def _environment(self, block: s.Block) -> tuple[Layer, dict[str, dict]]:
+    def _environment(self, block: s.Block) -> tuple[SettingsLayer, dict[str, dict]]:
         where = f"environment `{block.label.name}`"
         layer = self._layer(block, where)
         settings: dict[str, dict] = {"aws": {}, "gcp": {}, "k8s": {}}

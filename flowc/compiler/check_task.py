@@ -8,13 +8,12 @@ translated for each of the task's targets here, once, so targets only read them.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from flowc.compiler import ir, schedules
 from flowc.compiler.check_release import release_settings, resolve_release, task_layers
-from flowc.compiler.diagnostics import Diagnostic
 from flowc.compiler.limits import limits_for
 from flowc.compiler.schedule_sources import schedule_sources
+from flowc.compiler.settings import SettingsLayer
 from flowc.compiler.values import (
     EMAIL_RE,
     ENV_NAME_RE,
@@ -22,10 +21,8 @@ from flowc.compiler.values import (
     Reader,
     did_you_mean,
 )
+from flowc.diagnostics import Diagnostic
 from flowc.grammar import syntax as s
-
-if TYPE_CHECKING:
-    from flowc.compiler.check import Layer
 
 TASK_KEYS = ("python", "image", "command", "schedule", "timezone", "memory", "cpu", "timeout",
              "retries", "env", "on_failure", "alert", "targets", "requirements", "description",
@@ -67,7 +64,8 @@ class TaskChecker:
     def diagnostics(self) -> list[Diagnostic]:
         return self.read.diagnostics
 
-    def check(self, block: s.Block, defaults: Layer, env_layer: Layer) -> ir.Task | None:
+    def check(self, block: s.Block, defaults: SettingsLayer,
+              env_layer: SettingsLayer) -> ir.Task | None:
         errors_before = sum(d.is_error for d in self.diagnostics)
         name = block.label.name
         own: dict[str, s.Assign | s.Block] = {}

@@ -11,8 +11,8 @@ from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
-from flowc.compiler.diagnostics import Span
 from flowc.compiler.schedules.model import Schedule
+from flowc.diagnostics import Span
 
 TARGET_NAMES: tuple[str, ...] = ("aws", "gcp", "k8s")
 

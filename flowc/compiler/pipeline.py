@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from flowc.compiler.check import check_file
-from flowc.compiler.diagnostics import Diagnostic, SourceCache, has_errors
 from flowc.compiler.ir import App
+from flowc.diagnostics import Diagnostic, SourceCache, has_errors
 from flowc.grammar.parser import parse_text, read_source
 
 

@@ -5,9 +5,10 @@ Shared by the checker and by `flowc schedule EXPR`, so both accept exactly the s
 
 from __future__ import annotations
 
-from flowc.compiler.diagnostics import CompileError, Diagnostic, Span
 from flowc.compiler.values import Reader, did_you_mean
+from flowc.diagnostics import CompileError, Diagnostic, Span
 from flowc.grammar import syntax as s
+from flowc.grammar.parser import parse_value_text
 
 # systemd's shorthands, accepted unquoted too (`schedule = daily`).
 CALENDAR_SHORTHANDS = ("minutely", "hourly", "daily", "weekly", "monthly", "quarterly",
@@ -49,8 +50,6 @@ def schedule_sources(value: s.Value, read: Reader) -> list[tuple[str, str, objec
 
 def parse_schedule_value(text: str, path: str = "<expr>") -> list[tuple[str, str, Span]]:
     """Parse EXPR as written after `schedule =`; raises CompileError with diagnostics."""
-    from flowc.grammar.parser import parse_value_text
-
     value = parse_value_text(text, path)
     diagnostics: list[Diagnostic] = []
     sources = schedule_sources(value, Reader(diagnostics))

@@ -9,7 +9,7 @@ import re
 import zoneinfo
 from collections.abc import Iterable
 
-from flowc.compiler.diagnostics import Diagnostic, Span
+from flowc.diagnostics import Diagnostic, Span
 from flowc.grammar import syntax as s
 
 NAME_RE = re.compile(r"[a-z][a-z0-9_]*\Z")

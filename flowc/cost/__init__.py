@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from flowc.compiler.diagnostics import Diagnostic, SourceCache, Span, has_errors
 from flowc.compiler.ir import TARGET_NAMES, App
 from flowc.cost.durations import measured_durations
 from flowc.cost.inputs import CommandLine, parse_durations, parse_month
@@ -23,6 +22,7 @@ from flowc.cost.model import CostReport, estimate
 from flowc.cost.pricing import PricingError, known_regions, load_price_book, read_overrides
 from flowc.cost.providers import PROVIDERS
 from flowc.cost.runs import month_after
+from flowc.diagnostics import Diagnostic, SourceCache, Span, has_errors
 
 
 @dataclass

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 
-from flowc.compiler.diagnostics import Diagnostic, SourceCache, Span
 from flowc.compiler.ir import App
 from flowc.compiler.values import did_you_mean
 from flowc.cost.runs import Month
+from flowc.diagnostics import Diagnostic, SourceCache, Span
 from flowc.grammar.parser import DURATION_UNITS_S
 
 MONTH_RE = re.compile(r"^(\d{4})-(\d{1,2})$")

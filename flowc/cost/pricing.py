@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flowc.compiler.diagnostics import Diagnostic, DiagnosticError, Span
+from flowc.diagnostics import Diagnostic, DiagnosticError, Span
 
 PRICING_DIR = Path(__file__).resolve().parent.parent / "pricing"
 

@@ -17,9 +17,9 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from flowc.compiler.diagnostics import Diagnostic, Span
 from flowc.compiler.ir import App
 from flowc.deploy.terraform import Result
+from flowc.diagnostics import Diagnostic, Span
 
 _REF = re.compile(r"\$\{(?:data\.)?(aws_[a-z0-9_]+)\.([a-z0-9_]+)")
 _SDK_NOISE = re.compile(

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flowc.compiler.diagnostics import Diagnostic
 from flowc.compiler.ir import App
 from flowc.deploy.blame import owner
 from flowc.deploy.overrides import STATE_FILE
+from flowc.diagnostics import Diagnostic
 
 KINDS = {  # resource type -> (kind shown, service)
     "aws_scheduler_schedule": ("schedule", "scheduler"),

@@ -26,7 +26,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from flowc.compiler.diagnostics import Diagnostic, DiagnosticError
+from flowc.diagnostics import Diagnostic, DiagnosticError
 
 CLOUD_FILE = "cloud.json"
 LOG_FILE = "moto.log"

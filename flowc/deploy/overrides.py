@@ -24,8 +24,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from flowc.compiler.diagnostics import Diagnostic
-from flowc.targets.base import TF_FILE, write_if_changed
+from flowc.diagnostics import Diagnostic
+from flowc.targets.compile import TF_FILE, write_if_changed
 
 OVERRIDE_FILE = "flowc_local_override.tf.json"
 STATE_FILE = "terraform.tfstate"

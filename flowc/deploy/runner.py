@@ -17,7 +17,6 @@ from typing import Any
 
 from rich.console import Console
 
-from flowc.compiler.diagnostics import Diagnostic, has_errors
 from flowc.compiler.ir import App
 from flowc.deploy import localcloud
 from flowc.deploy.blame import blame
@@ -32,7 +31,8 @@ from flowc.deploy.terraform import (
     mirror_path,
     write_cli_config,
 )
-from flowc.targets.base import TF_FILE
+from flowc.diagnostics import Diagnostic, has_errors
+from flowc.targets.compile import TF_FILE
 
 UP_DIR = "up"
 RECORD = "flowc-up.json"
@@ -93,7 +93,7 @@ def up(app: App, state: Path, console: Console,
             "W601", "no task runs on aws, so there is nothing to bring up", None,
             "add `aws` to a task's `targets` (or remove `targets` to run on every target)"))
         return out
-    from flowc.targets.base import compile_app
+    from flowc.targets.compile import compile_app
 
     try:
         binary = find_terraform(environ)

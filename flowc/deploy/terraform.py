@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flowc.compiler.diagnostics import Diagnostic, DiagnosticError
+from flowc.diagnostics import Diagnostic, DiagnosticError
 
 DEFAULT_MIRROR = Path("/opt/tf-plugins")
 RC_FILE = "terraform.rc"

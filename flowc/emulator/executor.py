@@ -25,8 +25,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from flowc.compiler.diagnostics import Diagnostic
 from flowc.compiler.ir import App, PythonHandler, SecretRef, Task
+from flowc.diagnostics import Diagnostic
 from flowc.emulator.alerts import AlertTracker
 from flowc.emulator.clock import Clock, iso
 from flowc.emulator.cloud import Cloud

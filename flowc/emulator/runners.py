@@ -25,8 +25,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from flowc.compiler.diagnostics import Diagnostic, DiagnosticError
 from flowc.compiler.ir import App, ImageHandler, PythonHandler, Task
+from flowc.diagnostics import Diagnostic, DiagnosticError
 from flowc.emulator.secrets import ENV_PREFIX
 
 TIMEOUT_EXIT = 124

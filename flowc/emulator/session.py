@@ -21,8 +21,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from flowc.compiler.diagnostics import Diagnostic, SourceCache, render_text
 from flowc.compiler.ir import App
+from flowc.diagnostics import Diagnostic, SourceCache, render_text
 from flowc.emulator.clock import Clock, iso, make_clock
 from flowc.emulator.cloud import Cloud
 from flowc.emulator.events import EventBus, JsonlWriter

@@ -20,7 +20,7 @@ from lark import (
 )
 from lark.exceptions import UnexpectedEOF, VisitError
 
-from flowc.compiler.diagnostics import CompileError, Diagnostic, Span
+from flowc.diagnostics import CompileError, Diagnostic, Span
 from flowc.grammar import syntax as s
 
 MAX_NESTING = 64
@@ -404,13 +404,3 @@ def parse_value_text(text: str, path: str = "<expr>") -> s.Value:
         raise CompileError(transformer.diagnostics)
     return value
 
-
-def parse_schedule_value(text: str, path: str = "<expr>"):
-    """Schedules named by EXPR as written after `schedule =`: a list of (kind, text, span).
-
-    Raises CompileError with diagnostics. (Kept here for `flowc schedule`; the logic
-    lives in flowc.compiler.schedule_sources, shared with the checker.)
-    """
-    from flowc.compiler.schedule_sources import parse_schedule_value as parse
-
-    return parse(text, path)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from flowc.compiler.diagnostics import Span
+from flowc.diagnostics import Span
 
 
 @dataclass(frozen=True)

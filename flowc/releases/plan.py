@@ -28,8 +28,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from flowc.compiler.diagnostics import Diagnostic
 from flowc.compiler.ir import App, PythonHandler, Task
+from flowc.diagnostics import Diagnostic
 from flowc.releases.log import ReleaseLog, now_utc, parse_time
 from flowc.releases.state import deployed
 

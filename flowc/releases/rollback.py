@@ -17,11 +17,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from flowc.compiler.diagnostics import Diagnostic
 from flowc.compiler.ir import App, PythonHandler
 from flowc.compiler.values import did_you_mean
+from flowc.diagnostics import Diagnostic
 from flowc.releases.log import ReleaseLog, normalise_id
-from flowc.targets.base import TF_FILE, write_if_changed
+from flowc.targets.compile import TF_FILE, write_if_changed
 
 
 @dataclass

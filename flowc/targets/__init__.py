@@ -7,8 +7,10 @@ line here. Modules are imported on first use, so listing a target costs nothing.
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
-from flowc.targets.base import Target
+if TYPE_CHECKING:
+    from flowc.targets.base import Target
 
 # target name -> "module:Class"
 TARGETS: dict[str, str] = {

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flowc.compiler.diagnostics import Diagnostic
 from flowc.compiler.ir import App, ImageHandler, PythonHandler, Task
+from flowc.diagnostics import Diagnostic
 from flowc.targets import aws_iam as iam
 from flowc.targets.aws_alerts import AlertParts, measurable
 from flowc.targets.aws_ecs import EcsParts

@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flowc.compiler.diagnostics import Diagnostic
 from flowc.compiler.ir import ImageHandler, SecretRef, Task
+from flowc.diagnostics import Diagnostic
 from flowc.targets import aws_iam as iam
 from flowc.targets.base import Resource, escape_literal
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from flowc.compiler.diagnostics import Diagnostic
 from flowc.compiler.ir import App, ImageHandler, PythonHandler, SecretRef, Task
+from flowc.diagnostics import Diagnostic
 from flowc.targets import gcp_monitoring
 from flowc.targets.base import Resource, Stack, Target, escape_literal, standard_tags
 from flowc.targets.naming import DNS

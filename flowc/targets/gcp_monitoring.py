@@ -20,14 +20,23 @@ Alerts: one `google_monitoring_alert_policy` per `alert`, notifying one email
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from flowc.compiler.diagnostics import Diagnostic
-from flowc.compiler.ir import Alert, PythonHandler, Task
+from flowc.compiler.ir import Alert, App, PythonHandler, Task
+from flowc.diagnostics import Diagnostic
+from flowc.targets.base import Resource, Stack
 from flowc.targets.naming import short_hash
 
-if TYPE_CHECKING:  # pragma: no cover
-    from flowc.targets.gcp import Gcp
+
+class Gcp(Protocol):
+    """What these functions read of the GCP build (flowc.targets.gcp.Gcp)."""
+
+    app: App
+    stack: Stack
+    project: str
+    channels: dict[str, Resource]  # email -> notification channel, shared across tasks
+
+    def labels(self, task: Task | None = None) -> dict[str, str]: ...
 
 COMPARISON = {">": "COMPARISON_GT", ">=": "COMPARISON_GE", "<": "COMPARISON_LT",
               "<=": "COMPARISON_LE"}

@@ -20,8 +20,8 @@ from typing import Any
 
 import yaml
 
-from flowc.compiler.diagnostics import Diagnostic
 from flowc.compiler.ir import App
+from flowc.diagnostics import Diagnostic
 from flowc.targets.base import Stack, Target, escape_literal
 from flowc.targets.k8s_manifests import CONFIGMAP_MAX_BYTES, TooLarge, describe
 

@@ -14,10 +14,9 @@ import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from flowc.targets.base import Stack
+from flowc.targets.base import Stack
 
 TF_FILE = "cdk.tf.json"
 

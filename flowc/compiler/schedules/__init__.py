@@ -13,14 +13,15 @@ dst (daylight-saving warnings), translate/ (one module per cron dialect).
 
 from __future__ import annotations
 
-from flowc.compiler.diagnostics import Diagnostic, Span
 from flowc.compiler.schedules.dst import schedule_warnings
 from flowc.compiler.schedules.errors import ScheduleError, ScheduleWarning, Untranslatable
-from flowc.compiler.schedules.model import KINDS, Schedule
+from flowc.compiler.schedules.model import Schedule
 from flowc.compiler.schedules.parse import compile_spec
 from flowc.compiler.schedules.parse_every import at_datetime
+from flowc.compiler.schedules.spec import KINDS
 from flowc.compiler.schedules.translate import TARGETS, translate
 from flowc.compiler.schedules.zones import get_zone
+from flowc.diagnostics import Diagnostic, Span
 
 
 def parse_schedule(kind: str, text: str, timezone: str, span: Span | None = None) -> Schedule:

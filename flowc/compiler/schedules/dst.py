@@ -23,7 +23,8 @@ from datetime import UTC, datetime
 
 from flowc.compiler.schedules.errors import ScheduleWarning
 from flowc.compiler.schedules.evaluate import plan_for
-from flowc.compiler.schedules.model import GAP_SKIP, OVERLAP_BOTH, Schedule
+from flowc.compiler.schedules.model import Schedule
+from flowc.compiler.schedules.spec import GAP_SKIP, OVERLAP_BOTH
 from flowc.compiler.schedules.zones import Transition, transitions
 
 YEARS_AHEAD = 4

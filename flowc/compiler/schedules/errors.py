@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flowc.compiler.diagnostics import Span
+from flowc.diagnostics import Span
 
 
 class ScheduleError(Exception):

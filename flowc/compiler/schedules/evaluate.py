@@ -36,16 +36,27 @@ from bisect import bisect_right
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from flowc.compiler.schedules.model import (
+from flowc.compiler.schedules.spec import (
     GAP_SKIP,
     MAX_YEAR,
     OVERLAP_BOTH,
-    Schedule,
     Spec,
 )
 from flowc.compiler.schedules.zones import get_zone, transitions_around
+
+
+class Scheduled(Protocol):
+    """What the evaluator reads of a schedule (flowc.compiler.schedules.model.Schedule)."""
+
+    @property
+    def spec(self) -> Spec: ...
+
+    @property
+    def zone(self) -> str: ...
+
 
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
@@ -182,7 +193,7 @@ class _Resolver:
         return _day_seconds(day) - worst
 
 
-def iter_fire_seconds(schedule: Schedule, after: datetime) -> Iterator[int]:
+def iter_fire_seconds(schedule: Scheduled, after: datetime) -> Iterator[int]:
     """Fire instants (epoch seconds) strictly after `after`, ascending."""
     spec = schedule.spec
     zone_name = schedule.zone
@@ -223,14 +234,14 @@ def iter_fire_seconds(schedule: Schedule, after: datetime) -> Iterator[int]:
             yield ts
 
 
-def iter_fires(schedule: Schedule, after: datetime) -> Iterator[datetime]:
+def iter_fires(schedule: Scheduled, after: datetime) -> Iterator[datetime]:
     """Aware fire times (in the schedule's zone) strictly after `after`."""
     zone = get_zone(schedule.zone)
     for ts in iter_fire_seconds(schedule, after):
         yield datetime.fromtimestamp(ts, zone)
 
 
-def next_fires(schedule: Schedule, after: datetime, n: int) -> list[datetime]:
+def next_fires(schedule: Scheduled, after: datetime, n: int) -> list[datetime]:
     """The next `n` fire times strictly after `after` (naive `after` means UTC)."""
     out: list[datetime] = []
     if n <= 0:
@@ -243,7 +254,7 @@ def next_fires(schedule: Schedule, after: datetime, n: int) -> list[datetime]:
     return out
 
 
-def fires_between(schedule: Schedule, start: datetime, end: datetime) -> list[datetime]:
+def fires_between(schedule: Scheduled, start: datetime, end: datetime) -> list[datetime]:
     """Fire times t with start < t <= end, aware, in the schedule's zone."""
     zone = get_zone(schedule.zone)
     end_s = _aware(end).timestamp()

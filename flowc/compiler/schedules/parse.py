@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from flowc.compiler.schedules.errors import ScheduleError
-from flowc.compiler.schedules.model import KINDS, MAX_YEAR, MIN_YEAR, Rule, Spec
+from flowc.compiler.schedules.spec import KINDS, MAX_YEAR, MIN_YEAR, Rule, Spec
 
 # Years tried when a rule does not restrict them: 28 consecutive years cover every
 # (leap year, weekday of 1 January) combination of the Gregorian calendar in 1901-2099.

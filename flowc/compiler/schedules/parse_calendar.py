@@ -20,7 +20,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flowc.compiler.schedules.errors import ScheduleError
-from flowc.compiler.schedules.model import (
+from flowc.compiler.schedules.spec import (
     ALL_HOURS,
     ALL_MINUTES,
     ALL_MONTHS,

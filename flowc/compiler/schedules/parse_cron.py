@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 
 from flowc.compiler.schedules.errors import ScheduleError
-from flowc.compiler.schedules.model import (
+from flowc.compiler.schedules.spec import (
     GAP_SHIFT,
     GAP_SKIP,
     OVERLAP_BOTH,

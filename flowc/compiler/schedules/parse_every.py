@@ -17,7 +17,7 @@ from collections import defaultdict
 from datetime import datetime
 
 from flowc.compiler.schedules.errors import ScheduleError
-from flowc.compiler.schedules.model import MAX_YEAR, MIN_YEAR, Rule, Spec
+from flowc.compiler.schedules.spec import MAX_YEAR, MIN_YEAR, Rule, Spec
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 DAY = 86400

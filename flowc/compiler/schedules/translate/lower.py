@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 
 from flowc.compiler.schedules.errors import Untranslatable
-from flowc.compiler.schedules.model import ZERO, Rule, Schedule
+from flowc.compiler.schedules.model import Schedule
+from flowc.compiler.schedules.spec import ZERO, Rule
 
 LONG_MONTHS = frozenset({1, 3, 5, 7, 8, 10, 12})
 SHORT_MONTHS = frozenset({4, 6, 9, 11})

@@ -1,0 +1,129 @@
+"""Build every requested target's Stack, synthesize them with cdktf, write what changed.
+
+`compile_app(app, ["aws"], out_dir)` synthesizes every stack in one cdktf App
+(generic `TerraformResource`/`TerraformProvider`/`TerraformOutput` and a generic backend;
+the resource arguments are merged into cdktf's document in Python, so the cost stays
+that of a bare cdktf app with the same resources) and
+writes `out_dir/<target>/cdk.tf.json` plus the stack's files, each only when its bytes
+changed. When the stack model equals the last compile's (fingerprint in
+`<target>/.flowc-state.json`) and the files on disk are intact, cdktf is not started.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flowc import __version__
+from flowc.compiler.ir import App
+from flowc.diagnostics import Diagnostic, has_errors
+from flowc.targets import load_target
+from flowc.targets.base import Stack
+from flowc.targets.synth import TF_FILE, synth
+
+STATE_FILE = ".flowc-state.json"
+
+
+@dataclass
+class TargetResult:
+    target: str
+    diagnostics: list[Diagnostic]
+    written: list[Path] = field(default_factory=list)  # files whose bytes changed
+    synthesized: bool = False  # False when the fingerprint matched and cdktf was skipped
+
+
+def write_if_changed(path: Path, data: bytes) -> bool:
+    """Write `data` to `path` unless it already holds exactly these bytes."""
+    try:
+        if path.read_bytes() == data:
+            return False
+    except OSError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+    return True
+
+
+def _cdktf_version() -> str:
+    try:
+        return importlib.metadata.version("cdktf")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover
+        return "?"
+
+
+def _fingerprint(stack: Stack) -> str:
+    """Hash of everything the output depends on: flowc, cdktf and the stack model."""
+    blob = json.dumps([__version__, _cdktf_version(), stack.model()], sort_keys=True,
+                      default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _up_to_date(stack: Stack, fingerprint: str) -> bool:
+    try:
+        state = json.loads((stack.out_dir / STATE_FILE).read_text())
+    except (OSError, ValueError):
+        return False
+    if state.get("fingerprint") != fingerprint:
+        return False
+    for rel, digest in state.get("files", {}).items():
+        try:
+            if _sha((stack.out_dir / rel).read_bytes()) != digest:
+                return False
+        except OSError:
+            return False
+    return True
+
+
+def _write_stack(stack: Stack, tf_json: bytes, fingerprint: str) -> list[Path]:
+    outputs = {TF_FILE: tf_json, **stack.files}
+    written = [stack.out_dir / rel for rel, data in outputs.items()
+               if write_if_changed(stack.out_dir / rel, data)]
+    try:
+        old = json.loads((stack.out_dir / STATE_FILE).read_text()).get("files", {})
+    except (OSError, ValueError):
+        old = {}
+    for rel in sorted(set(old) - set(outputs)):  # files an earlier compile wrote
+        (stack.out_dir / rel).unlink(missing_ok=True)
+    state = {"fingerprint": fingerprint, "files": {r: _sha(d) for r, d in sorted(outputs.items())}}
+    if write_if_changed(stack.out_dir / STATE_FILE, (json.dumps(state, indent=2) + "\n").encode()):
+        written.append(stack.out_dir / STATE_FILE)
+    return written
+
+
+def compile_app(app: App, targets: Sequence[str], out_dir: Path) -> list[TargetResult]:
+    """Build, synthesize and write each target; stacks with errors write nothing."""
+    out_dir = Path(out_dir)
+    results: list[TargetResult] = []
+    todo: list[tuple[TargetResult, Stack, str]] = []
+    for name in targets:
+        target = load_target(name)
+        result = TargetResult(name, list(target.check(app)))
+        results.append(result)
+        if has_errors(result.diagnostics):
+            continue
+        stack = Stack(name, app, out_dir / name)
+        target.build(app, stack)
+        result.diagnostics.extend(stack.diagnostics)
+        if has_errors(result.diagnostics):
+            continue
+        fingerprint = _fingerprint(stack)
+        if _up_to_date(stack, fingerprint):
+            continue
+        todo.append((result, stack, fingerprint))
+    if todo:
+        synthesized = synth([stack for _, stack, _ in todo])
+        for (result, stack, fingerprint), tf_json in zip(todo, synthesized, strict=True):
+            result.synthesized = True
+            result.written = _write_stack(stack, tf_json, fingerprint)
+    return results
