@@ -18,8 +18,8 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from flowc.compiler.diagnostics import Diagnostic
 from flowc.deploy.localcloud import free_port
+from flowc.diagnostics import Diagnostic
 from flowc.emulator.runners import StartError, _killpg, _normalise, _pump, _Tail, host_environment
 from flowc.emulator.services.spec import ServiceSpec
 
