@@ -28,3 +28,13 @@ def spec(tmp_path):
 
     write.dir = tmp_path
     return write
+
+
+from tests.components_support import (  # noqa: E402,F401  (session fixtures: dockerd, LocalStack)
+    busybox_image,
+    docker_host,
+    dockerd,
+    localstack,
+    localstack_host,
+    python_image,
+)

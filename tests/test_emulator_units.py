@@ -19,16 +19,11 @@ from flowc.compiler.schedules.model import Schedule
 from flowc.deploy.localcloud import free_port
 from flowc.emulator.clock import RealClock, VirtualClock, make_clock, parse_duration
 from flowc.emulator.cloud import localstack_endpoint
+from flowc.emulator.docker_runner import DockerRunner
 from flowc.emulator.events import EventBus, JsonlWriter, read_events
 from flowc.emulator.executor import retry_delay
 from flowc.emulator.history import History, list_runs
-from flowc.emulator.runners import (
-    TIMEOUT_EXIT,
-    Attempt,
-    DockerRunner,
-    ProcessRunner,
-    StartError,
-)
+from flowc.emulator.runners import TIMEOUT_EXIT, Attempt, ProcessRunner, StartError
 from flowc.emulator.scheduler import Scheduler, diff_apps
 from flowc.emulator.secrets import local_secret_values, read_secrets_file
 from flowc.emulator.view import PlainView, format_event

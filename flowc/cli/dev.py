@@ -13,12 +13,27 @@ import signal
 import sys
 import threading
 from datetime import UTC, datetime
+from enum import Enum
 from pathlib import Path
 
 import typer
 
 from flowc.cli.app import app
 from flowc.diagnostics import Diagnostic, render_text
+
+
+class Isolation(str, Enum):
+    process = "process"
+    docker = "docker"
+
+
+PULL_OPTION = typer.Option(
+    False, "--pull", help="Pull images missing locally (default: never reach a registry)."
+)
+ISOLATE_OPTION = typer.Option(
+    Isolation.process, "--isolate",
+    help="Run python tasks as plain processes, or in Docker in the k8s target's python image.",
+)  # fmt: skip
 
 
 def option_error(message: str, help: str) -> typer.Exit:
@@ -71,6 +86,8 @@ def dev(
     grace: float = typer.Option(5.0, "--grace", help="Seconds runs in flight get on stop."),
     plain: bool = typer.Option(False, "--plain", help="Plain lines even on a terminal."),
     watch: bool = typer.Option(True, "--watch/--no-watch", help="Hot reload on changes."),
+    pull: bool = PULL_OPTION,
+    isolate: Isolation = ISOLATE_OPTION,
 ) -> None:
     """Run every task on its schedule on this machine, with hot reload."""
     seconds, moment = parse_window(run_for, start, speed)
@@ -79,7 +96,7 @@ def dev(
 
     options = Options(
         spec=file, env=env, speed=speed, start=moment, run_for=seconds, state_dir=state,
-        events=events, grace=grace, watch=watch,
+        events=events, grace=grace, watch=watch, pull=pull, isolate=isolate.value,
     )  # fmt: skip
     session = Session(options, make_view(plain))
     stop = threading.Event()

@@ -15,6 +15,7 @@ from pathlib import Path
 import typer
 
 from flowc.cli.app import app
+from flowc.cli.dev import ISOLATE_OPTION, PULL_OPTION, Isolation
 from flowc.diagnostics import Diagnostic, render_text
 
 
@@ -27,6 +28,8 @@ def run(
     events: Path | None = typer.Option(None, "--events", help="Append events to this JSONL."),
     speed: float = typer.Option(1.0, "--speed", help="Virtual clock speed (retry back-off)."),
     retries: bool = typer.Option(True, "--retries/--no-retries", help="Apply the task's retries."),
+    pull: bool = PULL_OPTION,
+    isolate: Isolation = ISOLATE_OPTION,
 ) -> None:
     """Run one task once, locally, and exit with its exit code."""
     from flowc.cli.dev import parse_window
@@ -35,7 +38,7 @@ def run(
 
     parse_window(None, None, speed)
     options = Options(spec=file, env=env, speed=speed, state_dir=state, events=events,
-                      watch=False)  # fmt: skip
+                      watch=False, pull=pull, isolate=isolate.value)  # fmt: skip
     session = Session(options, PlainView(sys.stderr, output_stream=sys.stdout))
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
     code = 1

@@ -25,20 +25,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from flowc.compiler.ir import App, PythonHandler, SecretRef, Task
+from flowc.compiler.ir import App, SecretRef, Task
 from flowc.diagnostics import Diagnostic
 from flowc.emulator.alerts import AlertTracker
 from flowc.emulator.clock import Clock, iso
 from flowc.emulator.cloud import Cloud
+from flowc.emulator.docker_runner import DockerRunner
 from flowc.emulator.events import EventBus
 from flowc.emulator.history import History
-from flowc.emulator.runners import (
-    Attempt,
-    AttemptResult,
-    DockerRunner,
-    ProcessRunner,
-    StartError,
-)
+from flowc.emulator.runners import Attempt, AttemptResult, ProcessRunner, StartError
 from flowc.emulator.secrets import SECRETS_FILE, env_var_for
 from flowc.emulator.versions import Choice, Versions
 
@@ -73,6 +68,7 @@ class Executor:
         output: Callable[[str, str, str], None],
         note: Callable[[Diagnostic], None],
         message: Callable[[str], None] = print,
+        docker: DockerRunner | None = None,
     ):
         self.clock = clock
         self.bus = bus
@@ -80,7 +76,7 @@ class Executor:
         self.cloud = cloud
         self.note = note
         self.process = ProcessRunner(output)
-        self.docker = DockerRunner(output)
+        self.docker = docker or DockerRunner(output)
         self.stopping = threading.Event()  # no further attempts; cancels retry waits
         self.abort = threading.Event()  # a second Ctrl-C: no more grace
         self._slots = threading.Semaphore(MAX_CONCURRENT_ATTEMPTS)
@@ -220,13 +216,12 @@ class Executor:
                 self.bus.emit("started", task.name, run_id=run_id, attempt=number, of=of,
                               version=version)
                 started = True
-                runner = self.process if isinstance(task.handler, PythonHandler) else self.docker
+                runner = self.docker if self.docker.handles(task) else self.process
                 result = runner.run(attempt)
+                if result.diagnostic is not None:  # e.g. the Docker engine went away
+                    self._note_once(task, result.diagnostic)
             except StartError as exc:
-                key = f"{task.name}:{exc.diagnostic.code}"
-                if key not in self._warned:  # the full diagnostic once per task and cause
-                    self._warned.add(key)
-                    self.note(exc.diagnostic)
+                self._note_once(task, exc.diagnostic)
                 result = AttemptResult(exit_code=None, error=exc.diagnostic.message,
                                        diagnostic=exc.diagnostic)  # fmt: skip
             except Exception as exc:  # noqa: BLE001 - a runner bug must not kill the emulator
@@ -245,11 +240,17 @@ class Executor:
             )  # fmt: skip
             return result
 
+    def _note_once(self, task: Task, diagnostic: Diagnostic) -> None:
+        key = f"{task.name}:{diagnostic.code}"
+        if key not in self._warned:  # the full diagnostic once per task and cause
+            self._warned.add(key)
+            self.note(diagnostic)
+
     def _environment(
         self, app: App, task: Task, run_id: str, number: int, scheduled_at: datetime | None
     ) -> dict[str, str]:
         env: dict[str, str] = {}
-        if self.cloud is not None and isinstance(task.handler, PythonHandler):
+        if self.cloud is not None:  # containers share the host network: loopback works
             env.update(self.cloud.task_environment())
         for var in task.env:
             if isinstance(var.value, SecretRef):

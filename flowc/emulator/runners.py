@@ -5,9 +5,9 @@
   streams stdout/stderr line by line to the output sink, and enforces the timeout
   by killing the whole group. The group is also killed when the attempt ends, so a
   task cannot leave background children behind.
-- `DockerRunner` runs an image task through the docker SDK when an engine answers;
-  when none does, `run` raises `StartError` (diagnostic E502) and the caller turns it
-  into a per-task failure, never a crash.
+- Image tasks run in containers: `flowc.emulator.docker_runner.DockerRunner`. A runner
+  raises `StartError` for an attempt that cannot start (missing code directory, no
+  Docker engine...); the caller turns it into a per-task failure, never a crash.
 
 Exit codes: a process killed by signal N reports 128+N; a timed-out attempt 124.
 """
@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from flowc.compiler.ir import App, ImageHandler, PythonHandler, Task
+from flowc.compiler.ir import App, PythonHandler, Task
 from flowc.diagnostics import Diagnostic, DiagnosticError
 from flowc.emulator.secrets import ENV_PREFIX
 
@@ -98,6 +98,19 @@ class _Tail:
         return "\n".join(self.lines)[-TAIL_CHARS:]
 
 
+def require_code_dir(attempt: Attempt) -> None:
+    """StartError E504 unless the python task's code directory exists."""
+    if not attempt.code_dir.is_dir():
+        raise StartError(
+            Diagnostic(
+                "E504",
+                f"task `{attempt.task.name}`: code directory {attempt.code_dir} does not exist",
+                attempt.task.span,
+                help="put the task's code next to the .flow file, or fix `code_dir`",
+            )
+        )
+
+
 def _pump(lines: Iterable[bytes], task: str, stream: str, sink: OutputSink, tail: _Tail | None):
     for raw in lines:
         line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
@@ -128,15 +141,7 @@ class ProcessRunner:
     def run(self, attempt: Attempt) -> AttemptResult:
         handler = attempt.task.handler
         assert isinstance(handler, PythonHandler)
-        if not attempt.code_dir.is_dir():
-            raise StartError(
-                Diagnostic(
-                    "E504",
-                    f"task `{attempt.task.name}`: code directory {attempt.code_dir} does not exist",
-                    attempt.task.span,
-                    help="put the task's code next to the .flow file, or fix `code_dir`",
-                )
-            )
+        require_code_dir(attempt)
         env = host_environment()
         env.update(attempt.env)
         env["PYTHONUNBUFFERED"] = "1"
@@ -218,113 +223,3 @@ def _killpg(pgid: int, sig: int) -> None:
         os.killpg(pgid, sig)
     except (ProcessLookupError, PermissionError):
         pass
-
-
-class DockerRunner:
-    """Image tasks in Docker containers (docker SDK, engine from DOCKER_HOST or the socket)."""
-
-    def __init__(self, output: OutputSink):
-        self.output = output
-        self._client = None
-        self._containers: dict[str, object] = {}
-        self._lock = threading.Lock()
-
-    def _connect(self, task: Task):
-        if self._client is not None:
-            return self._client
-        try:
-            import docker
-
-            client = docker.from_env(timeout=10)
-            client.ping()
-        except Exception as exc:  # any failure to reach an engine is the same to the user
-            reason = str(exc).split("\n")[0][:200]
-            raise StartError(
-                Diagnostic(
-                    "E502",
-                    f"task `{task.name}` needs Docker, but no Docker engine is reachable "
-                    f"({reason})",
-                    task.span,
-                    help="start Docker (or set DOCKER_HOST); python tasks run without it",
-                )
-            ) from None
-        self._client = client
-        return client
-
-    def run(self, attempt: Attempt) -> AttemptResult:
-        handler = attempt.task.handler
-        assert isinstance(handler, ImageHandler)
-        client = self._connect(attempt.task)
-        import requests
-
-        task = attempt.task
-        started = time.monotonic()
-        container = client.containers.run(
-            handler.image,
-            command=list(handler.command) or None,
-            environment=dict(attempt.env),
-            detach=True,
-            mem_limit=f"{task.memory_mib}m",
-            nano_cpus=int(task.cpu * 1e9) if task.cpu else None,
-            labels={"flowc.app": attempt.app.name, "flowc.task": task.name,
-                    "flowc.run": attempt.run_id},  # fmt: skip
-        )
-        with self._lock:
-            self._containers[container.id] = container
-        tail = _Tail()
-        readers = [
-            threading.Thread(target=self._pump_logs, args=(container, task.name, True, None)),
-            threading.Thread(target=self._pump_logs, args=(container, task.name, False, tail)),
-        ]
-        for reader in readers:
-            reader.daemon = True
-            reader.start()
-        timed_out, interrupted = False, False
-        try:
-            status = container.wait(timeout=task.timeout_s)["StatusCode"]
-        except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
-            timed_out = True
-            container.kill()
-            status = TIMEOUT_EXIT
-        finally:
-            with self._lock:
-                interrupted = self._containers.pop(container.id, None) is None
-        for reader in readers:
-            reader.join(timeout=2)
-        try:
-            container.remove(force=True)
-        except Exception:  # already gone
-            pass
-        return AttemptResult(
-            exit_code=TIMEOUT_EXIT if timed_out else _normalise(int(status)),
-            timed_out=timed_out,
-            interrupted=interrupted and not timed_out,
-            stderr_tail=tail.text(),
-            duration_s=time.monotonic() - started,
-        )
-
-    def _pump_logs(self, container, task: str, stdout: bool, tail: _Tail | None) -> None:
-        buffer = b""
-        try:
-            for chunk in container.logs(stream=True, follow=True, stdout=stdout, stderr=not stdout):
-                buffer += chunk
-                *lines, buffer = buffer.split(b"\n")
-                _pump(lines, task, "stdout" if stdout else "stderr", self.output, tail)
-        except Exception:  # the container went away
-            pass
-        if buffer:
-            _pump([buffer], task, "stdout" if stdout else "stderr", self.output, tail)
-
-    def terminate_all(self, grace: float) -> None:
-        with self._lock:
-            containers = list(self._containers.values())
-            self._containers.clear()
-        for container in containers:
-            try:
-                container.stop(timeout=max(1, int(grace)))
-            except Exception:
-                pass
-
-
-def runner_for(task: Task, process: ProcessRunner, docker: DockerRunner):
-    return process if isinstance(task.handler, PythonHandler) else docker

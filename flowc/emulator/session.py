@@ -25,6 +25,7 @@ from flowc.compiler.ir import App
 from flowc.diagnostics import Diagnostic, SourceCache, render_text
 from flowc.emulator.clock import Clock, iso, make_clock
 from flowc.emulator.cloud import Cloud
+from flowc.emulator.docker_runner import DockerRunner
 from flowc.emulator.events import EventBus, JsonlWriter
 from flowc.emulator.executor import Executor, RunOutcome, code_dir
 from flowc.emulator.history import History
@@ -54,6 +55,8 @@ class Options:
     events: Path | None = None
     grace: float = 5.0
     watch: bool = True
+    pull: bool = False  # pull an image task's image that is missing locally
+    isolate: str = "process"  # "docker": python tasks in the k8s target's python image
 
 
 class Session:
@@ -192,10 +195,16 @@ class Session:
         if self._writer is not None:
             self.bus.subscribe(self._writer)
         self.bus.subscribe(self.view.event)
-        assert self.history is not None
+        assert self.history is not None and self.app is not None
+        docker = DockerRunner(self.view.output, self.options.pull, self.options.isolate == "docker")
+        if any(docker.handles(task) for task in self.app.tasks):
+            reaped = docker.reap_leftovers()
+            if reaped:
+                self.view.message(f"flowc dev: removed {reaped} container(s) left by a flowc "
+                                  "that did not stop cleanly")  # fmt: skip
         self.executor = Executor(
             self.clock, self.bus, self.history, self.cloud, self.view.output, self._note,
-            self.view.message,
+            self.view.message, docker,
         )
 
     def _note(self, diagnostic: Diagnostic) -> None:
