@@ -295,11 +295,11 @@ task sleeper {{
 task quick {{
   image = "{image}"
   command = ["true"]
-  schedule = every 1m
+  schedule = every 1h
   targets = [k8s]
 }}
 """)
-    argv = [*FLOWC, "dev", str(spec), "--plain", "--no-watch", "--speed", "60",
+    argv = [*FLOWC, "dev", str(spec), "--plain", "--no-watch", "--speed", "1",
             "--start", "2026-01-05T09:00:59+00:00", "--state", str(tmp_path / ".flowc")]
     env = {**os.environ, "LOCALSTACK_HOST": "127.0.0.1:9"}
     flowc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
