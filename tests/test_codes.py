@@ -14,6 +14,7 @@ from flowc.compiler.codes import CODES
 from flowc.compiler.pipeline import load, load_text
 
 T = 'task t {\n  python = "jobs.main:main"\n  schedule = "daily"\n'
+S = 'service s {\n  image = "ghcr.io/acme/api:1"\n  port = 8000\n'  # a service, unclosed
 
 # code -> (source, --env). Each must report that code (others may come too).
 EXAMPLES: dict[str, tuple[str, str | None]] = {
@@ -52,6 +53,14 @@ EXAMPLES: dict[str, tuple[str, str | None]] = {
     "W101": ("secret unused\n" + T + "}\n", None),
     "W102": ("app x\n", None),
     "W103": ('task t {\n  python = "nowhere.mod:main"\n  schedule = "daily"\n}\n', None),
+    "E130": (S + "  replicas = 10..3\n}\n", None),
+    "E131": (S + "  replicas = 1..3\n  scale_on = disk 50%\n}\n", None),
+    "E132": ('service s {\n  image = "x:1"\n  health = "/health"\n}\n', None),
+    "E133": ('service s {\n  image = "x:1"\n  public = true\n}\n', None),
+    "E134": (S + "  release { strategy = big_bang }\n}\n", None),
+    "W130": (S + "  replicas = 3\n  scale_on = cpu 70%\n}\n", None),
+    "E230": ('service s {\n  python = "jobs.main:main"\n  targets = [aws]\n}\n', None),
+    "W230": (S + "  targets = [k8s]\n  release { strategy = blue_green }\n}\n", None),
     "E201": (T + "  timeout = 20m\n}\n", None),
     "E202": (T + "  memory = 20GB\n  targets = [aws]\n}\n", None),
     "E203": (T + "  retries = 3\n  targets = [aws]\n}\n", None),

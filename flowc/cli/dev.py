@@ -88,8 +88,12 @@ def dev(
     watch: bool = typer.Option(True, "--watch/--no-watch", help="Hot reload on changes."),
     pull: bool = PULL_OPTION,
     isolate: Isolation = ISOLATE_OPTION,
+    only: list[str] = typer.Option(
+        [], "--only", help="Run just this task or service (repeat for more)."
+    ),
 ) -> None:
-    """Run every task on its schedule on this machine, with hot reload."""
+    """Run every task on its schedule and every service behind a local proxy, with hot
+    reload."""
     seconds, moment = parse_window(run_for, start, speed)
     from flowc.emulator.session import Options, Session
     from flowc.emulator.view import make_view
@@ -97,6 +101,7 @@ def dev(
     options = Options(
         spec=file, env=env, speed=speed, start=moment, run_for=seconds, state_dir=state,
         events=events, grace=grace, watch=watch, pull=pull, isolate=isolate.value,
+        only=tuple(only),
     )  # fmt: skip
     session = Session(options, make_view(plain))
     stop = threading.Event()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from flowc.compiler import ir
 from flowc.compiler.check_release import check_layer, release_settings
+from flowc.compiler.check_service import ServiceChecker
 from flowc.compiler.check_task import TaskChecker
 from flowc.compiler.settings import SettingsLayer
 from flowc.compiler.values import Reader, did_you_mean, name_fix
@@ -18,12 +19,12 @@ from flowc.diagnostics import Diagnostic, Span
 from flowc.grammar import syntax as s
 
 TOP_LEVEL = {"app": "decl", "secret": "decl", "defaults": "block", "task": "block",
-             "environment": "block", "release": "block", "layer": "block"}
-LABELLED = ("task", "environment", "layer")
+             "service": "block", "environment": "block", "release": "block", "layer": "block"}
+LABELLED = ("task", "service", "environment", "layer")
 
 # Settings that `defaults { }` and `environment NAME { }` may set for every task.
 SHARED_KEYS = ("timezone", "memory", "cpu", "timeout", "retries", "on_failure", "targets",
-               "requirements", "env")
+               "requirements", "env", "replicas")  # replicas: for services only
 TARGET_BLOCK_KEYS = {
     "aws": ("region", "subnets", "security_groups"),
     "gcp": ("project", "region"),
@@ -55,6 +56,7 @@ class _Checker:
         defaults = SettingsLayer()
         secrets: dict[str, s.Decl] = {}
         tasks: dict[str, s.Block] = {}
+        services: dict[str, s.Block] = {}
         environments: dict[str, s.Block] = {}
         seen_defaults: s.Block | None = None
         release: s.Block | None = None
@@ -93,12 +95,19 @@ class _Checker:
                     continue
                 seen_defaults = stmt
                 defaults = self._layer(stmt, "defaults")
-            else:  # task / environment / layer
-                table = {"task": tasks, "environment": environments, "layer": layers}[kw]
+            else:  # task / service / environment / layer
+                table = {"task": tasks, "service": services, "environment": environments,
+                         "layer": layers}[kw]
                 label = stmt.label
                 if label.name in table:
                     self.error("E104", f"{kw} `{label.name}` is declared twice", label.span,
                                help=f"rename one of them, or merge the two {kw} blocks")
+                elif kw in ("task", "service") and label.name in (services, tasks)[
+                        kw == "service"]:
+                    other = "service" if kw == "task" else "task"
+                    self.error("E104", f"{kw} `{label.name}` has the name of a {other}",
+                               label.span, help="tasks and services share one namespace: "
+                               "rename one of them")
                 elif self.read.valid_name(label, kw):
                     table[label.name] = stmt
 
@@ -120,19 +129,23 @@ class _Checker:
         task_checker = TaskChecker(self.read, self.path, base_dir, set(secrets),
                                    release_settings(self.read, release, "`release`"), ir_layers)
         ir_tasks = [task_checker.check(block, defaults, env_layer) for block in tasks.values()]
+        service_checker = ServiceChecker(task_checker)
+        ir_services = [service_checker.check(block, defaults, env_layer)
+                       for block in services.values()]
         for name, decl in secrets.items():
             if name not in task_checker.used_secrets:
                 self.diagnostics.append(Diagnostic(
                     "W101", f"secret `{name}` is declared but no task uses it", decl.span,
                     help=f"bind it in a task: `env {{ NAME = secret.{name} }}`, or remove it"))
-        if not tasks:
+        if not tasks and not services:
             self.diagnostics.append(Diagnostic("W102", "this file declares no task",
                                                Span(self.path, 1, 1),
                                                help="add `task NAME { ... }`"))
 
         if app_name is None:
             app_name = name_fix(Path(self.path).stem)
-        if any(d.is_error for d in self.diagnostics) or any(t is None for t in ir_tasks):
+        if (any(d.is_error for d in self.diagnostics) or any(t is None for t in ir_tasks)
+                or any(v is None for v in ir_services)):
             return None, self.diagnostics
         app = ir.App(
             name=app_name,
@@ -146,6 +159,7 @@ class _Checker:
             k8s=ir.K8sSettings(**targets_settings["k8s"]),
             environments=tuple(environments),
             layers=tuple(ir_layers.values()),
+            services=tuple(v for v in ir_services if v is not None),
         )
         return app, self.diagnostics
 

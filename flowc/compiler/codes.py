@@ -50,6 +50,13 @@ CODES: dict[str, str] = {
     "W101": "secret declared but unused",
     "W102": "file declares no task",
     "W103": "python module not found next to the spec",
+    # -- services (flowc/compiler/check_service.py)
+    "E130": "bad `replicas` (not 1..1000, or a range written high first)",
+    "E131": "bad `scale_on` (not `cpu N%` or `memory N%`)",
+    "E132": "bad `health` (not an HTTP path, or on a worker without `port`)",
+    "E133": "`public` on a worker without `port`",
+    "E134": "bad service release `strategy`",
+    "W130": "`scale_on` with a fixed number of replicas",
     # -- schedules (flowc/compiler/schedules/, flowc/cli/schedule.py)
     "E300": "invalid systemd calendar expression",
     "E301": "calendar value out of range, or a repetition that never repeats",
@@ -77,6 +84,9 @@ CODES: dict[str, str] = {
     "E202": "memory outside the target runtime's range",
     "E203": "retries over the target's limit",
     "W201": "`cpu` ignored where CPU follows memory (AWS Lambda)",
+    # -- service limits per target (flowc/compiler/service_limits.py)
+    "E230": "a target cannot run a service as declared (names the target and why)",
+    "W230": "a target ignores or rounds a service setting (names the target and why)",
     # -- targets, `flowc compile` (flowc/targets/)
     "E400": "task code or requirements cannot be packaged into an asset",
     "E401": "image task on aws, but the environment sets no `aws { subnets }`",
@@ -109,7 +119,7 @@ CODES: dict[str, str] = {
     "E503": "task reads a secret that has no value in the emulator's secret store",
     "E504": "task's code directory does not exist",
     "E505": "the spec could not be loaded (internal error in the front end)",
-    "E506": "bad `--speed`, `--for` or `--start` value",
+    "E506": "bad `--speed`, `--for`, `--start` or `--only` value",
     "E507": "the AWS emulator (LocalStack or embedded) could not be started",
     "E508": "the run history (--state) or the events file (--events) cannot be written",
     "E509": "a task's image is not in the local Docker engine (flowc pulls only with --pull)",

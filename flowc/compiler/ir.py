@@ -159,6 +159,71 @@ class Task:
 
 
 @dataclass(frozen=True)
+class Scaling:
+    """`replicas = MIN..MAX` with `scale_on = cpu 70%`; fixed replicas have min == max."""
+
+    min_replicas: int
+    max_replicas: int
+    metric: str = "cpu"  # "cpu" | "memory": average utilisation across replicas
+    target_percent: float = 70.0
+
+    @property
+    def autoscaled(self) -> bool:
+        return self.max_replicas > self.min_replicas
+
+
+@dataclass(frozen=True)
+class ServiceRelease:
+    """`release { strategy = rolling | blue_green | canary 10% for 10m }`."""
+
+    strategy: str = "rolling"
+    canary_percent: float | None = None
+    canary_for_s: int | None = None
+
+
+@dataclass(frozen=True)
+class Service:
+    """A long-running service (`port` set: HTTP behind a load balancer) or worker (no port).
+
+    Alerts use the service metrics: error_rate and cpu/memory (percent), latency_p95
+    (seconds), unhealthy (count of unhealthy replicas).
+    """
+
+    name: str
+    handler: Handler  # PythonHandler: `module:attr` names an ASGI/WSGI app (or worker callable)
+    port: int | None
+    health: str | None  # HTTP path for readiness and liveness; None for a worker
+    scaling: Scaling
+    public: bool
+    memory_mib: int
+    cpu: float
+    env: tuple[EnvVar, ...]
+    alerts: tuple[Alert, ...]
+    targets: tuple[str, ...]
+    requirements: str | None
+    description: str | None
+    code_dir: str = "."
+    release: ServiceRelease = ServiceRelease()
+    span: Span | None = field(default=None, compare=False)
+    layers: tuple[str, ...] = ()  # as Task.layers, so code packaging treats both alike
+
+    @property
+    def is_worker(self) -> bool:
+        return self.port is None
+
+    def runs_on(self, target: str) -> bool:
+        return target in self.targets
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        seen: dict[str, None] = {}
+        for var in self.env:
+            if isinstance(var.value, SecretRef):
+                seen.setdefault(var.value.secret, None)
+        return tuple(seen)
+
+
+@dataclass(frozen=True)
 class Backend:
     """Remote Terraform state: `backend s3 { bucket = "..." key = "..." }`."""
 
@@ -205,6 +270,16 @@ class App:
     k8s: K8sSettings = K8sSettings()
     environments: tuple[str, ...] = ()  # every environment declared in the file
     layers: tuple[Layer, ...] = ()
+    services: tuple[Service, ...] = ()
+
+    def service(self, name: str) -> Service:
+        for service in self.services:
+            if service.name == name:
+                return service
+        raise KeyError(name)
+
+    def services_for(self, target: str) -> tuple[Service, ...]:
+        return tuple(s for s in self.services if s.runs_on(target))
 
     def layer(self, name: str) -> Layer:
         for layer in self.layers:
@@ -263,8 +338,11 @@ __all__ = [
     "Layer",
     "PythonHandler",
     "Release",
+    "Scaling",
     "Schedule",
     "Secret",
+    "Service",
+    "ServiceRelease",
     "SecretRef",
     "TargetSchedule",
     "Task",

@@ -36,6 +36,7 @@ from flowc.emulator.view import PlainView
 
 Loader = Callable[..., Any]  # (path, env=None) -> LoadResult
 CLOUD_FILE = "cloud.json"
+SERVICES_FILE = "services.json"  # service name -> the URL of its local proxy
 
 
 def default_loader(path: str | Path, env: str | None = None) -> Any:
@@ -57,6 +58,7 @@ class Options:
     watch: bool = True
     pull: bool = False  # pull an image task's image that is missing locally
     isolate: str = "process"  # "docker": python tasks in the k8s target's python image
+    only: tuple[str, ...] = ()  # run just these tasks and services (`flowc dev --only`)
 
 
 class Session:
@@ -79,6 +81,8 @@ class Session:
         self.executor: Executor | None = None
         self.scheduler: Scheduler | None = None
         self.watcher: Any = None
+        self.services: Any = None  # flowc.emulator.services.Services, once started
+        self._announced: dict[str, str | None] = {}  # service -> URL printed
         self.until: datetime | None = None
         self._writer: JsonlWriter | None = None
         self._reload_lock = threading.Lock()
@@ -98,6 +102,10 @@ class Session:
         if not result.ok:
             return None, list(result.diagnostics), result.sources
         app = dataclasses.replace(result.app, base_dir=str(Path(result.app.base_dir).resolve()))
+        if self.options.only:
+            app, problem = _only(app, self.options.only)
+            if problem is not None:
+                return None, [*result.diagnostics, problem], result.sources
         return app, list(result.diagnostics), result.sources
 
     def show(self, diagnostics: list[Diagnostic], sources: SourceCache | None = None) -> None:
@@ -232,6 +240,46 @@ class Session:
             self.watcher.start()
         self.view.start(self.scheduler.snapshot, self.header(), self.clock.now)
         self.scheduler.start()
+        self._start_services(self.app)
+
+    # services ---------------------------------------------------------------------
+
+    def _service_specs(self, app: App) -> list[Any]:
+        from flowc.emulator.services.spec import from_ir
+
+        values = local_secret_values([s.name for s in app.secrets], app.base_dir)
+        return [from_ir(app, service, values) for service in app.services]
+
+    def _start_services(self, app: App) -> None:
+        if not app.services:
+            return
+        from flowc.emulator.services import Services
+
+        assert self.bus is not None
+        bus = self.bus
+        self.services = Services(
+            lambda name: lambda event, **fields: bus.emit(event, service=name, **fields),
+            self.view.output, self._note,
+        )  # fmt: skip
+        self._update_services(app, [])
+
+    def _update_services(self, app: App, paths: list[str]) -> None:
+        if self.services is None:
+            if app.services:
+                self._start_services(app)
+            return
+        self.services.update(self._service_specs(app), [Path(p) for p in paths])
+        urls = self.services.urls()
+        for name, url in urls.items():
+            if self._announced.get(name, "") != url:
+                where = f"at {url}" if url else "(a worker: no port)"
+                self.view.message(f"flowc dev: service `{name}` {where}")
+        self._announced = dict(urls)
+        path = self.options.state_dir / SERVICES_FILE
+        try:
+            path.write_text(json.dumps(urls, indent=2) + "\n", encoding="utf-8")
+        except OSError:
+            pass  # the URLs were printed; the file is a convenience
 
     def _register_versions(self, app: App) -> None:
         """Record each task's code version; start canaries for new ones (versions.py)."""
@@ -254,14 +302,17 @@ class Session:
         assert self.app is not None and self.cloud is not None and self.clock is not None
         speed = f", speed x{self.options.speed:g}" if self.options.speed != 1 else ""
         window = f", for {self.options.run_for:g}s virtual" if self.until else ""
+        services = f", {len(self.app.services)} service(s)" if self.app.services else ""
         return (
-            f"flowc dev: app `{self.app.name}`, {len(self.app.tasks)} task(s){speed}{window}; "
+            f"flowc dev: app `{self.app.name}`, {len(self.app.tasks)} task(s){services}"
+            f"{speed}{window}; "
             f"virtual clock at {iso(self.clock.now())}; AWS: {self.cloud.kind} at "
             f"{self.cloud.endpoint}; state: {self.options.state_dir}"
         )
 
     def _code_dirs(self, app: App) -> list[Path]:
-        return sorted({code_dir(app, t) for t in app.tasks if t.handler.kind == "python"})
+        units = [*app.tasks, *app.services]
+        return sorted({code_dir(app, u) for u in units if u.handler.kind == "python"})
 
     def reload(self, paths: list[str], first_event: float | None = None) -> bool:
         """Recompile and swap schedules; on errors keep the last good spec. True if swapped."""
@@ -301,6 +352,7 @@ class Session:
                 self.view.message(f"flowc dev: could not provision the AWS side: {exc}")
             if self.watcher is not None:
                 self.watcher.set_code_dirs(self._code_dirs(app))
+            self._update_services(app, paths)
             return True
 
     def wait(self, stop: threading.Event) -> bool:
@@ -333,6 +385,8 @@ class Session:
             self.scheduler.stop()
         if self.watcher is not None:
             self.watcher.stop()
+        if self.services is not None:
+            self.services.stop(grace)
         if self.executor is not None:
             if drain:
                 self.executor.wait_idle(grace)
@@ -347,6 +401,24 @@ class Session:
         if self.cloud is not None and self._owns_cloud:
             self.cloud.stop()
             (self.options.state_dir / CLOUD_FILE).unlink(missing_ok=True)
+
+
+def _only(app: App, names: tuple[str, ...]) -> tuple[App, Diagnostic | None]:
+    """The app with just the named tasks and services, or a diagnostic for an unknown name."""
+    known = [t.name for t in app.tasks] + [s.name for s in app.services]
+    for name in names:
+        if name not in known:
+            from flowc.compiler.values import did_you_mean
+
+            return app, Diagnostic(
+                "E506", f"--only {name}: no task or service of that name",
+                help=did_you_mean(name, known, "the spec has") or "the spec has "
+                + (", ".join(known) or "nothing to run"),
+            )  # fmt: skip
+    return dataclasses.replace(
+        app, tasks=tuple(t for t in app.tasks if t.name in names),
+        services=tuple(s for s in app.services if s.name in names),
+    ), None  # fmt: skip
 
 
 def _relative(path: str, base: Path) -> str:

@@ -14,7 +14,8 @@ INDENT = "  "
 
 
 def render_value(v: s.Value) -> str:
-    if isinstance(v, s.Str | s.Int | s.Float | s.Size | s.Duration | s.Percent):
+    if isinstance(v, s.Str | s.Int | s.Float | s.Size | s.Duration | s.Percent | s.Range
+                  | s.Phrase):
         return v.raw
     if isinstance(v, s.Ident):
         return v.name

@@ -201,6 +201,22 @@ class _ToSyntax(Transformer):
                      namespace=s.Ident(span=_span(self.path, a), name=str(a)),
                      name=s.Ident(span=_span(self.path, b), name=str(b)))
 
+    def range(self, items):
+        low, high = (s.Int(span=_span(self.path, t), value=int(t), raw=str(t)) for t in items)
+        return s.Range(span=_join(low.span, high.span), low=low, high=high)
+
+    def phrase(self, items):
+        word_tok, amount_tok, during_tok = items
+        word = s.Ident(span=_span(self.path, word_tok), name=str(word_tok))
+        if amount_tok.type == "PERCENT":
+            amount = s.Percent(span=_span(self.path, amount_tok), value=float(amount_tok[:-1]),
+                               raw=str(amount_tok))
+        else:
+            amount = _duration(self.path, amount_tok)
+        during = _duration(self.path, during_tok) if during_tok is not None else None
+        return s.Phrase(span=_join(word.span, (during or amount).span), word=word,
+                        amount=amount, during=during)
+
     def every(self, items):
         interval = _duration(self.path, items[0])
         span = interval.span

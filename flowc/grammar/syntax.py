@@ -88,7 +88,34 @@ class Every(Node):
     interval: Duration
 
 
-Value = Str | Int | Float | Size | Duration | Percent | Ident | ListValue | Call | Ref | Every
+@dataclass(frozen=True)
+class Range(Node):
+    """`3..10`: inclusive bounds."""
+
+    low: Int
+    high: Int
+
+    @property
+    def raw(self) -> str:
+        return f"{self.low.raw}..{self.high.raw}"
+
+
+@dataclass(frozen=True)
+class Phrase(Node):
+    """A word with an amount, and optionally a time: `cpu 70%`, `canary 10% for 10m`."""
+
+    word: Ident
+    amount: Percent | Duration
+    during: Duration | None = None
+
+    @property
+    def raw(self) -> str:
+        tail = f" for {self.during.raw}" if self.during is not None else ""
+        return f"{self.word.name} {self.amount.raw}{tail}"
+
+
+Value = (Str | Int | Float | Size | Duration | Percent | Ident | ListValue | Call | Ref | Every
+         | Range | Phrase)
 
 
 # ---- statements ---------------------------------------------------------------------
@@ -153,4 +180,6 @@ def kind_of(value: Value) -> str:
         Call: "a call",
         Ref: "a reference",
         Every: "an `every` schedule",
+        Range: "a range",
+        Phrase: "a phrase",
     }[type(value)]

@@ -36,3 +36,29 @@ class ServiceSpec:
     def owns(self, path: Path) -> bool:
         """A changed file that means new code for this service (a python service's tree)."""
         return self.kind == "python" and path.resolve().is_relative_to(self.code_dir.resolve())
+
+
+def from_ir(app, service, secret_values: dict[str, str | None]) -> ServiceSpec:
+    """The emulator's view of an `ir.Service`; secrets without a local value are left out
+    (`flowc dev` has already warned about them, W501)."""
+    from flowc.compiler.ir import PythonHandler, SecretRef
+
+    env: list[tuple[str, str]] = []
+    for var in service.env:
+        if isinstance(var.value, SecretRef):
+            value = secret_values.get(var.value.secret)
+            if value is None:
+                continue
+            env.append((var.name, value))
+        else:
+            env.append((var.name, var.value))
+    env += [("FLOWC_APP", app.name), ("FLOWC_SERVICE", service.name)]
+    handler = service.handler
+    python = handler.entrypoint if isinstance(handler, PythonHandler) else None
+    return ServiceSpec(
+        name=service.name, code_dir=(Path(app.base_dir) / service.code_dir).resolve(),
+        python=python, image=None if python else handler.image,
+        command=() if python else tuple(handler.command), port=service.port,
+        health=service.health, env=tuple(env), memory_mib=service.memory_mib, cpu=service.cpu,
+        span=service.span,
+    )  # fmt: skip
