@@ -19,6 +19,8 @@ COMMAND_MODULES = (
     "dev",
     "run",
     "runs",
+    "logs",
+    "dlq",
     "up",
     "releases",
     "cost",

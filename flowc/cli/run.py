@@ -7,7 +7,6 @@ exit code (124 for a timeout, 1 when it could not start).
 
 from __future__ import annotations
 
-import difflib
 import signal
 import sys
 from pathlib import Path
@@ -16,7 +15,7 @@ import typer
 
 from flowc.cli.app import app
 from flowc.cli.dev import ISOLATE_OPTION, PULL_OPTION, Isolation
-from flowc.diagnostics import Diagnostic, render_text
+from flowc.cli.logs import task_or_exit
 
 
 @app.command()
@@ -46,13 +45,7 @@ def run(
         if session.load() != 0:
             raise typer.Exit(1)
         assert session.app is not None
-        names = [t.name for t in session.app.tasks]
-        if task not in names:
-            close = difflib.get_close_matches(task, names, n=1)
-            hint = f"did you mean `{close[0]}`?" if close else "tasks: " + ", ".join(names)
-            sys.stderr.write(render_text([Diagnostic(
-                "E501", f"no task `{task}` in {file}", help=hint)]))  # fmt: skip
-            raise typer.Exit(1)
+        task_or_exit(session.app, file, task)
         if session.connect() != 0:
             raise typer.Exit(1)
         try:

@@ -35,7 +35,7 @@ def runs(
         (
             r["run_id"], r["app"], r["task"], r["status"], str(r["attempts"]),
             "-" if r["exit_code"] is None else str(r["exit_code"]),
-            r["scheduled_at"] or "manual", r["finished_at"] or "-",
+            r["scheduled_at"] or r["trigger"], r["finished_at"] or "-",
             "-" if r.get("version") is None else str(r["version"]),
         )  # fmt: skip
         for r in rows

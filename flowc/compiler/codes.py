@@ -114,7 +114,7 @@ CODES: dict[str, str] = {
     "E713": "a Lambda layer cannot be built (pip failed, or its requirements list nothing)",
     "W710": "canary, but no live version recorded yet: this release goes live at once",
     # -- emulator, `flowc dev` / `flowc run` (flowc/emulator/, flowc/cli/dev.py, run.py)
-    "E501": "`flowc run`: no task of that name in the spec",
+    "E501": "`flowc run` / `logs` / `dlq`: no task of that name in the spec",
     "E502": "image task, but no Docker engine is reachable",
     "E503": "task reads a secret that has no value in the emulator's secret store",
     "E504": "task's code directory does not exist",
@@ -129,6 +129,10 @@ CODES: dict[str, str] = {
     "W501": "secret has no local value (FLOWC_SECRET_<NAME> or .flowc-secrets)",
     "W502": "task failed after its last attempt and has no `on_failure`",
     "W503": "LOCALSTACK_HOST is set but nothing answers there; using the embedded emulator",
+    # -- `flowc dlq` (flowc/emulator/deadletters.py, redrive.py, flowc/cli/dlq.py)
+    "E520": "`flowc dlq`: the task has no dead-letter queue (`on_failure = discard`)",
+    "E521": "`flowc dlq redrive --run`: the task's queue holds no dead letter of that run",
+    "E522": "`flowc dlq redrive`: give exactly one of `--run ID` and `--all`",
     # -- `flowc up` / `flowc down` (flowc/deploy/, flowc/cli/up.py)
     "E601": "the local cloud (embedded moto server or LocalStack) cannot be started or reached",
     "E602": "`terraform` is not on PATH",

@@ -5,7 +5,8 @@ Detection follows localstack-client: `LOCALSTACK_HOST` (`host[:port]`, default
 `moto.server.ThreadedMotoServer` on a free loopback port and stops it on exit.
 
 What the spec declares is created there (idempotently, again on every reload):
-- one SQS queue `<app>-<task>-dlq` per task with `on_failure = dead_letter`;
+- one SQS queue `<app>-<task>-dlq` per task with `on_failure = dead_letter`, holding
+  again the dead letters its journal keeps (deadletters.py) when the queue lacks them;
 - one Secrets Manager secret `<app>-<secret>` per secret that has a local value;
 - one SNS topic `<app>-<task>-alert-<n>` per alert, with an email subscription per
   address.
@@ -27,6 +28,7 @@ from typing import Any
 
 from flowc.compiler.ir import App, Task
 from flowc.diagnostics import Diagnostic
+from flowc.emulator import deadletters
 from flowc.targets.naming import Namer
 
 TEST_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
@@ -82,6 +84,7 @@ class Cloud:
         self._lock = threading.Lock()
         self._queue_urls: dict[str, str] = {}
         self.report = ProvisionReport()
+        self.journal: deadletters.Journal | None = None  # set by the session: letters kept
 
     @classmethod
     def start(cls, region: str = "us-east-1", environ: Mapping[str, str] | None = None) -> Cloud:
@@ -138,7 +141,10 @@ class Cloud:
             self.client(service)  # built once here, not in the first run's critical path
         for task in app.tasks:
             if task.on_failure == "dead_letter":
-                report.queues[task.name] = self.queue_url(app, task.name)
+                report.queues[task.name] = url = self.queue_url(app, task.name)
+                if self.journal is not None:
+                    deadletters.restore(self.client("sqs"), url, dlq_name(app, task),
+                                        self.journal)
             arns = []
             for index, alert in enumerate(task.alerts):
                 arn = self.client("sns").create_topic(Name=topic_name(app, task, index))[
@@ -184,15 +190,26 @@ class Cloud:
     def send_dead_letter(self, app: App, task: str, body: dict[str, Any]) -> tuple[str, str]:
         """Send a failed run to the task's queue; returns (queue url, message id)."""
         url = self.queue_url(app, task)
-        response = self.client("sqs").send_message(
-            QueueUrl=url,
-            MessageBody=json.dumps(body, sort_keys=True),
-            MessageAttributes={
-                "task": {"DataType": "String", "StringValue": task},
-                "run_id": {"DataType": "String", "StringValue": str(body.get("run_id"))},
-            },
-        )
-        return url, response["MessageId"]
+        message_id = deadletters.send(self.client("sqs"), url, body)
+        if self.journal is not None:
+            self.journal.add(dlq_name(app, task), body)
+        return url, message_id
+
+    def dead_letters(self, app: App, task: str) -> list[deadletters.Letter]:
+        """The task's dead letters, left in the queue."""
+        return deadletters.peek(self.client("sqs"), self.queue_url(app, task))
+
+    def take_dead_letters(self, app: App, task: str, run_ids: set[str] | None,
+                          hold_s: float) -> list[deadletters.Letter]:
+        """Dead letters to replay, hidden from other readers for `hold_s` seconds."""
+        return deadletters.take(self.client("sqs"), self.queue_url(app, task), run_ids, hold_s)
+
+    def delete_dead_letter(self, app: App, task: str, letter: deadletters.Letter) -> None:
+        """Delete the message, then its journal entry (a crash between: sent back once)."""
+        self.client("sqs").delete_message(QueueUrl=self.queue_url(app, task),
+                                          ReceiptHandle=letter.receipt)
+        if self.journal is not None:
+            self.journal.remove(dlq_name(app, task), letter.run_id)
 
     def publish_alert(self, topic_arn: str, subject: str, message: str) -> str:
         return self.client("sns").publish(

@@ -227,11 +227,12 @@ class DockerRunner:
         error, diagnostic, timed_out, status = None, None, False, None
         try:
             self._start(client, task, container)
+            sink = attempt.sink(self.output)  # the live view and the run's kept log
             readers = [
-                threading.Thread(target=self._pump_logs, args=(container, task.name, True, None),
-                                 daemon=True),
-                threading.Thread(target=self._pump_logs, args=(container, task.name, False, tail),
-                                 daemon=True),
+                threading.Thread(target=self._pump_logs,
+                                 args=(container, task.name, True, None, sink), daemon=True),
+                threading.Thread(target=self._pump_logs,
+                                 args=(container, task.name, False, tail, sink), daemon=True),
             ]  # fmt: skip
             for reader in readers:
                 reader.start()
@@ -301,18 +302,19 @@ class DockerRunner:
                 raise EngineGone() from exc
         return None, True
 
-    def _pump_logs(self, container: Any, task: str, stdout: bool, tail: _Tail | None) -> None:
+    def _pump_logs(self, container: Any, task: str, stdout: bool, tail: _Tail | None,
+                   sink: OutputSink) -> None:
         stream = "stdout" if stdout else "stderr"
         buffer = b""
         try:
             for chunk in container.logs(stream=True, follow=True, stdout=stdout, stderr=not stdout):
                 buffer += chunk
                 *lines, buffer = buffer.split(b"\n")
-                _pump(lines, task, stream, self.output, tail)
+                _pump(lines, task, stream, sink, tail)
         except Exception:  # the container or the engine went away
             pass
         if buffer:
-            _pump([buffer], task, stream, self.output, tail)
+            _pump([buffer], task, stream, sink, tail)
 
     @property
     def active(self) -> int:

@@ -33,6 +33,7 @@ from flowc.emulator.cloud import Cloud
 from flowc.emulator.docker_runner import DockerRunner
 from flowc.emulator.events import EventBus
 from flowc.emulator.history import History
+from flowc.emulator.runlogs import RunLog
 from flowc.emulator.runners import Attempt, AttemptResult, ProcessRunner, StartError
 from flowc.emulator.secrets import SECRETS_FILE, env_var_for
 from flowc.emulator.versions import Choice, Versions
@@ -113,6 +114,12 @@ class Executor:
         """Run a task once in this thread (`flowc run`)."""
         return self.run(app, task, _new_run_id(), None, "manual")
 
+    def replay(self, app: App, task: Task, original_run_id: str) -> RunOutcome:
+        """Run a dead letter again (`flowc dlq redrive`), recording which letter it replays."""
+        run_id = _new_run_id()
+        self.history.redrive(original_run_id, run_id)
+        return self.run(app, task, run_id, None, "redrive")
+
     def _run_thread(self, *args: Any) -> None:
         try:
             self.run(*args)
@@ -162,6 +169,7 @@ class Executor:
             run_id, app.name, task.name, trigger, iso(scheduled_at) if scheduled_at else None,
             iso(now), iso(self.clock.wall()), version,
         )  # fmt: skip
+        log = RunLog(self.history.path.parent, app.name, task.name, run_id)
         max_attempts = 1 + (task.retries if self.retries_enabled else 0)
         result = AttemptResult(exit_code=None, interrupted=True, error="not started")
         longest, done = 0.0, 0
@@ -177,7 +185,7 @@ class Executor:
                 elif self.stopping.is_set():
                     break  # shut down before the first attempt: nothing ran
                 result = self._attempt(app, task, run_id, number, max_attempts, scheduled_at,
-                                       choice)
+                                       choice, log)
                 done = number
                 longest = max(longest, result.duration_s)
                 if result.ok:
@@ -203,7 +211,7 @@ class Executor:
 
     def _attempt(
         self, app: App, task: Task, run_id: str, number: int, of: int,
-        scheduled_at: datetime | None, choice: Choice,
+        scheduled_at: datetime | None, choice: Choice, log: RunLog | None = None,
     ) -> AttemptResult:  # fmt: skip
         version = choice.version or None
         with self._slots:
@@ -212,7 +220,8 @@ class Executor:
             try:
                 env = self._environment(app, task, run_id, number, scheduled_at)
                 attempt = Attempt(app, task, run_id, number, env,
-                                  choice.code_dir or code_dir(app, task))
+                                  choice.code_dir or code_dir(app, task),
+                                  log.sink(number) if log is not None else None)
                 self.bus.emit("started", task.name, run_id=run_id, attempt=number, of=of,
                               version=version)
                 started = True

@@ -53,6 +53,10 @@ CREATE TABLE IF NOT EXISTS attempts (
     error TEXT,
     PRIMARY KEY (run_id, attempt)
 );
+CREATE TABLE IF NOT EXISTS redrives (
+    original_run_id TEXT PRIMARY KEY,
+    replay_run_id TEXT NOT NULL
+);
 """
 
 RUN_COLUMNS = (
@@ -126,6 +130,23 @@ class History:
             (status, finished_at, wall_finished, exit_code, int(timed_out), error, stderr_tail,
              dead_letter_queue, dead_letter_message_id, run_id),
         )  # fmt: skip
+
+    def redrive(self, original_run_id: str, replay_run_id: str) -> None:
+        """Before a dead letter is replayed: which run replays it (see deadletters.py)."""
+        self._write("INSERT OR REPLACE INTO redrives VALUES (?, ?)",
+                    (original_run_id, replay_run_id))
+
+    def replay_of(self, original_run_id: str) -> tuple[str, str] | None:
+        """(replay run id, its status) of a dead letter replayed before, or None."""
+        with self._lock:
+            if self._db is None:
+                return None
+            row = self._db.execute(
+                "SELECT r.run_id, r.status FROM redrives d JOIN runs r"
+                " ON r.run_id = d.replay_run_id WHERE d.original_run_id = ?",
+                (original_run_id,),
+            ).fetchone()
+        return (row[0], row[1]) if row else None
 
     def close(self) -> None:
         """Flush and close; later writes are ignored."""

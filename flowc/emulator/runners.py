@@ -70,6 +70,18 @@ class Attempt:
     number: int
     env: dict[str, str]  # the task's variables (secrets resolved) and FLOWC_* / AWS_* ones
     code_dir: Path
+    log: Callable[[str, str], None] | None = None  # (stream, line): the run's kept output
+
+    def sink(self, output: OutputSink) -> OutputSink:
+        """`output` (the live view), and the run's log when it has one."""
+        if self.log is None:
+            return output
+
+        def both(task: str, stream: str, line: str) -> None:
+            self.log(stream, line)
+            output(task, stream, line)
+
+        return both
 
 
 @dataclass
@@ -161,10 +173,10 @@ class ProcessRunner:
         with self._lock:
             self._active[proc.pid] = proc
         tail = _Tail()
-        name = attempt.task.name
+        name, sink = attempt.task.name, attempt.sink(self.output)
         readers = [
-            threading.Thread(target=_pump, args=(proc.stdout, name, "stdout", self.output, None)),
-            threading.Thread(target=_pump, args=(proc.stderr, name, "stderr", self.output, tail)),
+            threading.Thread(target=_pump, args=(proc.stdout, name, "stdout", sink, None)),
+            threading.Thread(target=_pump, args=(proc.stderr, name, "stderr", sink, tail)),
         ]
         for reader in readers:
             reader.daemon = True

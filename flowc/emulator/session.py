@@ -25,6 +25,7 @@ from flowc.compiler.ir import App
 from flowc.diagnostics import Diagnostic, SourceCache, render_text
 from flowc.emulator.clock import Clock, iso, make_clock
 from flowc.emulator.cloud import Cloud
+from flowc.emulator.deadletters import Journal
 from flowc.emulator.docker_runner import DockerRunner
 from flowc.emulator.events import EventBus, JsonlWriter
 from flowc.emulator.executor import Executor, RunOutcome, code_dir
@@ -159,6 +160,7 @@ class Session:
                     f"using the embedded AWS emulator at {self.cloud.endpoint}",
                     help="start LocalStack there, or unset LOCALSTACK_HOST",
                 )])  # fmt: skip
+        self.cloud.journal = Journal(self.options.state_dir)
         try:
             self._provision(app)
         except Exception as exc:  # noqa: BLE001 - the endpoint answered but refused
@@ -363,13 +365,17 @@ class Session:
             return False
         return not self.clock.wait_until(self.until, stop)
 
-    def run_once(self, task_name: str, retries: bool = True) -> RunOutcome:
-        """`flowc run`: one run of one task, in this thread, the same way as `flowc dev`."""
+    def start_executor(self) -> None:
+        """Clock, events and executor without a scheduler (`flowc run`, `flowc dlq redrive`)."""
         assert self.app is not None
         if self.executor is None:
             self._wire()
             self._register_versions(self.app)
-        assert self.executor is not None
+
+    def run_once(self, task_name: str, retries: bool = True) -> RunOutcome:
+        """`flowc run`: one run of one task, in this thread, the same way as `flowc dev`."""
+        self.start_executor()
+        assert self.app is not None and self.executor is not None
         self.executor.retries_enabled = retries
         return self.executor.run_now(self.app, self.app.task(task_name))
 
