@@ -130,6 +130,19 @@ def resources(doc: dict, type_: str) -> dict[str, dict]:
     return doc.get("resource", {}).get(type_, {})
 
 
+def of_task(mapping: dict, prefix: str) -> list:
+    """Values whose key (a resource id or a name ending in a schedule's hash) is `prefix`
+    plus that hash: a task's schedule resources, in key order."""
+    return [v for k, v in sorted(mapping.items())
+            if k.startswith(prefix) and len(k) - len(prefix.rstrip("-_")) in (9, 10)]
+
+
+def only(mapping: dict, prefix: str):
+    """The one value `of_task` finds (a single-schedule task's schedule resource)."""
+    (value,) = of_task(mapping, prefix)
+    return value
+
+
 def check_golden(actual: bytes, golden: Path) -> None:
     """Compare with a golden file; FLOWC_UPDATE_GOLDEN=1 rewrites it instead."""
     if os.environ.get("FLOWC_UPDATE_GOLDEN") == "1":

@@ -15,6 +15,7 @@ from flowc.targets.aws import AwsTarget
 from flowc.targets.aws_ecs import FARGATE_SIZES, fargate_size
 from flowc.targets.base import Stack
 from tests.aws_support import aws_app, span, task
+from tests.target_apps import of_task, only
 
 UNTAGGABLE = {
     "aws_iam_role_policy", "aws_kms_alias", "aws_lambda_function_event_invoke_config",
@@ -48,18 +49,18 @@ def test_one_schedule_per_expression_with_timezone_retries_and_dead_letters(tmp_
     schedules = stack.resources["aws_scheduler_schedule"]
     expected = sum(len(t.schedules_for("aws")) for t in spec.tasks)
     assert len(schedules) == expected == 4
-    digest = [schedules["digest_schedule_0"], schedules["digest_schedule_1"]]
-    assert [s["schedule_expression"] for s in digest] == \
+    digest = sorted(of_task(schedules, "digest_schedule_"), key=lambda s: s["name"])
+    assert sorted(s["schedule_expression"] for s in digest) == \
         ["cron(0 0/3 * * ? *)", "cron(30 1/3 * * ? *)"]
-    assert [s["name"] for s in digest] == ["reports-prod-digest-0", "reports-prod-digest-1"]
+    assert all(s["name"].startswith("reports-prod-digest-") for s in digest)
     for s in schedules.values():
         assert s["schedule_expression_timezone"] == "Europe/Berlin"
         assert s["flexible_time_window"] == [{"mode": "OFF"}]
-    daily = schedules["daily_report_schedule_0"]["target"][0]
+    daily = only(schedules, "daily_report_schedule_")["target"][0]
     assert daily["retry_policy"][0]["maximum_retry_attempts"] == 2
     assert daily["dead_letter_config"] == [{"arn": "${aws_sqs_queue.daily_report_dlq.arn}"}]
-    assert "dead_letter_config" not in schedules["digest_schedule_0"]["target"][0]
-    assert schedules["digest_schedule_0"]["target"][0]["retry_policy"][0][
+    assert "dead_letter_config" not in digest[0]["target"][0]
+    assert digest[0]["target"][0]["retry_policy"][0][
         "maximum_retry_attempts"] == 0
 
 
@@ -129,7 +130,7 @@ def test_image_task_runs_on_fargate_in_the_environments_subnets(tmp_path):
     assert td["requires_compatibilities"] == ["FARGATE"] and td["network_mode"] == "awsvpc"
     assert (td["cpu"], td["memory"]) == ("256", "512")
     assert td["execution_role_arn"] != td["task_role_arn"]
-    ecs = stack.resources["aws_scheduler_schedule"]["cleanup_schedule_0"]["target"][0]
+    ecs = only(stack.resources["aws_scheduler_schedule"], "cleanup_schedule_")["target"][0]
     params = ecs["ecs_parameters"][0]
     assert params["network_configuration"] == [
         {"subnets": ["subnet-0abc"], "security_groups": ["sg-1"], "assign_public_ip": False}]

@@ -132,7 +132,7 @@ def test_failure_without_on_failure_stays_in_history_and_warns_W502(tmp_path, cl
     finally:
         session.close()
     assert outcome.status == "failed" and outcome.exit_code == 3
-    assert shown("W502") in view.text()
+    assert shown("W502") in view.text() and "on_failure = discard" in view.text()
     assert not view.collector.named("dead_lettered")
     [row] = list_runs(tmp_path / ".flowc", task="lost")
     assert row["status"] == "failed" and "boom" in row["stderr_tail"]

@@ -7,7 +7,7 @@ import json
 
 import pytest
 from provider_schema import backend_arguments, provider_schema, version_satisfies
-from target_apps import GOLDEN
+from target_apps import GOLDEN, only
 
 from flowc.targets import gcp
 
@@ -23,7 +23,7 @@ def test_the_golden_output_is_clean(doc):
 
 def test_unknown_missing_and_mistyped_arguments_are_caught(doc):
     bad = copy.deepcopy(doc)
-    job = bad["resource"]["google_cloud_scheduler_job"]["schedule_daily_report"]
+    job = only(bad["resource"]["google_cloud_scheduler_job"], "schedule_daily_report__")
     job["timezone"] = job.pop("time_zone")  # the k8s spelling
     del job["http_target"]["uri"]
     job["retry_config"]["retry_count"] = "2"
@@ -47,7 +47,7 @@ def test_unknown_resource_types_and_dangling_references_are_caught(doc):
     bad["resource"]["google_cloud_function_v3"] = {"x": {}}
     fn = bad["resource"]["google_cloudfunctions2_function"]["function_daily_report"]
     fn["service_config"]["service_account_email"] = "${google_service_account.nope.email}"
-    sched = bad["resource"]["google_cloud_scheduler_job"]["schedule_daily_report"]
+    sched = only(bad["resource"]["google_cloud_scheduler_job"], "schedule_daily_report__")
     sched["http_target"]["uri"] = "${google_cloudfunctions2_function.function_daily_report.uri}"
     errors = provider_schema("google").check_document(bad)
     assert any("unknown resource type 'google_cloud_function_v3'" in e for e in errors)

@@ -16,6 +16,7 @@ from target_apps import (
     GOLDEN,
     check_golden,
     compile_target,
+    only,
     resources,
     sample_app,
     task,
@@ -133,7 +134,7 @@ def test_one_scheduler_job_per_expression_with_time_zone_and_retries(compiled):
     assert len({j["name"] for j in digest}) == 2
     for j in jobs.values():
         assert j["time_zone"] == "Europe/Berlin"
-    assert jobs["schedule_daily_report"]["retry_config"]["retry_count"] == 2
+    assert only(jobs, "schedule_daily_report__")["retry_config"]["retry_count"] == 2
     assert all(j["retry_config"]["retry_count"] == 0 for j in digest)
     assert len(jobs) == 4
 
@@ -141,12 +142,12 @@ def test_one_scheduler_job_per_expression_with_time_zone_and_retries(compiled):
 def test_functions_are_called_with_oidc_and_jobs_with_oauth_on_the_run_endpoint(compiled):
     _, _, doc = compiled
     jobs = resources(doc, "google_cloud_scheduler_job")
-    fn_target = jobs["schedule_daily_report"]["http_target"]
+    fn_target = only(jobs, "schedule_daily_report__")["http_target"]
     assert fn_target["uri"] == "${google_cloudfunctions2_function.function_daily_report.url}"
     assert fn_target["oidc_token"] == {
         "audience": fn_target["uri"],
         "service_account_email": "${google_service_account.scheduler_sa_daily_report.email}"}
-    job_target = jobs["schedule_cleanup"]["http_target"]
+    job_target = only(jobs, "schedule_cleanup__")["http_target"]
     assert job_target["uri"] == ("https://run.googleapis.com/v2/projects/acme-prod/locations/"
                                  "europe-west1/jobs/${google_cloud_run_v2_job.job_cleanup.name}"
                                  ":run")
@@ -214,7 +215,7 @@ def test_dead_letter_topic_receives_failed_runs_through_a_log_sink(compiled):
     sink = resources(doc, "google_logging_project_sink")["dead_letter_sink_daily_report"]
     assert sink["destination"] == (
         "pubsub.googleapis.com/${google_pubsub_topic.dead_letter_topic_daily_report.id}")
-    assert 'resource.labels.job_id=("reports-prod-daily-report")' in sink["filter"]
+    assert 'resource.labels.job_id=("reports-prod-daily-report--' in sink["filter"]
     assert "severity>=ERROR" in sink["filter"]
     job_sink = resources(doc, "google_logging_project_sink")["dead_letter_sink_cleanup"]
     assert 'resource.labels.job_name="reports-prod-cleanup"' in job_sink["filter"]

@@ -7,7 +7,7 @@ import json
 
 import pytest
 from provider_schema import provider_schema
-from target_apps import GOLDEN
+from target_apps import GOLDEN, only
 
 
 @pytest.fixture(scope="module")
@@ -16,7 +16,7 @@ def doc():
 
 
 def _pod(doc):
-    cron = doc["resource"]["kubernetes_cron_job_v1"]["cron_job_daily_report"]
+    cron = only(doc["resource"]["kubernetes_cron_job_v1"], "cron_job_daily_report__")
     return cron["spec"]["job_template"]["spec"]["template"]["spec"]
 
 
@@ -27,7 +27,7 @@ def test_the_golden_output_is_clean(doc):
 
 def test_manifest_spellings_the_provider_does_not_accept_are_caught(doc):
     bad = copy.deepcopy(doc)
-    cron = bad["resource"]["kubernetes_cron_job_v1"]["cron_job_daily_report"]
+    cron = only(bad["resource"]["kubernetes_cron_job_v1"], "cron_job_daily_report__")
     cron["spec"]["time_zone"] = cron["spec"].pop("timezone")
     pod = _pod(bad)
     pod["containers"] = pod.pop("container")
@@ -40,7 +40,7 @@ def test_manifest_spellings_the_provider_does_not_accept_are_caught(doc):
 
 def test_missing_required_nested_blocks_are_caught(doc):
     bad = copy.deepcopy(doc)
-    del bad["resource"]["kubernetes_cron_job_v1"]["cron_job_daily_report"]["spec"][
+    del only(bad["resource"]["kubernetes_cron_job_v1"], "cron_job_daily_report__")["spec"][
         "job_template"]["metadata"]
     for env in _pod(bad)["container"][0]["env"]:
         env.pop("name")

@@ -18,6 +18,8 @@ from target_apps import (
     GOLDEN,
     check_golden,
     compile_target,
+    of_task,
+    only,
     resources,
     sample_app,
     task,
@@ -102,7 +104,7 @@ def test_user_strings_are_terraform_literals_but_plain_in_manifests(compiled):
     (tf_cm,) = [b for b in resources(doc, "kubernetes_config_map_v1").values()
                 if b["metadata"]["name"] == cm["metadata"]["name"]]
     assert '"$${HOME}" %%{ not a template }' in tf_cm["data"]["jobs.run.sh"]
-    tf_env = resources(doc, "kubernetes_cron_job_v1")["cron_job_daily_report"]["spec"][
+    tf_env = only(resources(doc, "kubernetes_cron_job_v1"), "cron_job_daily_report__")["spec"][
         "job_template"]["spec"]["template"]["spec"]["container"][0]["env"]
     assert {"name": "BUCKET", "value": "acme-$${reports}"} in tf_env
 
@@ -110,24 +112,25 @@ def test_user_strings_are_terraform_literals_but_plain_in_manifests(compiled):
 def test_one_cronjob_per_expression_with_schedule_settings(compiled):
     _, _, doc, manifests = compiled
     crons = {m["metadata"]["name"]: m["spec"] for m in _by_kind(manifests, "CronJob")}
-    assert sorted(crons) == ["reports-prod-cleanup", "reports-prod-daily-report",
-                             "reports-prod-digest-1", "reports-prod-digest-2"]
-    assert crons["reports-prod-digest-1"]["schedule"] == "0 0,3,6,9,12,15,18,21 * * *"
-    assert crons["reports-prod-digest-2"]["schedule"] == "30 1,4,7,10,13,16,19,22 * * *"
+    assert [len(of_task(crons, f"reports-prod-{t}--")) for t in
+            ("cleanup", "daily-report", "digest")] == [1, 1, 2] and len(crons) == 4
+    digest = sorted(of_task(crons, "reports-prod-digest--"), key=lambda c: c["schedule"])
+    assert [c["schedule"] for c in digest] == [
+        "0 0,3,6,9,12,15,18,21 * * *", "30 1,4,7,10,13,16,19,22 * * *"]
     for spec in crons.values():
         assert spec["timeZone"] == "Europe/Berlin"
         assert spec["concurrencyPolicy"] == "Forbid"
         assert spec["startingDeadlineSeconds"] > 0
-    daily = crons["reports-prod-daily-report"]
-    assert daily["failedJobsHistoryLimit"] > crons["reports-prod-digest-1"][
+    daily = only(crons, "reports-prod-daily-report--")
+    assert daily["failedJobsHistoryLimit"] > digest[0][
         "failedJobsHistoryLimit"]  # failed runs kept for on_failure = dead_letter
     job = daily["jobTemplate"]["spec"]
     assert job["backoffLimit"] == 2
     assert job["template"]["spec"]["activeDeadlineSeconds"] == 300  # per attempt
     assert job["activeDeadlineSeconds"] >= 3 * 300  # all attempts and back-off
-    tf = resources(doc, "kubernetes_cron_job_v1")["cron_job_daily_report"]["spec"]
+    tf = only(resources(doc, "kubernetes_cron_job_v1"), "cron_job_daily_report__")["spec"]
     assert tf["timezone"] == "Europe/Berlin" and tf["concurrency_policy"] == "Forbid"
-    assert crons["reports-prod-digest-1"]["jobTemplate"]["spec"]["backoffLimit"] == 0
+    assert digest[0]["jobTemplate"]["spec"]["backoffLimit"] == 0
 
 
 def test_pods_are_hardened(compiled):
@@ -166,13 +169,13 @@ def test_secrets_are_read_with_secret_key_ref(compiled):
     secrets = {s["metadata"]["name"] for s in _by_kind(manifests, "Secret")}
     assert secrets == {"reports-prod-db-url", "reports-prod-api-token"}
     cron = next(m for m in _by_kind(manifests, "CronJob")
-                if m["metadata"]["name"] == "reports-prod-daily-report")
+                if m["metadata"]["name"].startswith("reports-prod-daily-report--"))
     env = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["env"]
     assert {"name": "DB_URL", "valueFrom": {"secretKeyRef": {
         "name": "reports-prod-db-url", "key": "db_url"}}} in env
     tf_secret = resources(doc, "kubernetes_secret_v1")["secret_db_url"]
     assert tf_secret["lifecycle"] == {"ignore_changes": ["data", "binary_data"]}
-    tf_cron = resources(doc, "kubernetes_cron_job_v1")["cron_job_daily_report"]
+    tf_cron = only(resources(doc, "kubernetes_cron_job_v1"), "cron_job_daily_report__")
     assert "kubernetes_secret_v1.secret_db_url" in tf_cron["depends_on"]
     assert "kubernetes_service_account_v1.service_account_daily_report" in tf_cron["depends_on"]
 
@@ -180,7 +183,7 @@ def test_secrets_are_read_with_secret_key_ref(compiled):
 def test_image_task_runs_its_image_with_the_command_as_args(compiled):
     _, _, _, manifests = compiled
     cron = next(m for m in _by_kind(manifests, "CronJob")
-                if m["metadata"]["name"] == "reports-prod-cleanup")
+                if m["metadata"]["name"].startswith("reports-prod-cleanup--"))
     (c,) = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
     assert c["image"] == "busybox:1.36"
     assert c["args"] == ["sh", "-c", "echo cleaning"]
@@ -190,7 +193,7 @@ def test_image_task_runs_its_image_with_the_command_as_args(compiled):
 def test_python_code_ships_in_a_read_only_configmap_in_the_python_image(compiled):
     app, _, _, manifests = compiled
     cron = next(m for m in _by_kind(manifests, "CronJob")
-                if m["metadata"]["name"] == "reports-prod-digest-1")
+                if m["metadata"]["name"].startswith("reports-prod-digest--"))
     pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     (c,) = pod["containers"]
     assert c["image"] == app.k8s.python_image
@@ -208,7 +211,7 @@ def test_python_code_ships_in_a_read_only_configmap_in_the_python_image(compiled
 def test_requirements_are_installed_by_an_init_container(compiled):
     _, _, _, manifests = compiled
     cron = next(m for m in _by_kind(manifests, "CronJob")
-                if m["metadata"]["name"] == "reports-prod-daily-report")
+                if m["metadata"]["name"].startswith("reports-prod-daily-report--"))
     pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     (init,) = pod["initContainers"]
     assert init["command"][:4] == ["python", "-m", "pip", "install"]
@@ -219,7 +222,8 @@ def test_requirements_are_installed_by_an_init_container(compiled):
 
 def _materialize(manifests, cron_name: str, root: Path) -> dict[str, str]:
     """Lay out the ConfigMap as kubelet would mount it; return the container env."""
-    cron = next(m for m in _by_kind(manifests, "CronJob") if m["metadata"]["name"] == cron_name)
+    cron = next(m for m in _by_kind(manifests, "CronJob")
+                if m["metadata"]["name"].startswith(cron_name))
     pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     volume = next(v for v in pod["volumes"] if v["name"] == "code")["configMap"]
     (cm,) = [m for m in _by_kind(manifests, "ConfigMap")
@@ -235,7 +239,7 @@ def _materialize(manifests, cron_name: str, root: Path) -> dict[str, str]:
 
 def test_the_container_command_runs_the_handler_from_the_mounted_code(compiled, tmp_path):
     _, _, _, manifests = compiled
-    env = _materialize(manifests, "reports-prod-digest-1", tmp_path / "code")
+    env = _materialize(manifests, "reports-prod-digest--", tmp_path / "code")
     env["PYTHONPATH"] = str(tmp_path / "code")
     run = subprocess.run([sys.executable, "-c", RUNNER], cwd=tmp_path / "code",
                          env=dict(os.environ, **env), capture_output=True, text=True)
@@ -352,6 +356,6 @@ def test_layers_requirements_are_installed_too(tmp_path):
     assert diagnostics == []
     (cm,) = resources(doc, "kubernetes_config_map_v1").values()
     assert "pyyaml==6.0.2" in cm["data"]["flowc-requirements.txt"]
-    pod = resources(doc, "kubernetes_cron_job_v1")["cron_job_digest__1"]["spec"][
+    pod = of_task(resources(doc, "kubernetes_cron_job_v1"), "cron_job_digest__")[0]["spec"][
         "job_template"]["spec"]["template"]["spec"]
     assert pod["init_container"][0]["name"] == "install-requirements"

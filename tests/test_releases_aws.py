@@ -78,7 +78,7 @@ def test_every_function_is_published_and_invoked_through_its_alias(released):
     assert fn["tags"]["flowc-release"] == "r2"
     alias = res["aws_lambda_alias"]["nightly_alias"]
     assert alias["name"] == "live"
-    assert res["aws_scheduler_schedule"]["nightly_schedule_0"]["target"][0]["arn"] == \
+    assert next(iter(res["aws_scheduler_schedule"].values()))["target"][0]["arn"] == \
         "${aws_lambda_alias.nightly_alias.arn}"
     invoke = res["aws_lambda_function_event_invoke_config"]["nightly_invoke_config"]
     assert invoke["qualifier"] == "${aws_lambda_alias.nightly_alias.name}"

@@ -7,7 +7,8 @@ import typer
 from flowc.cli.app import app
 from flowc.cli.common import OutputFormat, exit_code, print_diagnostics
 from flowc.compiler.pipeline import load
-from flowc.diagnostics import SourceCache
+from flowc.diagnostics import SourceCache, has_errors
+from flowc.targets.rules import target_rules
 
 
 @app.command()
@@ -22,8 +23,12 @@ def check(
     sources = SourceCache()
     for file in files:
         result = load(file, env, sources)
-        diagnostics.extend(result.diagnostics)
-        if result.ok and format == OutputFormat.text:
+        found = list(result.diagnostics)
+        if result.ok:  # the rules `flowc compile` applies before building (all targets)
+            for more in target_rules(result.app).values():
+                found.extend(more)
+        diagnostics.extend(found)
+        if result.ok and not has_errors(found) and format == OutputFormat.text:
             typer.echo(f"{file}: ok, {len(result.app.tasks)} task(s)", err=True)
     print_diagnostics(diagnostics, sources, format)
     raise typer.Exit(exit_code(diagnostics))

@@ -75,7 +75,7 @@ def compile(
 
     release = prepare(spec, state, out / "aws", exclude=[out, state], warn="aws" in chosen)
     diagnostics.extend(release.diagnostics)
-    results = compile_app(release.app, chosen, out)
+    results = compile_app(release.app, chosen, out, exclude=[state])
     for r in results:
         diagnostics.extend(r.diagnostics)
     if chosen and not any(d.is_error for d in diagnostics):
@@ -84,7 +84,7 @@ def compile(
     if text:
         for r in results:
             where = out / r.target
-            if any(d.is_error for d in r.diagnostics):
+            if r.failed:
                 typer.echo(f"{r.target}: not written (errors above)", err=True)
             elif r.written:
                 typer.echo(f"{r.target}: {len(r.written)} file(s) written to {where}", err=True)

@@ -40,6 +40,9 @@ BUILTIN = {
     "targets": ir.TARGET_NAMES,
     "requirements": None,
 }
+# Image tasks default to the smallest size every target runs: ECS Fargate and Cloud Run
+# jobs take at least 512 MiB (flowc.compiler.limits).
+IMAGE_MEMORY_MIB = 512
 ALERT_METRICS = {"errors": "failed runs in 5 minutes", "duration": "run duration in seconds"}
 COMPARATORS = (">", ">=", "<", "<=")
 ON_FAILURE = ("dead_letter", "discard")  # discard: opt out, failed runs are only logged
@@ -103,6 +106,8 @@ class TaskChecker:
         handler = self._handler(name, block, own)
         timezone = self._setting(pick("timezone"), "timezone")
         memory = self._setting(pick("memory"), "memory")
+        if pick("memory") is None and handler is not None and handler.kind == "image":
+            memory = IMAGE_MEMORY_MIB
         cpu = self._setting(pick("cpu"), "cpu")
         timeout = self._setting(pick("timeout"), "timeout")
         retries = self._setting(pick("retries"), "retries")

@@ -91,10 +91,13 @@ CODES: dict[str, str] = {
     "E400": "task code or requirements cannot be packaged into an asset",
     "E401": "image task on aws, but the environment sets no `aws { subnets }`",
     "E402": "alert on dead letters for a task without a dead-letter queue (aws)",
+    "E403": "symlink in a code directory that leads outside it (or nowhere): never shipped",
     "W401": "image task's cpu/memory rounded up to a valid ECS Fargate size",
     "W402": "duration alert on an image task: no per-run metric on ECS, no alarm on aws",
     # -- gcp and k8s targets (flowc/targets/gcp*.py, k8s*.py)
-    "E450": "env var name reserved on GCP (Cloud Run / Cloud Functions set it)",
+    "E450": "env var name reserved by the target's runtime (Lambda, ECS, Cloud Run, flowc's pod)",
+    "E451": "env var name in flowc's own `FLOWC_*` namespace",
+    "E452": "env value a runtime cannot hold (NUL byte, over AWS Lambda's 4 KB)",
     "E454": "alert on dead_letters for a task without `on_failure = dead_letter`",
     "E455": "`duration <` alert on a GCP image task (Cloud Run jobs report only running)",
     "E456": "python task code cannot be packaged for GCP or Kubernetes",
@@ -127,7 +130,7 @@ CODES: dict[str, str] = {
     "E511": "the Docker engine stopped answering while a task's container ran",
     "E512": "Docker could not create or start a task's container (e.g. its command is missing)",
     "W501": "secret has no local value (FLOWC_SECRET_<NAME> or .flowc-secrets)",
-    "W502": "task failed after its last attempt and has no `on_failure`",
+    "W502": "task with `on_failure = discard` failed after its last attempt",
     "W503": "LOCALSTACK_HOST is set but nothing answers there; using the embedded emulator",
     # -- `flowc dlq` (flowc/emulator/deadletters.py, redrive.py, flowc/cli/dlq.py)
     "E520": "`flowc dlq`: the task has no dead-letter queue (`on_failure = discard`)",

@@ -325,11 +325,11 @@ class Executor:
                 self.note(
                     Diagnostic(
                         "W502",
-                        f"task `{task.name}` failed after its last attempt and has no "
-                        "`on_failure`; the run is kept only in the local history "
+                        f"task `{task.name}` failed after its last attempt and has "
+                        "`on_failure = discard`; the run is kept only in the local history "
                         "(`flowc runs`), in the cloud only in the logs",
                         task.span,
-                        help="add `on_failure = dead_letter` to keep failed runs in a queue",
+                        help="set `on_failure = dead_letter` to keep failed runs in a queue",
                     )
                 )
         self.history.finish_run(

@@ -23,6 +23,7 @@ from flowc.targets.aws_ecs import EcsParts
 from flowc.targets.aws_lambda import MAX_EVENT_AGE_S, LambdaParts
 from flowc.targets.aws_release import ReleaseParts
 from flowc.targets.base import Resource, Stack, Target, standard_tags
+from flowc.targets.naming import schedule_keys
 
 PROVIDER_SOURCE = "hashicorp/aws"
 PROVIDER_VERSION = "~> 5.100"
@@ -197,11 +198,9 @@ class _Builder(LambdaParts, EcsParts, AlertParts, ReleaseParts):
 
     def schedules(self, task: Task, target_arn: str, role: Resource, dlq: Resource | None,
                   invoke: Resource | None) -> None:
-        exprs = task.schedules_for("aws")
         names = []
-        for i, ts in enumerate(exprs):
-            name = self.names.name(task.name, *([str(i)] if len(exprs) > 1 else []),
-                                   kind="schedule")
+        for ts, key in schedule_keys(task, "aws"):
+            name = self.names.name(task.name, tail=(key,), kind="schedule")
             target: dict[str, Any] = {
                 "arn": target_arn,
                 "role_arn": role.ref("arn"),
@@ -238,8 +237,8 @@ class _Builder(LambdaParts, EcsParts, AlertParts, ReleaseParts):
             }
             if invoke is not None:
                 body["depends_on"].append(invoke.address)
-            sched = self.stack.resource("aws_scheduler_schedule", f"{task.name}_schedule_{i}",
-                                        body)
+            sched = self.stack.resource("aws_scheduler_schedule",
+                                        f"{task.name}_schedule_{key}", body)
             names.append(sched.ref("name"))
         self.stack.output(f"{task.name}_schedule_names", names,
                           f"EventBridge Scheduler schedules of task `{task.name}`")

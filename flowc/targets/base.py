@@ -75,6 +75,7 @@ class Stack:
     target: str
     app: App
     out_dir: Path  # DIR/<target>
+    exclude: tuple[Path, ...] = ()  # never shipped: DIR itself, the state directory...
     names: Namer = field(init=False)
     providers: dict[str, dict[str, Any]] = field(default_factory=dict)
     resources: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
@@ -175,7 +176,7 @@ class Stack:
                 files.update(vendor_requirements(self.app.base_path / req, pip_args))
             files.update(code_files(
                 self.app.base_path, task.code_dir, requirements,
-                exclude=[self.out_dir.parent], pip_args=pip_args,
+                exclude=self.shipped_exclude, pip_args=pip_args,
             ))
             if not vendor and task.requirements:
                 req = self.app.base_path / task.requirements
@@ -192,6 +193,11 @@ class Stack:
         self._assets[key] = asset
         self.add_file(asset.filename, asset.data)
         return asset
+
+    @property
+    def shipped_exclude(self) -> tuple[Path, ...]:
+        """Paths no code archive of this stack may take files from (DIR at least)."""
+        return (self.out_dir.parent, *self.exclude)
 
     def model(self) -> dict[str, Any]:
         """The whole stack as canonical data (what the fingerprint hashes)."""

@@ -35,6 +35,7 @@ class TargetResult:
     diagnostics: list[Diagnostic]
     written: list[Path] = field(default_factory=list)  # files whose bytes changed
     synthesized: bool = False  # False when the fingerprint matched and cdktf was skipped
+    failed: bool = False  # errors (its own, or in a rule every target shares): nothing written
 
 
 def write_if_changed(path: Path, data: bytes) -> bool:
@@ -101,21 +102,34 @@ def _write_stack(stack: Stack, tf_json: bytes, fingerprint: str) -> list[Path]:
     return written
 
 
-def compile_app(app: App, targets: Sequence[str], out_dir: Path) -> list[TargetResult]:
-    """Build, synthesize and write each target; stacks with errors write nothing."""
+def compile_app(app: App, targets: Sequence[str], out_dir: Path,
+                exclude: Sequence[Path] = ()) -> list[TargetResult]:
+    """Check, build, synthesize and write each target; stacks with errors write nothing.
+
+    The checks are `flowc.targets.rules.target_rules`, the same `flowc check` runs; an
+    error in a rule every target shares (reported with the first target) stops them all.
+    `exclude`: paths that never ship (besides `out_dir`), e.g. the state directory.
+    """
+    from flowc.targets.rules import target_rules
+
     out_dir = Path(out_dir)
+    rules = target_rules(app, targets, [out_dir, *exclude])
+    shared = rules.pop("", [])
+    blocked = has_errors(shared)  # an error every target shares stops them all
     results: list[TargetResult] = []
     todo: list[tuple[TargetResult, Stack, str]] = []
     for name in targets:
-        target = load_target(name)
-        result = TargetResult(name, list(target.check(app)))
+        result = TargetResult(name, shared + rules.get(name, []))
+        shared = []  # reported once, with the first target
         results.append(result)
-        if has_errors(result.diagnostics):
+        if has_errors(result.diagnostics) or blocked:
+            result.failed = True
             continue
-        stack = Stack(name, app, out_dir / name)
-        target.build(app, stack)
+        stack = Stack(name, app, out_dir / name, exclude=(out_dir, *exclude))
+        load_target(name).build(app, stack)
         result.diagnostics.extend(stack.diagnostics)
         if has_errors(result.diagnostics):
+            result.failed = True
             continue
         fingerprint = _fingerprint(stack)
         if _up_to_date(stack, fingerprint):

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from flowc.compiler.ir import Alert, App, PythonHandler, Task
 from flowc.diagnostics import Diagnostic
 from flowc.targets.base import Resource, Stack
-from flowc.targets.naming import short_hash
+from flowc.targets.naming import schedule_keys, short_hash
 
 
 class Gcp(Protocol):
@@ -69,9 +69,9 @@ def failure_handling(gcp: Gcp, task: Task) -> None:
 
 
 def _job_filter(task: Task, gcp: Gcp) -> str:
+    own = {f"schedule_{task.name}__{key}" for _, key in schedule_keys(task, "gcp")}
     names = [body["name"] for rid, body in
-             gcp.stack.resources.get("google_cloud_scheduler_job", {}).items()
-             if rid == f"schedule_{task.name}" or rid.startswith(f"schedule_{task.name}__")]
+             gcp.stack.resources.get("google_cloud_scheduler_job", {}).items() if rid in own]
     ids = " OR ".join(f'"{n}"' for n in names) or '"-"'
     return (
         f'(resource.type="cloud_scheduler_job" AND resource.labels.job_id=({ids}) '

@@ -20,10 +20,11 @@ from typing import Any
 
 import yaml
 
-from flowc.compiler.ir import App
+from flowc.compiler.ir import App, Task
 from flowc.diagnostics import Diagnostic
 from flowc.targets.base import Stack, Target, escape_literal
 from flowc.targets.k8s_manifests import CONFIGMAP_MAX_BYTES, TooLarge, describe
+from flowc.targets.naming import Namer
 
 PROVIDER_SOURCE = "hashicorp/kubernetes"
 PROVIDER_VERSION = "~> 2.38.0"  # the schema tests/provider_schema.py checks against: 2.38.0
@@ -53,23 +54,14 @@ class K8sTarget(Target):
     name = "k8s"
 
     def check(self, app: App) -> list[Diagnostic]:
-        return []
+        """The code ConfigMaps must fit: described here (no cdktf) as `build` will."""
+        return _code_problems(describe(app, Namer(app), ())[1])
 
     def build(self, app: App, stack: Stack) -> None:
         stack.backend = app.k8s.backend
         stack.provider("kubernetes", PROVIDER_SOURCE, PROVIDER_VERSION, {})
-        objects, problems = describe(app, stack.names, stack.out_dir.parent)
-        for task, exc in problems:
-            if isinstance(exc, TooLarge):
-                stack.error(
-                    "E460", f"the code of task `{task.name}` is too large for a ConfigMap "
-                    f"({exc}; at most {CONFIGMAP_MAX_BYTES // 1024} KiB)", task.span,
-                    "use an `image` task with the code built into the image, or move large "
-                    "files out of the code directory")
-            else:
-                stack.error("E456", f"cannot package the code of task `{task.name}` for "
-                            f"Kubernetes: {exc}", task.span,
-                            "check `requirements` and that the code directory exists")
+        objects, problems = describe(app, stack.names, stack.shipped_exclude)
+        stack.diagnostics.extend(_code_problems(problems))
         if problems:
             return
         addresses = {o.tf_id: f"{resource_type(o.manifest)}.{o.tf_id}" for o in objects}
@@ -94,6 +86,22 @@ class K8sTarget(Target):
                          "its content: each release has its own, so a rollback is "
                          "re-applying an earlier release's output")
         stack.add_file(MANIFESTS_FILE, manifests_yaml(app, [o.manifest for o in objects]))
+
+
+def _code_problems(problems: list[tuple[Task, Exception]]) -> list[Diagnostic]:
+    out = []
+    for task, exc in problems:
+        if isinstance(exc, TooLarge):
+            out.append(Diagnostic(
+                "E460", f"the code of task `{task.name}` is too large for a ConfigMap "
+                f"({exc}; at most {CONFIGMAP_MAX_BYTES // 1024} KiB)", task.span,
+                "use an `image` task with the code built into the image, or list large "
+                "files in .flowcignore"))
+        else:
+            out.append(Diagnostic(
+                "E456", f"cannot package the code of task `{task.name}` for Kubernetes: "
+                f"{exc}", task.span, "check `requirements` and that the code directory exists"))
+    return out
 
 
 def _code_config_maps(objects: list[Any]) -> dict[str, str]:

@@ -1,6 +1,6 @@
 """Kubernetes: the one description of what a task needs, as plain API objects.
 
-`describe(app, names, out_root)` returns `K8sObject`s (manifest + Terraform id + deps);
+`describe(app, names, exclude)` returns `K8sObject`s (manifest + Terraform id + deps);
 flowc.targets.k8s turns the same list into `kubernetes_*` resources for cdk.tf.json and
 into manifests.yaml, so the two can never drift. Per task:
 - ServiceAccount (no token automount: tasks do not call the Kubernetes API);
@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from flowc.compiler.ir import Alert, App, ImageHandler, PythonHandler, SecretRef, Task
 from flowc.targets.base import standard_tags
-from flowc.targets.naming import CRONJOB_LIMIT, DNS, DNS_LABEL_LIMIT, Namer
+from flowc.targets.naming import CRONJOB_LIMIT, DNS, DNS_LABEL_LIMIT, Namer, schedule_keys
 from flowc.targets.packaging import PackagingError
 from flowc.targets.sources import task_sources
 from flowc.targets.units import cpu_quantity, memory_quantity
@@ -75,10 +76,10 @@ def job_deadline(task: Task) -> int:
 
 
 class Describer:
-    def __init__(self, app: App, names: Namer, out_root: Path):
+    def __init__(self, app: App, names: Namer, exclude: Sequence[Path]):
         self.app = app
         self.names = names
-        self.out_root = out_root
+        self.exclude = tuple(exclude)  # paths never shipped (the output directory...)
         self.ns = app.k8s.namespace
         self.objects: list[K8sObject] = []
         self.secrets: dict[str, K8sObject] = {}
@@ -104,7 +105,7 @@ class Describer:
         return self._code[key]
 
     def _configmap(self, task: Task) -> tuple[K8sObject, list[dict[str, str]]]:
-        files = task_sources(self.app, task, self.out_root, REQUIREMENTS_KEY)
+        files = task_sources(self.app, task, self.exclude, REQUIREMENTS_KEY)
         size = sum(len(v) for v in files.values())
         if size > CONFIGMAP_MAX_BYTES:
             raise TooLarge(f"{size // 1024} KiB of code")
@@ -150,12 +151,11 @@ class Describer:
         self.objects.append(sa)
         deps = [sa.tf_id] + [self.secret(s).tf_id for s in task.secrets]
         pod = self.pod_spec(task, sa_name, deps)
-        exprs = task.schedules_for("k8s")
         cron_names = []
-        for n, sched in enumerate(exprs, start=1):
-            parts = (task.name,) if len(exprs) == 1 else (task.name, str(n))
-            tf_id = f"cron_job_{task.name}" if len(exprs) == 1 else f"cron_job_{task.name}__{n}"
-            name = self.names.name(*parts, style=DNS, limit=CRONJOB_LIMIT, kind="cronjob")
+        for sched, key in schedule_keys(task, "k8s"):
+            tf_id = f"cron_job_{task.name}__{key}"
+            name = self.names.name(task.name, tail=(key,), style=DNS, limit=CRONJOB_LIMIT,
+                                   kind="cronjob")
             cron_names.append(name)
             spec = {
                 "schedule": sched.expression,
@@ -313,10 +313,10 @@ class Describer:
         }
 
 
-def describe(app: App, names: Namer, out_root: Path
+def describe(app: App, names: Namer, exclude: Sequence[Path]
              ) -> tuple[list[K8sObject], list[tuple[Task, Exception]]]:
     """Every object for the app's k8s tasks, and (task, error) for code that cannot ship."""
-    d = Describer(app, names, out_root)
+    d = Describer(app, names, exclude)
     problems: list[tuple[Task, Exception]] = []
     for t in app.tasks_for("k8s"):
         try:

@@ -5,7 +5,12 @@
     names.name("daily_report", style=DNS, limit=52)   # "reports-prod-daily-report"
 
 A name is the app name, the environment (when one is selected) and the given parts,
-joined with `-`. When it is longer than `limit` it is cut and ends in `-` plus 8 hex
+joined with `-`, then the `tail` parts joined with `--` in DNS style, so task `x_1`
+(`x-1`) never meets task `x`'s tail `1` (`x--1`); a head that holds `--` itself (a name
+with `__`) gets a hash suffix.
+A name depends only on its own parts: a schedule's tail is `schedule_keys`, a hash of its
+own entry, so adding, removing or reordering other tasks or entries renames nothing.
+When it is longer than `limit` it is cut and ends in `-` plus 8 hex
 digits of a hash of the full name, so it stays unique and never changes between
 compiles. A Namer remembers every name it handed out: two different keys that would
 get the same name (e.g. `a_b`+`c` and `a`+`b_c` in DNS style) get a hash suffix instead.
@@ -16,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from flowc.compiler.ir import App
+from flowc.compiler.ir import App, TargetSchedule, Task
 
 AWS = "aws"  # [a-z0-9_-]: valid for Lambda, IAM, SQS, SNS, ECS, Scheduler, Secrets Manager
 DNS = "dns"  # RFC 1035 / DNS-1123 label: [a-z0-9-], starts with a letter, ends alnum
@@ -84,6 +89,7 @@ class Namer:
         limit: int = AWS_LIMIT,
         kind: str = "",
         prefixed: bool = True,
+        tail: tuple[str, ...] = (),
     ) -> str:
         """The name for `parts` (app/env prefix first unless prefixed=False).
 
@@ -91,9 +97,13 @@ class Namer:
         asking twice for the same parts returns the same name.
         """
         words = (self.prefix if prefixed else ()) + tuple(p for p in parts if p)
-        key = "\x1f".join((style, str(limit), *words))
-        full = "-".join(sanitize(w, style) for w in words)
-        candidate = fit(full, limit, style)
+        key = "\x1f".join((style, str(limit), *words, "\x1e", *tail))
+        full = head = "-".join(sanitize(w, style) for w in words)
+        if tail:
+            sep = "--" if style == DNS else "-"
+            full = sep.join((head, *(sanitize(w, style) for w in tail)))
+        ambiguous = bool(tail) and style == DNS and ("--" in head or head.endswith("-"))
+        candidate = fit(full, limit, style, key=key if ambiguous else None)
         owner = self._issued.get((kind, candidate))
         if owner is not None and owner != key:
             candidate = fit(full, limit, style, key=key)
@@ -102,6 +112,24 @@ class Namer:
                 raise ValueError(f"name collision on {candidate!r}")
         self._issued[(kind, candidate)] = key
         return candidate
+
+
+def schedule_keys(task: Task, target: str) -> list[tuple[TargetSchedule, str]]:
+    """The task's expressions on `target`, each with the key its resources are named by.
+
+    The key is 8 hex digits of the schedule entry's own text (`"Mon 09:00"`, `every 90m`),
+    how many equal entries come before it, and the expression's place among the ones that
+    entry became: it never depends on other tasks or on the order of the entries.
+    """
+    out = []
+    sources = [s.source for s in task.schedules]
+    within: dict[int, int] = {}
+    for ts in task.schedules_for(target):
+        i = ts.schedule_index
+        j = within[i] = within.get(i, -1) + 1
+        occurrence = sources[:i].count(sources[i])
+        out.append((ts, short_hash(f"{sources[i]}\x1f{occurrence}\x1f{j}")))
+    return out
 
 
 def logical_id(*parts: str) -> str:

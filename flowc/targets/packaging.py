@@ -26,19 +26,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import pathspec
+
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)
-
-# Never shipped: VCS, virtualenvs, caches, flowc's own output and state.
-EXCLUDED_DIRS = frozenset(
-    {
-        ".git", ".hg", ".svn", ".venv", "venv", ".tox", ".nox", "node_modules", "__pycache__",
-        ".pytest_cache", ".mypy_cache", ".ruff_cache", ".hypothesis", ".terraform", ".flowc",
-        "flowc.out", ".idea", ".vscode",
-    }
-)
-EXCLUDED_SUFFIXES = (".pyc", ".pyo", ".flow", ".tfstate")
-EXCLUDED_NAMES = frozenset({".DS_Store", ".env"})
-
 
 class PackagingError(Exception):
     """Code or requirements that cannot be packaged; targets turn it into a diagnostic."""
@@ -78,33 +68,170 @@ def deterministic_zip(entries: Mapping[str, bytes]) -> bytes:
     return buf.getvalue()
 
 
-def _excluded(rel: Path) -> bool:
-    if any(part in EXCLUDED_DIRS or part.endswith(".egg-info") for part in rel.parts[:-1]):
+# -- which files ship: the one home of that rule -------------------------------------------
+
+# Never shipped: VCS, virtualenvs, caches, build tools' and flowc's own directories.
+EXCLUDED_DIRS = frozenset(
+    {
+        ".git", ".hg", ".svn", ".venv", "venv", ".tox", ".nox", "node_modules", "__pycache__",
+        ".pytest_cache", ".mypy_cache", ".ruff_cache", ".hypothesis", ".terraform", ".flowc",
+        "flowc.out", ".idea", ".vscode",
+    }
+)
+EXCLUDED_SUFFIXES = (".pyc", ".pyo", ".flow", ".tfstate", ".tfstate.backup")
+# flowc's own files, at any depth: local secret values, dotenv files, compile state.
+EXCLUDED_NAMES = frozenset({".DS_Store", ".flowc-secrets", ".flowc-state.json"})
+EXCLUDED_PREFIXES = (".env",)  # .env, .env.local, .envrc ...
+IGNORE_FILES = (".gitignore", ".flowcignore")  # gitignore syntax, nested files honoured
+# A directory holding one of these is flowc output or state, whatever its name:
+# `<out>/<target>/.flowc-state.json` (compile), `history.sqlite`/`cloud.json` (dev, run).
+OUTPUT_MARKERS = (".flowc-state.json", "history.sqlite", "cloud.json")
+STATE_SUBDIRS = ("releases", "versions")  # a state dir's logs: only `<stack>.json` files
+EVENT_LOG_HEAD = b'{"event":'  # the first bytes of a `--events` JSONL file
+
+
+@dataclass(frozen=True)
+class CodeSelection:
+    """The files of a code directory that ship, and the symlinks refused (with why)."""
+
+    files: dict[str, Path]  # archive name -> file on disk
+    refused: dict[str, str]  # archive name -> reason (a symlink leaving the directory)
+
+
+def _is_state_dir(path: Path) -> bool:
+    try:
+        names = set(os.listdir(path))
+    except OSError:
+        return False
+    if names & set(OUTPUT_MARKERS):
         return True
-    return rel.name in EXCLUDED_NAMES or rel.name.endswith(EXCLUDED_SUFFIXES)
+    for sub in STATE_SUBDIRS:
+        if sub in names and (path / sub).is_dir():
+            try:
+                inner = os.listdir(path / sub)
+            except OSError:
+                continue
+            if inner and all(n.endswith((".json", ".json.tmp")) for n in inner):
+                return True
+    return False
+
+
+def _owned_by_flowc(name: str, is_dir: bool, path: Path) -> bool:
+    if name in EXCLUDED_NAMES or name.startswith(EXCLUDED_PREFIXES):
+        return True
+    if is_dir:
+        return name in EXCLUDED_DIRS or name.endswith(".egg-info") or _is_state_dir(path)
+    if name.endswith(EXCLUDED_SUFFIXES):
+        return True
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(len(EVENT_LOG_HEAD)) == EVENT_LOG_HEAD
+    except OSError:
+        return False
+
+
+def _ignore_spec(directory: Path) -> pathspec.GitIgnoreSpec | None:
+    lines: list[str] = []
+    for name in IGNORE_FILES:
+        try:
+            lines += (directory / name).read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            continue
+    return pathspec.GitIgnoreSpec.from_lines(lines) if lines else None
+
+
+def _ignored(specs: list[tuple[str, pathspec.GitIgnoreSpec]], rel: str, is_dir: bool) -> bool:
+    """gitignore semantics: the deepest file that has a say wins, last pattern first."""
+    verdict = False
+    for base, spec in specs:
+        sub = rel[len(base):] + ("/" if is_dir else "")
+        result = spec.check_file(sub).include
+        if result is not None:
+            verdict = result
+    return verdict
+
+
+def select_code_files(code_dir: Path, exclude: Iterable[Path] = ()) -> CodeSelection:
+    """The files of `code_dir` that ship in an archive (sorted), the one rule every target
+    and the release hash use:
+    - not matched by a `.gitignore` or `.flowcignore` (root or nested, gitignore syntax);
+    - not flowc's own (secrets, `.env*`, state and output directories, event logs, specs)
+      nor VCS/virtualenv/cache directories, at any depth;
+    - not under a path in `exclude` (this compile's `--out`, `--state`, `--events`);
+    - a symlink only when it resolves inside `code_dir` (else it is `refused`).
+    """
+    root = Path(code_dir)
+    if not root.is_dir():
+        raise PackagingError(f"code directory `{root}` does not exist")
+    real_root = root.resolve()
+    skip = {Path(p).resolve() for p in exclude}
+    skip.discard(real_root)  # `--out .`: its target directories go by their markers
+    files: dict[str, Path] = {}
+    refused: dict[str, str] = {}
+
+    def walk(here: Path, rel: str, specs: list, seen: frozenset[Path]) -> None:
+        spec = _ignore_spec(here)
+        if spec is not None:
+            specs = [*specs, (rel, spec)]
+        try:
+            entries = sorted(os.scandir(here), key=lambda e: e.name)
+        except OSError as exc:
+            raise PackagingError(f"cannot read `{here}`: {exc.strerror or exc}") from exc
+        for entry in entries:
+            path = Path(entry.path)
+            name_rel = rel + entry.name
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                is_dir = False
+            if _ignored(specs, name_rel, is_dir) or _owned_by_flowc(entry.name, is_dir, path):
+                continue
+            real = path.resolve()
+            if real in skip:
+                continue
+            if entry.is_symlink():
+                if not real.exists():
+                    refused[name_rel] = f"a symlink to `{os.readlink(path)}`, which does not exist"
+                    continue
+                if real != real_root and real_root not in real.parents:
+                    refused[name_rel] = (f"a symlink to `{real}`, outside the code directory")
+                    continue
+            if is_dir:
+                if real not in seen:  # a link back up would loop forever
+                    walk(path, name_rel + "/", specs, seen | {real})
+            elif entry.is_file():
+                files[name_rel] = path
+
+    walk(root, "", [], frozenset({real_root}))
+    return CodeSelection(dict(sorted(files.items())), refused)
 
 
 def collect_code(root: Path, exclude: Iterable[Path] = ()) -> dict[str, bytes]:
-    """Every shippable file under `root` as archive name -> bytes (sorted walk)."""
-    root = Path(root)
-    if not root.is_dir():
-        raise PackagingError(f"code directory `{root}` does not exist")
-    skip = [Path(p).resolve() for p in exclude]
+    """Every shippable file under `root` as archive name -> bytes (`select_code_files`).
+
+    Raises PackagingError when a symlink leaves the directory (`flowc check` reports
+    that as E403 before any compile gets here).
+    """
+    selection = select_code_files(root, exclude)
+    if selection.refused:
+        name, why = next(iter(selection.refused.items()))
+        raise PackagingError(f"`{name}` is {why}")
+    try:
+        return {name: path.read_bytes() for name, path in selection.files.items()}
+    except OSError as exc:
+        raise PackagingError(f"cannot read `{exc.filename}`: {exc.strerror or exc}") from exc
+
+
+def _installed_files(root: Path) -> dict[str, bytes]:
+    """What pip installed under `root`, minus bytecode caches and egg-info (sorted walk)."""
     files: dict[str, bytes] = {}
     for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames
+                             if d != "__pycache__" and not d.endswith(".egg-info"))
         here = Path(dirpath)
-        dirnames[:] = sorted(
-            d for d in dirnames
-            if d not in EXCLUDED_DIRS
-            and not d.endswith(".egg-info")
-            and (here / d).resolve() not in skip
-        )
         for fname in sorted(filenames):
-            path = here / fname
-            rel = path.relative_to(root)
-            if _excluded(rel) or not path.is_file():
-                continue
-            files[rel.as_posix()] = path.read_bytes()
+            if not fname.endswith((".pyc", ".pyo")) and (here / fname).is_file():
+                files[(here / fname).relative_to(root).as_posix()] = (here / fname).read_bytes()
     return files
 
 
@@ -153,7 +280,7 @@ def vendor_requirements(requirements: Path, pip_args: Iterable[str] = ()) -> dic
         if target.exists():
             shutil.rmtree(target, ignore_errors=True)
         os.replace(tmp, target)
-    files = collect_code(target)
+    files = _installed_files(target)
     files.pop(".complete", None)
     # pip writes absolute paths and installer names into metadata; keep bytes stable.
     return {k: v for k, v in files.items() if not k.endswith(("/RECORD", "/direct_url.json"))}

@@ -8,6 +8,7 @@ plus one requirements file: the task's layers' requirements (in order), then its
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from flowc.compiler.ir import App, Task
@@ -32,13 +33,13 @@ def requirements_text(app: App, task: Task) -> bytes | None:
     return b"".join(chunks)
 
 
-def task_sources(app: App, task: Task, out_root: Path, requirements_name: str
+def task_sources(app: App, task: Task, exclude: Iterable[Path], requirements_name: str
                  ) -> dict[str, bytes]:
     """Code dir files (archive path -> bytes) plus the requirements under `requirements_name`.
 
     Raises PackagingError when the code directory or a requirements file is missing.
     """
-    files = collect_code(app.base_path / task.code_dir, exclude=[out_root])
+    files = collect_code(app.base_path / task.code_dir, exclude=exclude)
     requirements = requirements_text(app, task)
     if requirements is not None:
         files[requirements_name] = requirements
