@@ -101,7 +101,9 @@ def test_flowc_run_of_a_broken_spec_prints_its_diagnostics(project):
 
 @pytest.mark.parametrize(
     "args,needle",
-    [(["--speed", "0"], "--speed must be positive"), (["--for", "soon"], "not a duration"),
+    [(["--speed", "0"], "--speed must be a positive number or `max`"),
+     (["--speed", "nan"], "not 'nan'"), (["--speed", "inf"], "not 'inf'"),
+     (["--for", "soon"], "not a duration"),
      (["--start", "tuesday"], "not an ISO 8601 time")],
 )  # fmt: skip
 def test_flowc_dev_rejects_bad_options_with_E506(project, args, needle):

@@ -41,12 +41,23 @@ def option_error(message: str, help: str) -> typer.Exit:
     return typer.Exit(2)
 
 
-def parse_window(run_for: str | None, start: str | None, speed: float):
+def speed_option(text: str) -> float:
+    """`--speed X|max` as a number (max: infinity) or raise typer.Exit with E506."""
+    from flowc.emulator.clock import parse_speed
+
+    try:
+        return parse_speed(text)
+    except ValueError:
+        raise option_error(
+            f"--speed must be a positive number or `max`, not {text!r}",
+            "e.g. --speed 60, or --speed max to run as fast as the runs allow",
+        ) from None
+
+
+def parse_window(run_for: str | None, start: str | None):
     """(--for seconds, --start datetime) or raise typer.Exit with diagnostic E506."""
     from flowc.emulator.clock import parse_duration
 
-    if speed <= 0:
-        raise option_error(f"--speed must be positive, not {speed:g}", "e.g. --speed 60")
     seconds = None
     if run_for is not None:
         try:
@@ -71,7 +82,9 @@ def parse_window(run_for: str | None, start: str | None, speed: float):
 @app.command()
 def dev(
     file: Path = typer.Argument(..., help="The .flow file."),
-    speed: float = typer.Option(1.0, "--speed", help="Run the virtual clock X times faster."),
+    speed: str = typer.Option(
+        "1", "--speed", help="Run the virtual clock X times faster, or `max`: as fast as the "
+        "runs allow (no fire is ever skipped)."),
     events: Path | None = typer.Option(
         None, "--events", help="Append one JSON object a line per event to this file."
     ),
@@ -94,12 +107,13 @@ def dev(
 ) -> None:
     """Run every task on its schedule and every service behind a local proxy, with hot
     reload."""
-    seconds, moment = parse_window(run_for, start, speed)
+    rate = speed_option(speed)
+    seconds, moment = parse_window(run_for, start)
     from flowc.emulator.session import Options, Session
     from flowc.emulator.view import make_view
 
     options = Options(
-        spec=file, env=env, speed=speed, start=moment, run_for=seconds, state_dir=state,
+        spec=file, env=env, speed=rate, start=moment, run_for=seconds, state_dir=state,
         events=events, grace=grace, watch=watch, pull=pull, isolate=isolate.value,
         only=tuple(only),
     )  # fmt: skip

@@ -25,19 +25,19 @@ def run(
     env: str | None = typer.Option(None, "--env", help="Apply this environment's overrides."),
     state: Path = typer.Option(Path(".flowc"), "--state", help="Run history directory."),
     events: Path | None = typer.Option(None, "--events", help="Append events to this JSONL."),
-    speed: float = typer.Option(1.0, "--speed", help="Virtual clock speed (retry back-off)."),
+    speed: str = typer.Option("1", "--speed", help="Virtual clock speed (retry back-off), "
+                              "or `max`."),
     retries: bool = typer.Option(True, "--retries/--no-retries", help="Apply the task's retries."),
     pull: bool = PULL_OPTION,
     isolate: Isolation = ISOLATE_OPTION,
 ) -> None:
     """Run one task once, locally, and exit with its exit code."""
-    from flowc.cli.dev import parse_window
+    from flowc.cli.dev import speed_option
     from flowc.emulator.session import Options, Session
     from flowc.emulator.view import PlainView
 
-    parse_window(None, None, speed)
-    options = Options(spec=file, env=env, speed=speed, state_dir=state, events=events,
-                      watch=False, pull=pull, isolate=isolate.value)  # fmt: skip
+    options = Options(spec=file, env=env, speed=speed_option(speed), state_dir=state,
+                      events=events, watch=False, pull=pull, isolate=isolate.value)  # fmt: skip
     session = Session(options, PlainView(sys.stderr, output_stream=sys.stdout))
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
     code = 1

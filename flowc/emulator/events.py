@@ -47,6 +47,8 @@ class EventBus:
     def __init__(self, clock: Clock):
         self.clock = clock
         self._listeners: list[Listener] = []
+        # a run's own time (executor.time_of): its events are stamped from it, not the clock
+        self.run_time: Callable[[str], datetime | None] = lambda run_id: None
         self._lock = threading.Lock()
 
     def subscribe(self, listener: Listener) -> None:
@@ -60,6 +62,8 @@ class EventBus:
         record: dict[str, Any] = {"event": event}
         if event not in TASKLESS:
             record["task"] = task
+        if at is None and fields.get("run_id"):
+            at = self.run_time(fields["run_id"])
         record["at"] = iso(at or self.clock.now())
         record["wall"] = iso(self.clock.wall())
         record.update({k: v for k, v in fields.items() if v is not None})

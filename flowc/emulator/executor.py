@@ -12,6 +12,15 @@ Event order of a run: scheduled, then per attempt started and succeeded|failed,
 with retried before each further attempt, and dead_lettered last when it applies.
 Each run's events carry the `version` of the task's code it runs (flowc/emulator/
 versions.py: with a canary, a share of runs take the new version, the rest the stable one).
+
+Time: each run has its own timeline on the clock (clock.py), from its fire instant at
+real speed; its events and history rows are stamped from it, so attempts take their
+real duration in virtual time at every `--speed`. The back-off is virtual time. When
+a `--for` window (`until`) ends before a retry is due, the run is `abandoned` with that
+reason (and dead-lettered like a failed run): nothing is stamped far past the window.
+
+Queue: a fire always becomes a run (`_admit`); its attempts wait for one of
+MAX_CONCURRENT_ATTEMPTS slots, in order, while their timeline holds the clock.
 """
 
 from __future__ import annotations
@@ -21,14 +30,14 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from flowc.compiler.ir import App, SecretRef, Task
 from flowc.diagnostics import Diagnostic
 from flowc.emulator.alerts import AlertTracker
-from flowc.emulator.clock import Clock, iso
+from flowc.emulator.clock import Clock, Timeline, iso
 from flowc.emulator.cloud import Cloud
 from flowc.emulator.docker_runner import DockerRunner
 from flowc.emulator.events import EventBus
@@ -50,7 +59,7 @@ def retry_delay(failed_attempt: int) -> float:
 class RunOutcome:
     run_id: str
     task: str
-    status: str  # succeeded | failed | dead_lettered | interrupted
+    status: str  # succeeded | failed | dead_lettered | interrupted | abandoned
     exit_code: int | None
     attempts: int
     error: str | None = None
@@ -87,6 +96,22 @@ class Executor:
         self.retries_enabled = True
         self.alerts = AlertTracker(cloud, message)
         self.versions: Versions | None = None  # set by the session
+        self.until: datetime | None = None  # end of the `--for` window, set by the session
+        self._timelines: dict[str, Timeline] = {}  # run id -> its own time
+        bus.run_time = self.time_of
+
+    def time_of(self, run_id: str) -> datetime | None:
+        """A run's own virtual time (None once it has ended)."""
+        line = self._timelines.get(run_id)
+        return line.now() if line is not None else None
+
+    def _now(self, run_id: str) -> datetime:
+        return self.time_of(run_id) or self.clock.now()
+
+    def _admit(self, task: Task) -> bool:
+        """Whether a fire starts a run. Every fire does today: runs of one task may overlap
+        (as with EventBridge -> Lambda). A per-task overlap rule (skip / replace) decides here."""
+        return True
 
     def choose(self, task: Task, moment: datetime) -> Choice:
         """The code version a run of `task` fired at `moment` uses."""
@@ -98,6 +123,10 @@ class Executor:
     def submit(self, app: App, task: Task, scheduled_at: datetime | None) -> str:
         """Start a scheduled run in its own thread; returns its run id."""
         run_id = _new_run_id()
+        if not self._admit(task):
+            return run_id
+        # the timeline holds the clock at the fire from now on: nothing passes it unseen
+        self._timelines[run_id] = self.clock.timeline(scheduled_at)
         choice = self.choose(task, scheduled_at or self.clock.now())
         self.bus.emit("scheduled", task.name, at=scheduled_at, run_id=run_id,
                       version=choice.version or None)
@@ -112,36 +141,51 @@ class Executor:
 
     def run_now(self, app: App, task: Task) -> RunOutcome:
         """Run a task once in this thread (`flowc run`)."""
-        return self.run(app, task, _new_run_id(), None, "manual")
+        return self._run_here(app, task, _new_run_id(), "manual")
 
     def replay(self, app: App, task: Task, original_run_id: str) -> RunOutcome:
         """Run a dead letter again (`flowc dlq redrive`), recording which letter it replays."""
         run_id = _new_run_id()
         self.history.redrive(original_run_id, run_id)
-        return self.run(app, task, run_id, None, "redrive")
+        return self._run_here(app, task, run_id, "redrive")
 
-    def _run_thread(self, *args: Any) -> None:
+    def _run_here(self, app: App, task: Task, run_id: str, trigger: str) -> RunOutcome:
+        """A run in this thread, on its own timeline from now."""
+        self._timelines[run_id] = self.clock.timeline()
         try:
-            self.run(*args)
+            return self.run(app, task, run_id, None, trigger)
         finally:
+            self._end_timeline(run_id)
+
+    def _run_thread(self, app: App, task: Task, run_id: str, *args: Any) -> None:
+        try:
+            self.run(app, task, run_id, *args)
+        finally:
+            self._end_timeline(run_id)
             with self._lock:
                 self._threads.discard(threading.current_thread())
+
+    def _end_timeline(self, run_id: str) -> None:
+        line = self._timelines.pop(run_id, None)
+        if line is not None:
+            line.close()
 
     @property
     def in_flight(self) -> int:
         with self._lock:
             return len(self._threads)
 
-    def wait_idle(self, timeout: float) -> bool:
-        """Wait for every run to finish; False if some are still going after `timeout`."""
-        deadline = self.clock.wall().timestamp() + timeout
+    def wait_idle(self, timeout: float | None, stop: threading.Event | None = None) -> bool:
+        """Wait for every run to finish; False if some are still going after `timeout`
+        real seconds (None: no limit) or when `stop` is set."""
+        deadline = None if timeout is None else self.clock.wall().timestamp() + timeout
         while True:
             with self._lock:
                 threads = list(self._threads)
             if not threads:
                 return True
-            remaining = deadline - self.clock.wall().timestamp()
-            if remaining <= 0 or self.abort.is_set():
+            remaining = 1.0 if deadline is None else deadline - self.clock.wall().timestamp()
+            if remaining <= 0 or self.abort.is_set() or (stop is not None and stop.is_set()):
                 return False
             threads[0].join(min(remaining, 0.1))
 
@@ -162,7 +206,7 @@ class Executor:
         self, app: App, task: Task, run_id: str, scheduled_at: datetime | None, trigger: str,
         choice: Choice | None = None,
     ) -> RunOutcome:  # fmt: skip
-        now = self.clock.now()
+        now = self._now(run_id)
         choice = choice or self.choose(task, now)
         version = choice.version or None
         self.history.start_run(
@@ -173,10 +217,12 @@ class Executor:
         max_attempts = 1 + (task.retries if self.retries_enabled else 0)
         result = AttemptResult(exit_code=None, interrupted=True, error="not started")
         longest, done = 0.0, 0
+        abandoned: str | None = None
+        next_due = now
         try:
             for number in range(1, max_attempts + 1):
                 if number > 1:
-                    if self.clock.wait_for(retry_delay(number - 1), self.stopping):
+                    if self._timelines[run_id].sleep_until(next_due, self.stopping):
                         result.interrupted = True  # shutdown during the back-off
                         break
                     self.bus.emit("retried", task.name, run_id=run_id, attempt=number,
@@ -191,6 +237,12 @@ class Executor:
                 if result.ok:
                     break
                 final = number == max_attempts or result.error is not None or result.interrupted
+                if not final:
+                    next_due = self._now(run_id) + timedelta(seconds=retry_delay(number))
+                    if self.until is not None and next_due > self.until:
+                        abandoned = (f"the --for window ended before attempt {number + 1} "
+                                     f"(due {iso(next_due)})")  # fmt: skip
+                        final = True
                 self.bus.emit(
                     "failed", task.name, run_id=run_id, attempt=number,
                     exit_code=result.exit_code, timed_out=result.timed_out or None,
@@ -203,9 +255,9 @@ class Executor:
             result.interrupted = True
             self._finish(app, task, run_id, done, result, version)
             raise
-        outcome = self._finish(app, task, run_id, done, result, version)
+        outcome = self._finish(app, task, run_id, done, result, version, abandoned)
         if done:
-            self.alerts.record(app, task, self.clock.now(), outcome.status != "succeeded",
+            self.alerts.record(app, task, self._now(run_id), outcome.status != "succeeded",
                                longest, outcome.status == "dead_lettered")  # fmt: skip
         return outcome
 
@@ -215,7 +267,7 @@ class Executor:
     ) -> AttemptResult:  # fmt: skip
         version = choice.version or None
         with self._slots:
-            v_start, w_start = self.clock.now(), self.clock.wall()
+            v_start, w_start = self._now(run_id), self.clock.wall()
             started = False
             try:
                 env = self._environment(app, task, run_id, number, scheduled_at)
@@ -243,7 +295,7 @@ class Executor:
                               exit_code=0, duration_s=round(result.duration_s, 3),
                               version=version)  # fmt: skip
             self.history.record_attempt(
-                run_id, number, iso(v_start), iso(self.clock.now()), iso(w_start),
+                run_id, number, iso(v_start), iso(self._now(run_id)), iso(w_start),
                 iso(self.clock.wall()), result.exit_code, result.timed_out, result.duration_s,
                 result.error,
             )  # fmt: skip
@@ -293,33 +345,35 @@ class Executor:
 
     def _finish(
         self, app: App, task: Task, run_id: str, attempts: int, result: AttemptResult,
-        version: int | None = None,
+        version: int | None = None, abandoned: str | None = None,
     ) -> RunOutcome:
+        """`abandoned`: why the run stopped before its next attempt (it did not succeed)."""
         queue = message_id = None
-        error = result.error
+        error = abandoned or result.error
         if result.ok:
             status = "succeeded"
         elif attempts == 0:
             status = "interrupted"  # stopped before its first attempt: nothing ran
         elif task.on_failure == "dead_letter" and self.cloud is not None:
-            status = "dead_lettered"
+            status = "abandoned" if abandoned else "dead_lettered"
             body = {
                 "app": app.name, "task": task.name, "run_id": run_id, "attempt": attempts,
                 "attempts": attempts, "exit_code": result.exit_code,
                 "timed_out": result.timed_out, "interrupted": result.interrupted,
                 "error": result.error, "stderr_tail": result.stderr_tail,
-                "failed_at": iso(self.clock.now()),
+                "failed_at": iso(self._now(run_id)), "abandoned": abandoned,
             }  # fmt: skip
             try:
                 queue, message_id = self.cloud.send_dead_letter(app, task.name, body)
                 self.bus.emit("dead_lettered", task.name, run_id=run_id, attempts=attempts,
                               exit_code=result.exit_code, queue=queue,
-                              message_id=message_id, version=version)  # fmt: skip
+                              message_id=message_id, version=version,
+                              abandoned=abandoned)  # fmt: skip
             except Exception as exc:  # noqa: BLE001 - the emulator's AWS side went away
                 status = "failed"
                 error = f"could not send to the dead-letter queue: {exc}"
         else:
-            status = "interrupted" if result.interrupted else "failed"
+            status = "abandoned" if abandoned else "interrupted" if result.interrupted else "failed"
             if task.name not in self._warned and not result.interrupted:
                 self._warned.add(task.name)  # once per task
                 self.note(
@@ -333,7 +387,7 @@ class Executor:
                     )
                 )
         self.history.finish_run(
-            run_id, status, iso(self.clock.now()), iso(self.clock.wall()), result.exit_code,
+            run_id, status, iso(self._now(run_id)), iso(self.clock.wall()), result.exit_code,
             result.timed_out, error, result.stderr_tail or None, queue, message_id,
         )  # fmt: skip
         return RunOutcome(run_id, task.name, status, result.exit_code, attempts, error, version)

@@ -4,8 +4,10 @@ Fire times come only from `Schedule.next_fires` (the evaluator `flowc schedule`
 and the compiler use), so the emulator cannot disagree with the targets. A task
 with several schedules fires at the union of their instants (once per instant).
 Every fire is handed to a callback (the executor) and the task's next instant is
-queued at once, so a slow run never delays the schedule. When the loop falls
-behind (very high `--speed`), it fires every missed instant in order.
+queued at once, so a slow run never delays the schedule. The scheduler keeps a
+gate on the clock at the earliest fire it has not handed over yet (clock.py): the
+virtual clock reaches that instant and waits there until the fire has been handed
+to the executor, so no speed, `max` included, can skip or lose a fire.
 
 The first plan counts from the clock's origin (`--start`, or when the virtual clock
 began), so `--start X --for 10m` fires exactly the instants in (X, X + 10m].
@@ -80,7 +82,7 @@ class Scheduler:
         self.fire = fire
         self.until = until
         self.on_error = on_error or (lambda message: None)
-        self._cond = threading.Condition()
+        self._cond = clock.condition  # one lock with the clock: its holds wake the loop
         self._heap: list[tuple[datetime, int, str, int]] = []
         self._next: dict[str, tuple[datetime, int]] = {}  # task -> (fire time, generation)
         self._seq = itertools.count()
@@ -90,6 +92,7 @@ class Scheduler:
         self._thread: threading.Thread | None = None
         self._broken: set[str] = set()
         self._done = threading.Event()  # every fire up to `until` has been handed over
+        self._handing: datetime | None = None  # the fire being handed over (kept gated)
 
     @property
     def app(self) -> App | None:
@@ -136,6 +139,7 @@ class Scheduler:
             for name in diff.removed:
                 self._next.pop(name, None)
             self._app = app
+            self._sync_gate()
             self._cond.notify_all()
         return diff
 
@@ -146,29 +150,42 @@ class Scheduler:
                 return {}
             return {t.name: self._next.get(t.name, (None, 0))[0] for t in self._app.tasks}
 
-    def _pop_due(self) -> tuple[App, Task, datetime] | None:
-        """Under the lock: the next due fire, or None after waiting a bit."""
+    def _head(self) -> datetime | None:
+        """Under the lock: the earliest live fire up to `until` (superseded ones dropped)."""
         while self._heap:
             moment, _, name, gen = self._heap[0]
             if self._next.get(name) != (moment, gen):
                 heapq.heappop(self._heap)  # superseded by a reload or a removal
                 continue
-            if self.until is not None and moment > self.until:
-                self._done.set()
-                break
-            delay = self.clock.real_seconds_until(moment)
-            if delay > 0:
-                self._cond.wait(delay)
-                return None
-            heapq.heappop(self._heap)
-            assert self._app is not None
-            task = self._app.task(name)
-            self._plan(task, moment)
-            return self._app, task, moment
-        if not self._heap and self.until is not None:
-            self._done.set()
-        self._cond.wait(0.5)
+            return None if self.until is not None and moment > self.until else moment
         return None
+
+    def _sync_gate(self) -> None:
+        """Under the lock: gate the clock at the earliest fire not handed over yet."""
+        gate = self._head()
+        if self._handing is not None and (gate is None or self._handing < gate):
+            gate = self._handing
+        self.clock.set_gate(self, None if self._stopped else gate)
+
+    def _pop_due(self) -> tuple[App, Task, datetime] | None:
+        """Under the lock: the next due fire, or None after waiting a bit."""
+        self._sync_gate()
+        moment = self._head()
+        if moment is None:
+            if self.until is not None:
+                self._done.set()  # nothing left up to `until`
+            self._cond.wait(0.5)
+            return None
+        delay = self.clock.real_seconds_until(moment)
+        if delay != 0:
+            self._cond.wait(0.5 if delay is None else min(delay, 0.5))
+            return None
+        _, _, name, _ = heapq.heappop(self._heap)
+        assert self._app is not None
+        task = self._app.task(name)
+        self._handing = moment  # the gate stays here until the executor has the fire
+        self._plan(task, moment)
+        return self._app, task, moment
 
     def wait_done(self, timeout: float) -> bool:
         """Wait until every fire up to `until` has been handed to the callback."""
@@ -187,6 +204,10 @@ class Scheduler:
                     self.fire(*due)
                 except Exception as exc:  # noqa: BLE001 - one bad fire must not stop the loop
                     self.on_error(f"task `{due[1].name}`: could not start a run: {exc}")
+                finally:
+                    with self._cond:
+                        self._handing = None
+                        self._sync_gate()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.run, name="flowc-scheduler", daemon=True)
@@ -195,6 +216,7 @@ class Scheduler:
     def stop(self) -> None:
         with self._cond:
             self._stopped = True
+            self.clock.set_gate(self, None)
             self._cond.notify_all()
         if self._thread is not None:
             self._thread.join(timeout=5)

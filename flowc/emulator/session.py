@@ -23,7 +23,7 @@ from typing import Any
 
 from flowc.compiler.ir import App
 from flowc.diagnostics import Diagnostic, SourceCache, render_text
-from flowc.emulator.clock import Clock, iso, make_clock
+from flowc.emulator.clock import Clock, iso, make_clock, speed_label
 from flowc.emulator.cloud import Cloud
 from flowc.emulator.deadletters import Journal
 from flowc.emulator.docker_runner import DockerRunner
@@ -88,6 +88,7 @@ class Session:
         self._writer: JsonlWriter | None = None
         self._reload_lock = threading.Lock()
         self._closed = False
+        self._stop: threading.Event | None = None  # what `wait` waits on (Ctrl-C)
 
     # loading ------------------------------------------------------------------------
 
@@ -225,11 +226,15 @@ class Session:
         assert self.app is not None
         self._wire()
         assert self.clock is not None and self.executor is not None
+        self.clock.set_gate(self, self.clock.epoch())  # virtual time waits for the plan
         self._register_versions(self.app)
         if self.options.run_for is not None:
             self.until = self.clock.epoch() + timedelta(seconds=self.options.run_for)
         self.scheduler = Scheduler(self.clock, self._fire, self.until, self.view.message)
         self.scheduler.set_app(self.app)
+        self.clock.set_end(self.until)
+        self.executor.until = self.until
+        self.clock.set_gate(self, None)
         if self.options.watch:
             from flowc.emulator.watch import Watcher
 
@@ -302,7 +307,7 @@ class Session:
 
     def header(self) -> str:
         assert self.app is not None and self.cloud is not None and self.clock is not None
-        speed = f", speed x{self.options.speed:g}" if self.options.speed != 1 else ""
+        speed = f", speed x{speed_label(self.options.speed)}" if self.options.speed != 1 else ""
         window = f", for {self.options.run_for:g}s virtual" if self.until else ""
         services = f", {len(self.app.services)} service(s)" if self.app.services else ""
         return (
@@ -360,6 +365,7 @@ class Session:
     def wait(self, stop: threading.Event) -> bool:
         """Block until `stop` is set or the `--for` window is over. True if the window ended."""
         assert self.clock is not None
+        self._stop = stop
         if self.until is None:
             stop.wait()
             return False
@@ -380,7 +386,9 @@ class Session:
         return self.executor.run_now(self.app, self.app.task(task_name))
 
     def close(self, drain: bool = False, grace: float | None = None) -> None:
-        """Stop in order. `drain`: let runs (with their retries) finish first, for `grace`."""
+        """Stop in order. `drain` (the window is over): runs in flight finish their attempt
+        (retries due after the window are abandoned, executor.py) unless `wait`'s stop event
+        is set meanwhile (Ctrl-C): then they get `grace`."""
         if self._closed:
             return
         self._closed = True
@@ -394,8 +402,7 @@ class Session:
         if self.services is not None:
             self.services.stop(grace)
         if self.executor is not None:
-            if drain:
-                self.executor.wait_idle(grace)
+            if drain and self.executor.wait_idle(None, self._stop):
                 self.executor.shutdown(0)
             else:
                 self.executor.shutdown(grace)
