@@ -33,7 +33,8 @@ def dlq(
     run: list[str] = typer.Option([], "--run", help="redrive: this run's letter (repeatable)."),
     all_: bool = typer.Option(False, "--all", help="redrive: every letter of the task."),
     env: str | None = typer.Option(None, "--env", help="Apply this environment's overrides."),
-    speed: float = typer.Option(1.0, "--speed", help="redrive: virtual clock speed (back-off)."),
+    speed: str = typer.Option("1", "--speed", help="redrive: virtual clock speed (back-off), "
+                              "or `max`."),
     state: Path = typer.Option(Path(".flowc"), "--state", help="Run history directory."),
     format: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text or json."),
 ) -> None:
@@ -60,15 +61,14 @@ def dlq(
     raise typer.Exit(code)
 
 
-def _session(file: Path, env: str | None, state: Path, task: str | None, speed: float):
-    from flowc.cli.dev import parse_window
+def _session(file: Path, env: str | None, state: Path, task: str | None, speed: str):
+    from flowc.cli.dev import speed_option
     from flowc.cli.logs import task_or_exit
     from flowc.emulator.session import Options, Session
     from flowc.emulator.view import PlainView
 
-    parse_window(None, None, speed)
-    session = Session(Options(spec=file, env=env, speed=speed, state_dir=state, watch=False),
-                      PlainView(sys.stderr, output_stream=sys.stdout))
+    options = Options(spec=file, env=env, speed=speed_option(speed), state_dir=state, watch=False)
+    session = Session(options, PlainView(sys.stderr, output_stream=sys.stdout))
     if session.load() != 0:
         raise typer.Exit(1)
     assert session.app is not None
