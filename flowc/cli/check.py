@@ -29,6 +29,8 @@ def check(
                 found.extend(more)
         diagnostics.extend(found)
         if result.ok and not has_errors(found) and format == OutputFormat.text:
-            typer.echo(f"{file}: ok, {len(result.app.tasks)} task(s)", err=True)
+            services = len(result.app.services)
+            typer.echo(f"{file}: ok, {len(result.app.tasks)} task(s)"
+                       + (f", {services} service(s)" if services else ""), err=True)
     print_diagnostics(diagnostics, sources, format)
     raise typer.Exit(exit_code(diagnostics))

@@ -28,7 +28,7 @@ SHARED_KEYS = ("timezone", "memory", "cpu", "timeout", "retries", "on_failure", 
 TARGET_BLOCK_KEYS = {
     "aws": ("region", "subnets", "security_groups"),
     "gcp": ("project", "region"),
-    "k8s": ("namespace", "python_image", "prometheus"),
+    "k8s": ("namespace", "python_image", "prometheus", "ingress_class", "ingress_host"),
 }
 BACKEND_REQUIRED = {"s3": ("bucket", "key"), "gcs": ("bucket",), "kubernetes": ("secret_suffix",)}
 BACKEND_TARGET = {"s3": "aws", "gcs": "gcp"}  # environment-level backends

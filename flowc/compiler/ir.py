@@ -254,6 +254,8 @@ class K8sSettings:
     namespace: str = "default"
     python_image: str = "python:3.11-slim"
     prometheus: bool = False  # a Prometheus operator is installed: emit PrometheusRules
+    ingress_class: str | None = None  # public services' Ingress class (e.g. "nginx")
+    ingress_host: str | None = None  # public service NAME answers on NAME.<ingress_host>
     backend: Backend | None = None
 
 

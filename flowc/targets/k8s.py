@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from flowc.compiler.ir import App, Task
+from flowc.compiler.ir import App, Service, Task
 from flowc.diagnostics import Diagnostic
 from flowc.targets.base import Stack, Target, escape_literal
 from flowc.targets.k8s_manifests import CONFIGMAP_MAX_BYTES, TooLarge, describe
@@ -35,6 +35,12 @@ RESOURCE_TYPES = {
     "Secret": "kubernetes_secret_v1",
     "ConfigMap": "kubernetes_config_map_v1",
     "CronJob": "kubernetes_cron_job_v1",
+    "Deployment": "kubernetes_deployment_v1",
+    "Service": "kubernetes_service_v1",
+    "HorizontalPodAutoscaler": "kubernetes_horizontal_pod_autoscaler_v2",
+    "PodDisruptionBudget": "kubernetes_pod_disruption_budget_v1",
+    "Ingress": "kubernetes_ingress_v1",
+    "NetworkPolicy": "kubernetes_network_policy_v1",
 }
 # Manifest list fields whose provider block name differs from the snake_case plural.
 BLOCK_NAMES = {
@@ -43,10 +49,17 @@ BLOCK_NAMES = {
     "volumes": "volume",
     "volumeMounts": "volume_mount",
     "timeZone": "timezone",
+    "ports": "port",
+    "metrics": "metric",
+    "rules": "rule",
+    "paths": "path",
 }
+# ... and where one kind's provider resource names it otherwise.
+KIND_BLOCK_NAMES = {"NetworkPolicy": {"ports": "ports"}}
 MAP_FIELDS = frozenset({"labels", "annotations", "data", "binaryData", "limits", "requests",
-                        "nodeSelector", "stringData"})
-STRING_FIELDS = frozenset({"runAsUser", "runAsGroup", "fsGroup", "ttlSecondsAfterFinished"})
+                        "nodeSelector", "stringData", "matchLabels"})
+STRING_FIELDS = frozenset({"runAsUser", "runAsGroup", "fsGroup", "ttlSecondsAfterFinished",
+                           "maxSurge", "maxUnavailable", "targetPort", "replicas"})
 OCTAL_FIELDS = frozenset({"defaultMode", "mode"})
 
 
@@ -71,6 +84,8 @@ class K8sTarget(Target):
                 body["depends_on"] = [addresses[dep] for dep in obj.depends_on]
             if obj.manifest["kind"] == "Secret":  # values are set out of band (README)
                 body["lifecycle"] = {"ignore_changes": ["data", "binary_data"]}
+            if obj.ignore_changes:
+                body["lifecycle"] = {"ignore_changes": obj.ignore_changes}
             stack.resource(type_, obj.tf_id, body)
         stack.output("namespace", app.k8s.namespace, description="namespace of every object")
         crons: dict[str, list[str]] = {t.name: [] for t in app.tasks_for("k8s")}
@@ -85,23 +100,42 @@ class K8sTarget(Target):
                          description=f"ConfigMap holding task {task_name}'s code, named by "
                          "its content: each release has its own, so a rollback is "
                          "re-applying an earlier release's output")
+        for service in app.services_for("k8s"):
+            _service_outputs(stack, app, objects, service)
         stack.add_file(MANIFESTS_FILE, manifests_yaml(app, [o.manifest for o in objects]))
 
 
-def _code_problems(problems: list[tuple[Task, Exception]]) -> list[Diagnostic]:
+def _code_problems(problems: list[tuple[Task | Service, Exception]]) -> list[Diagnostic]:
     out = []
     for task, exc in problems:
+        what = f"{'service' if isinstance(task, Service) else 'task'} `{task.name}`"
         if isinstance(exc, TooLarge):
             out.append(Diagnostic(
-                "E460", f"the code of task `{task.name}` is too large for a ConfigMap "
+                "E460", f"the code of {what} is too large for a ConfigMap "
                 f"({exc}; at most {CONFIGMAP_MAX_BYTES // 1024} KiB)", task.span,
                 "use an `image` task with the code built into the image, or list large "
                 "files in .flowcignore"))
         else:
             out.append(Diagnostic(
-                "E456", f"cannot package the code of task `{task.name}` for Kubernetes: "
+                "E456", f"cannot package the code of {what} for Kubernetes: "
                 f"{exc}", task.span, "check `requirements` and that the code directory exists"))
     return out
+
+
+def _service_outputs(stack: Stack, app: App, objects: list[Any], service: Service) -> None:
+    by_id = {o.tf_id: o.manifest for o in objects}
+    name = by_id[f"deployment_{service.name}"]["metadata"]["name"]
+    stack.output(f"{service.name}_deployment", name,
+                 description=f"Deployment running service {service.name}")
+    if service.port is not None:
+        stack.output(f"{service.name}_url",
+                     f"http://{name}.{app.k8s.namespace}.svc.cluster.local:{service.port}",
+                     description=f"in-cluster URL of service {service.name}")
+    ingress = by_id.get(f"ingress_{service.name}")
+    if ingress is not None and "host" in ingress["spec"]["rules"][0]:
+        stack.output(f"{service.name}_public_url",
+                     f"https://{ingress['spec']['rules'][0]['host']}",
+                     description=f"public URL of service {service.name} (Ingress)")
 
 
 def _code_config_maps(objects: list[Any]) -> dict[str, str]:
@@ -126,24 +160,25 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
 
 
-def _convert(key: str, value: Any) -> tuple[str, Any]:
+def _convert(key: str, value: Any, names: dict[str, str] = BLOCK_NAMES) -> tuple[str, Any]:
     """One manifest field -> (provider argument name, value)."""
-    name = BLOCK_NAMES.get(key, _snake(key))
-    if key in MAP_FIELDS:
+    name = names.get(key, _snake(key))
+    if key in MAP_FIELDS or (key == "selector" and "matchLabels" not in value):
+        # a Service's selector is a plain map; a Deployment's holds matchLabels
         return name, {k: str(v) for k, v in value.items()}
     if key in STRING_FIELDS:
         return name, str(value)
     if key in OCTAL_FIELDS:
         return name, f"0{value:o}"
     if isinstance(value, dict):
-        return name, _block(value)
+        return name, _block(value, names)
     if isinstance(value, list) and value and isinstance(value[0], dict):
-        return name, [_block(v) for v in value]
+        return name, [_block(v, names) for v in value]
     return name, value
 
 
-def _block(fields: dict[str, Any]) -> dict[str, Any]:
-    return dict(_convert(k, v) for k, v in fields.items())
+def _block(fields: dict[str, Any], names: dict[str, str] = BLOCK_NAMES) -> dict[str, Any]:
+    return dict(_convert(k, v, names) for k, v in fields.items())
 
 
 def _literal(value: Any) -> Any:
@@ -163,7 +198,8 @@ def to_terraform(manifest: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     if type_ == "kubernetes_manifest":
         return type_, {"manifest": _literal(manifest)}
     body = {k: v for k, v in manifest.items() if k not in ("apiVersion", "kind")}
-    return type_, _literal(_block(body))
+    names = {**BLOCK_NAMES, **KIND_BLOCK_NAMES.get(manifest["kind"], {})}
+    return type_, _literal(_block(body, names))
 
 
 # libyaml's emitter when PyYAML has it (wheels do): ~10x faster on large specs.

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flowc.compiler.ir import Alert, App, ImageHandler, PythonHandler, SecretRef, Task
+from flowc.compiler.ir import Alert, App, ImageHandler, PythonHandler, SecretRef, Service, Task
 from flowc.targets.base import standard_tags
 from flowc.targets.naming import CRONJOB_LIMIT, DNS, DNS_LABEL_LIMIT, Namer, schedule_keys
 from flowc.targets.packaging import PackagingError
@@ -59,6 +59,7 @@ class K8sObject:
     tf_id: str  # Terraform resource name
     depends_on: list[str] = field(default_factory=list)  # tf_ids (Terraform only)
     task: str | None = None  # the task a CronJob runs
+    ignore_changes: list[str] = field(default_factory=list)  # Terraform lifecycle (only)
 
 
 class TooLarge(Exception):
@@ -205,6 +206,27 @@ class Describer:
             "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
         }
 
+    def pod_security(self) -> dict[str, Any]:
+        return {
+            "runAsNonRoot": True,
+            "runAsUser": UID,
+            "runAsGroup": UID,
+            "fsGroup": UID,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        }
+
+    def env_vars(self, unit: Task | Service) -> list[dict[str, Any]]:
+        """The spec's `env`: plain values, and secrets read from their Secret."""
+        out: list[dict[str, Any]] = []
+        for var in unit.env:
+            if isinstance(var.value, SecretRef):
+                secret = self.secret(var.value.secret).manifest["metadata"]["name"]
+                out.append({"name": var.name, "valueFrom": {"secretKeyRef": {
+                    "name": secret, "key": var.value.secret}}})
+            else:
+                out.append({"name": var.name, "value": var.value})
+        return out
+
     def pod_spec(self, task: Task, sa_name: str, deps: list[str]) -> dict[str, Any]:
         env: list[dict[str, Any]] = [{"name": "FLOWC_TASK", "value": task.name}]
         volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {}}]
@@ -246,26 +268,13 @@ class Describer:
             main = self.container(task, "task", handler.image)
             if handler.command:
                 main["args"] = list(handler.command)
-        for var in task.env:
-            if isinstance(var.value, SecretRef):
-                secret = self.secret(var.value.secret).manifest["metadata"]["name"]
-                env.append({"name": var.name, "valueFrom": {"secretKeyRef": {
-                    "name": secret, "key": var.value.secret}}})
-            else:
-                env.append({"name": var.name, "value": var.value})
-        main["env"] = env
+        main["env"] = env + self.env_vars(task)
         spec: dict[str, Any] = {
             "serviceAccountName": sa_name,
             "automountServiceAccountToken": False,
             "restartPolicy": "Never",
             "activeDeadlineSeconds": task.timeout_s,
-            "securityContext": {
-                "runAsNonRoot": True,
-                "runAsUser": UID,
-                "runAsGroup": UID,
-                "fsGroup": UID,
-                "seccompProfile": {"type": "RuntimeDefault"},
-            },
+            "securityContext": self.pod_security(),
         }
         if init:
             spec["initContainers"] = init
@@ -314,13 +323,21 @@ class Describer:
 
 
 def describe(app: App, names: Namer, exclude: Sequence[Path]
-             ) -> tuple[list[K8sObject], list[tuple[Task, Exception]]]:
-    """Every object for the app's k8s tasks, and (task, error) for code that cannot ship."""
+             ) -> tuple[list[K8sObject], list[tuple[Task | Service, Exception]]]:
+    """Every object for the app's k8s tasks and services, and (task or service, error) for
+    code that cannot ship."""
+    from flowc.targets.k8s_services import describe_service
+
     d = Describer(app, names, exclude)
-    problems: list[tuple[Task, Exception]] = []
+    problems: list[tuple[Task | Service, Exception]] = []
     for t in app.tasks_for("k8s"):
         try:
             d.task(t)
         except (TooLarge, PackagingError) as exc:
             problems.append((t, exc))
+    for service in app.services_for("k8s"):
+        try:
+            describe_service(d, service)
+        except (TooLarge, PackagingError) as exc:
+            problems.append((service, exc))
     return d.objects, problems
