@@ -23,7 +23,8 @@ import yaml
 from flowc.compiler.ir import App, Service, Task
 from flowc.diagnostics import Diagnostic
 from flowc.targets.base import Stack, Target, escape_literal
-from flowc.targets.k8s_manifests import CONFIGMAP_MAX_BYTES, TooLarge, describe
+from flowc.targets.k8s_manifests import CONFIGMAP_MAX_BYTES, TooLarge
+from flowc.targets.k8s_services import describe
 from flowc.targets.naming import Namer
 
 PROVIDER_SOURCE = "hashicorp/kubernetes"

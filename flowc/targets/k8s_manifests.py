@@ -31,7 +31,6 @@ from typing import Any
 from flowc.compiler.ir import Alert, App, ImageHandler, PythonHandler, SecretRef, Service, Task
 from flowc.targets.base import standard_tags
 from flowc.targets.naming import CRONJOB_LIMIT, DNS, DNS_LABEL_LIMIT, Namer, schedule_keys
-from flowc.targets.packaging import PackagingError
 from flowc.targets.sources import task_sources
 from flowc.targets.units import cpu_quantity, memory_quantity
 
@@ -320,24 +319,3 @@ class Describer:
                                f"(namespace {self.ns}); notify {', '.join(alert.notify)}.",
             },
         }
-
-
-def describe(app: App, names: Namer, exclude: Sequence[Path]
-             ) -> tuple[list[K8sObject], list[tuple[Task | Service, Exception]]]:
-    """Every object for the app's k8s tasks and services, and (task or service, error) for
-    code that cannot ship."""
-    from flowc.targets.k8s_services import describe_service
-
-    d = Describer(app, names, exclude)
-    problems: list[tuple[Task | Service, Exception]] = []
-    for t in app.tasks_for("k8s"):
-        try:
-            d.task(t)
-        except (TooLarge, PackagingError) as exc:
-            problems.append((t, exc))
-    for service in app.services_for("k8s"):
-        try:
-            describe_service(d, service)
-        except (TooLarge, PackagingError) as exc:
-            problems.append((service, exc))
-    return d.objects, problems

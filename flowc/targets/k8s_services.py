@@ -16,9 +16,11 @@ must then be in `requirements`; WSGI under wsgiref) from the code ConfigMap in
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-from flowc.compiler.ir import ImageHandler, PythonHandler, Service
+from flowc.compiler.ir import App, ImageHandler, PythonHandler, Service, Task
 from flowc.emulator.services.instance import SERVE
 from flowc.targets.base import standard_tags
 from flowc.targets.k8s_manifests import (
@@ -27,14 +29,35 @@ from flowc.targets.k8s_manifests import (
     REQUIREMENTS_KEY,
     Describer,
     K8sObject,
+    TooLarge,
     _meta,
 )
-from flowc.targets.naming import DNS, DNS_LABEL_LIMIT
+from flowc.targets.naming import DNS, DNS_LABEL_LIMIT, Namer
+from flowc.targets.packaging import PackagingError
 
 PORT_NAME = "http"
 PROBE = {"initialDelaySeconds": 5, "periodSeconds": 10, "timeoutSeconds": 3}
 LIVENESS_FAILURES = 3
 READINESS_FAILURES = 2
+
+
+def describe(app: App, names: Namer, exclude: Sequence[Path]
+             ) -> tuple[list[K8sObject], list[tuple[Task | Service, Exception]]]:
+    """Every object for the app's k8s tasks and services (one Describer, so they share
+    Secrets and code ConfigMaps), and (task or service, error) for code that cannot ship."""
+    d = Describer(app, names, exclude)
+    problems: list[tuple[Task | Service, Exception]] = []
+    for t in app.tasks_for("k8s"):
+        try:
+            d.task(t)
+        except (TooLarge, PackagingError) as exc:
+            problems.append((t, exc))
+    for service in app.services_for("k8s"):
+        try:
+            describe_service(d, service)
+        except (TooLarge, PackagingError) as exc:
+            problems.append((service, exc))
+    return d.objects, problems
 
 
 def labels(d: Describer, service: Service) -> dict[str, str]:

@@ -22,10 +22,11 @@ from flowc.targets.packaging import PackagingError, select_code_files
 
 
 def code_diagnostics(app: App, exclude: Sequence[Path] = ()) -> list[Diagnostic]:
-    """E403 for each symlink in a python task's code directory that would not ship."""
+    """E403 for each symlink in a python task's or service's code directory that would not
+    ship."""
     out: list[Diagnostic] = []
     seen: set[str] = set()
-    for task in app.tasks:
+    for task in (*app.tasks, *app.services):
         if not isinstance(task.handler, PythonHandler) or task.code_dir in seen:
             continue
         seen.add(task.code_dir)
@@ -35,7 +36,7 @@ def code_diagnostics(app: App, exclude: Sequence[Path] = ()) -> list[Diagnostic]
             continue  # the targets report a missing directory with their own code
         for name, why in selection.refused.items():
             out.append(Diagnostic(
-                "E403", f"`{name}` in the code directory of task `{task.name}` is {why}; "
+                "E403", f"`{name}` in the code directory of {_what(task)} `{task.name}` is {why}; "
                 "flowc ships only files inside the code directory", task.span,
                 f"copy the file into the code directory, or add `{name}` to .flowcignore"))
     return out
@@ -47,9 +48,14 @@ def target_rules(app: App, targets: Sequence[str] | None = None,
     from flowc.compiler.ir import TARGET_NAMES
     from flowc.targets import load_target
 
-    names = [n for n in (targets if targets is not None else TARGET_NAMES) if app.tasks_for(n)]
+    names = [n for n in (targets if targets is not None else TARGET_NAMES)
+             if app.tasks_for(n) or app.services_for(n)]
     out: dict[str, list[Diagnostic]] = {"": code_diagnostics(app, exclude)
                                         + flowc_env_diagnostics(app, names) if names else []}
     for name in names:
         out[name] = env_diagnostics(app, name) + list(load_target(name).check(app))
     return out
+
+
+def _what(unit) -> str:
+    return "task" if hasattr(unit, "schedules") else "service"
