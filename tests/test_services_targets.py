@@ -101,3 +101,60 @@ def test_k8s_output_validates_and_matches_golden(k8s):
     for manifest in manifests:
         kubernetes_validate.validate(manifest, "1.30.0", strict=True)
     check_golden(text, GOLDEN / "k8s" / "platform-prod.manifests.yaml")
+
+
+@pytest.fixture(scope="module")
+def gcp(platform, tmp_path_factory):
+    out = tmp_path_factory.mktemp("platform-gcp")
+    diagnostics, doc = compile_target(platform, "gcp", out)
+    assert not [d for d in diagnostics if d.is_error], diagnostics
+    return doc, (out / "gcp" / "cdk.tf.json").read_bytes()
+
+
+def test_gcp_cloud_run_services_functions_and_invokers(gcp):
+    doc, _ = gcp
+    runs = resources(doc, "google_cloud_run_v2_service")
+    assert set(runs) == {"run_service_dashboard", "run_service_frontend"}  # api: aws, k8s
+    frontend = runs["run_service_frontend"]["template"]
+    assert frontend["scaling"] == {"min_instance_count": 2, "max_instance_count": 4}
+    container = frontend["containers"][0]
+    assert container["ports"] == {"name": "http1", "container_port": 8080}
+    assert container["startup_probe"]["http_get"] == {"path": "/"}
+    assert container["resources"]["limits"]["cpu"] == "1"  # Cloud Run's least for a service
+    assert frontend["service_account"] == "${google_service_account.service_sa_frontend.email}"
+    invokers = resources(doc, "google_cloud_run_v2_service_iam_member")
+    assert invokers["invoker_frontend__0"]["member"] == "allUsers"  # public
+    status_members = {v["member"] for k, v in invokers.items() if k.startswith("invoker_status")}
+    assert "allUsers" not in status_members and all(
+        m.startswith("serviceAccount:") for m in status_members)  # callers must authenticate
+    function = resources(doc, "google_cloudfunctions2_function")["function_svc_status"]
+    assert function["build_config"]["entry_point"] == "flowc_service"
+    assert function["service_config"]["ingress_settings"] == "ALLOW_INTERNAL_ONLY"
+    assert function["service_config"]["environment_variables"]["FLOWC_APP_TARGET"] == (
+        "airquality.status:app")
+
+
+def test_gcp_output_validates_and_matches_golden(gcp):
+    doc, text = gcp
+    assert provider_schema("google").check_document(doc) == []
+    check_golden(text, GOLDEN / "gcp" / "platform-prod.cdk.tf.json")
+
+
+def test_gcp_worker_is_a_worker_pool_with_its_secrets(tmp_path):
+    spec = tmp_path / "app.flow"
+    spec.write_text('secret broker\nservice worker {\n  image = "acme/worker:1"\n'
+                    '  replicas = 3\n  env { BROKER = secret.broker }\n  targets = [gcp]\n}\n')
+    result = load(spec)
+    assert result.ok
+    _, doc = compile_target(result.app, "gcp", tmp_path / "out")
+    assert provider_schema("google").check_document(doc) == []
+    pool = resources(doc, "google_cloud_run_v2_worker_pool")["worker_pool_worker"]
+    assert pool["scaling"] == {"scaling_mode": "MANUAL", "manual_instance_count": 3}
+    env = pool["template"]["containers"][0]["env"]
+    assert {"name": "BROKER", "value_source": {"secret_key_ref": {
+        "secret": "${google_secret_manager_secret.secret_broker.secret_id}",
+        "version": "latest"}}} in env
+    access = resources(doc, "google_secret_manager_secret_iam_member")
+    assert access["access_worker__broker"]["member"] == (
+        "serviceAccount:${google_service_account.service_sa_worker.email}")
+    assert not resources(doc, "google_cloud_run_v2_service_iam_member")  # nothing to invoke

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from flowc.compiler.ir import App, ImageHandler, PythonHandler, SecretRef, Task
+from flowc.compiler.ir import App, ImageHandler, PythonHandler, SecretRef, Service, Task
 from flowc.diagnostics import Diagnostic
 from flowc.targets import gcp_monitoring
 from flowc.targets.base import Resource, Stack, Target, escape_literal, standard_tags
+from flowc.targets.gcp_services import build_services
 from flowc.targets.naming import DNS, schedule_keys
 from flowc.targets.packaging import PackagingError, make_asset
 from flowc.targets.sources import task_sources
@@ -84,6 +85,8 @@ class GcpTarget(Target):
 class Gcp:
     """One compile of one app to one stack."""
 
+    python_runtime = PYTHON_RUNTIME
+
     def __init__(self, app: App, stack: Stack):
         self.app = app
         self.stack = stack
@@ -110,6 +113,7 @@ class Gcp:
         stack.provider("google", PROVIDER_SOURCE, PROVIDER_VERSION, attrs)
         for task in self.app.tasks_for("gcp"):
             self.task(task)
+        build_services(self)
 
     # -- per task ---------------------------------------------------------------------------
     def task(self, task: Task) -> None:
@@ -143,7 +147,8 @@ class Gcp:
         self.schedules(task, http_target, runner.deadline_s, grant)
         gcp_monitoring.failure_handling(self, task)
 
-    def secret_access(self, task: Task, secret: str, runtime_sa: Resource) -> Resource:
+    def secret_access(self, task: Task | Service, secret: str,
+                      runtime_sa: Resource) -> Resource:
         sm = self.secret(secret)
         return self.stack.resource(
             "google_secret_manager_secret_iam_member", f"access_{task.name}__{secret}", {
@@ -261,25 +266,35 @@ class Gcp:
             })
         return self._bucket
 
-    def source_object(self, task: Task) -> Resource | None:
-        """The task's source zip (code dir + requirements.txt + entry file) in the bucket."""
-        key = (task.code_dir, task.requirements, task.layers)
+    def source_object(self, unit: Task | Service, extra: dict[str, bytes] | None = None,
+                      extra_requirements: tuple[str, ...] = ()) -> Resource | None:
+        """The source zip (code dir + requirements.txt + entry file) in the bucket; tasks
+        get the task entry file, services pass theirs in `extra`."""
+        extra = {ENTRY_FILE: ENTRY_SOURCE.encode()} if extra is None else extra
+        key = (unit.code_dir, unit.requirements, unit.layers, tuple(sorted(extra)),
+               extra_requirements)
         if key not in self._sources:
-            obj = self._source_object(task)
+            obj = self._source_object(unit, extra, extra_requirements)
             if obj is None:
                 return None
             self._sources[key] = obj
         return self._sources[key]
 
-    def _source_object(self, task: Task) -> Resource | None:
+    def _source_object(self, unit: Task | Service, extra: dict[str, bytes],
+                       extra_requirements: tuple[str, ...]) -> Resource | None:
         try:
-            files = task_sources(self.app, task, self.stack.shipped_exclude, "requirements.txt")
+            files = task_sources(self.app, unit, self.stack.shipped_exclude, "requirements.txt")
         except PackagingError as exc:
+            what = "service" if isinstance(unit, Service) else "task"
             self.stack.error(
-                "E456", f"cannot package the code of task `{task.name}` for GCP: {exc}",
-                task.span, "check `requirements` and that the code directory exists")
+                "E456", f"cannot package the code of {what} `{unit.name}` for GCP: {exc}",
+                unit.span, "check `requirements` and that the code directory exists")
             return None
-        files[ENTRY_FILE] = ENTRY_SOURCE.encode()
+        if extra_requirements:
+            lines = "".join(f"{r}\n" for r in extra_requirements)
+            files["requirements.txt"] = (files.get("requirements.txt", b"")
+                                         + f"# added by flowc\n{lines}".encode())
+        files.update(extra)
         asset = make_asset("source", files)
         if asset.filename not in self._objects:
             self.stack.add_file(asset.filename, asset.data)
