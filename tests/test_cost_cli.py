@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from typer.testing import CliRunner
 from flowc.cli import app
 from flowc.compiler.pipeline import load
 from flowc.cost import cost_report
-from flowc.cost.pricing import PRICING_DIR
+from flowc.cost.pricing import PRICING_DIR, load_price_book
 
 SPEC = """\
 app shop
@@ -38,6 +39,11 @@ task nightly {
 environment far {
   aws { region = "eu-north-9" }
   gcp { project = "p"  region = "mars-central1" }
+}
+
+environment frankfurt {
+  aws { region = "eu-central-1" }
+  gcp { project = "p"  region = "europe-west3" }
 }
 """
 
@@ -140,10 +146,38 @@ def test_unknown_region_lists_known_ones_at_the_region_setting(flow):
                 for word in ("eu-north-9", "mars-central1"))
     assert (aws.span.file, aws.span.line, aws.span.column) == (str(flow), 20, 18)
     assert "`us-east-1`" in aws.help and "--prices" in aws.help
-    assert gcp.code == "E801" and "`europe-west1`, `us-central1`" in gcp.help
+    assert gcp.code == "E801" and "`europe-west1`, `europe-west3`, `us-central1`" in gcp.help
     cli = run(flow, "--env", "far")
     assert cli.exit_code == 1 and "error[E801]: flowc has no aws prices for region" in cli.stderr
     assert '20 |   aws { region = "eu-north-9" }' in cli.stderr
+
+
+REGIONS = {"aws": ("us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-1"),
+           "gcp": ("us-central1", "europe-west1", "europe-west3", "asia-southeast1")}
+
+
+@pytest.mark.parametrize("provider,region", [(p, r) for p, rs in REGIONS.items() for r in rs])
+def test_every_region_people_use_has_a_complete_dated_price_file(provider, region):
+    book = load_price_book(provider, region)
+    assert book is not None and book.region == region
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", book.date)
+    assert any(s.startswith("https://") for s in book.sources)
+
+
+def test_a_spec_in_frankfurt_gets_an_answer_at_frankfurt_prices(flow):
+    here, found = diagnostics(flow, "frankfurt", durations=["sync=45s"], free_tier=False)
+    assert here.report is not None and "E801" not in found
+    home, _ = diagnostics(flow, durations=["sync=45s"], free_tier=False)
+    nightly = {name: next(t for t in r.report.tasks if t.task.name == "nightly")
+               for name, r in (("frankfurt", here), ("default", home))}
+    # Fargate and Cloud Run jobs cost more in Frankfurt (AWS regional rate, GCP tier 2)
+    for target in ("aws", "gcp"):
+        assert (nightly["frankfurt"].targets[target].by_category()["compute"]
+                > nightly["default"].targets[target].by_category()["compute"])
+    cli = run(flow, "--env", "frankfurt", "--format", "json")
+    assert cli.exit_code == 0, cli.output
+    prices = json.loads(cli.stdout)["prices"]
+    assert (prices["aws"]["region"], prices["gcp"]["region"]) == ("eu-central-1", "europe-west3")
 
 
 def test_prices_file_adds_a_region_and_overrides_rates(flow):
