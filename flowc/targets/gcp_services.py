@@ -14,15 +14,28 @@ Per service a runtime service account that reads only the service's own secrets,
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from flowc.compiler.ir import ImageHandler, PythonHandler, SecretRef, Service
-from flowc.targets.base import Resource, escape_literal, standard_tags
+from flowc.compiler.ir import App, ImageHandler, PythonHandler, SecretRef, Service
+from flowc.targets.base import Resource, Stack, escape_literal, standard_tags
 from flowc.targets.naming import DNS
 from flowc.targets.units import cpu_quantity, memory_quantity
 
-if TYPE_CHECKING:
-    from flowc.targets.gcp import Gcp
+
+class Gcp(Protocol):
+    """What this module uses of `flowc.targets.gcp.Gcp` (which imports this module)."""
+
+    app: App
+    stack: Stack
+    project: str
+    region: str
+    python_runtime: str
+
+    def secret(self, name: str) -> Resource: ...
+    def secret_access(self, unit: Any, secret: str, runtime_sa: Resource) -> Resource: ...
+    def bucket(self) -> Resource: ...
+    def source_object(self, unit: Any, extra: dict[str, bytes] | None = None,
+                      extra_requirements: tuple[str, ...] = ()) -> Resource | None: ...
 
 PORT_NAME = "http1"  # Cloud Run's name for an HTTP/1 port
 MIN_CPU = 1.0  # Cloud Run services: below 1 vCPU only with concurrency 1 (not flowc's case)
