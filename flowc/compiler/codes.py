@@ -145,6 +145,7 @@ CODES: dict[str, str] = {
     "E606": "the AWS output uses a service flowc up cannot point at the local cloud",
     "W601": "no task runs on aws: nothing to bring up",
     "W602": "a resource in the Terraform state is missing from the local cloud",
+    "W603": "LocalStack cannot create some resources offline (Lambda functions, ECS): not applied",
     # -- `flowc cost` (flowc/cost/, flowc/cli/cost.py)
     "E801": "no prices for the environment's region (lists the known regions)",
     "E802": "bad `--month` (not YYYY-MM)",

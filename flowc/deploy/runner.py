@@ -18,7 +18,7 @@ from typing import Any
 from rich.console import Console
 
 from flowc.compiler.ir import App
-from flowc.deploy import localcloud
+from flowc.deploy import localcloud, localstack_scope
 from flowc.deploy.blame import blame
 from flowc.deploy.inventory import Row, inventory, state_resources
 from flowc.deploy.overrides import write_override
@@ -128,8 +128,12 @@ def up(app: App, state: Path, console: Console,
     except TerraformError as exc:
         out.diagnostics.append(exc.diagnostic)
         return out
+    targets = None
+    if out.cloud.kind == "localstack":  # it cannot create everything offline
+        targets, diagnostic = localstack_scope.scope(app, doc, out.cloud.endpoint)
+        out.diagnostics.extend([diagnostic] if diagnostic else [])
     with Progress(console, app, doc, "Applying") as progress:
-        out.result = tf.apply(progress)
+        out.result = tf.apply(progress, targets)
     out.diagnostics.extend(blame(app, doc, out.result, str(workdir)))
     rows, others, diags = inventory(app, doc, workdir, out.cloud.endpoint, app.aws.region)
     out.rows, out.others = rows, others

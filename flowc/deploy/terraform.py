@@ -192,9 +192,12 @@ class Terraform:
             "/opt/tf-plugins) or downloadable from registry.terraform.io",
             tuple(errors[1:4])))
 
-    def apply(self, on_event: Callable[[Event], None] | None = None) -> Result:
+    def apply(self, on_event: Callable[[Event], None] | None = None,
+              targets: list[str] | None = None) -> Result:
+        """Apply everything, or only `targets` (resource addresses) and what they need."""
+        only = [f"-target={address}" for address in targets or ()]
         return self._stream(["apply", "-auto-approve", "-input=false", "-json",
-                             "-lock-timeout=60s"], on_event)
+                             "-lock-timeout=60s", *only], on_event)
 
     def destroy(self, on_event: Callable[[Event], None] | None = None) -> Result:
         return self._stream(["apply", "-destroy", "-auto-approve", "-input=false", "-json",
