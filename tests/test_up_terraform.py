@@ -10,7 +10,7 @@ import pytest
 from rich.console import Console
 
 from flowc.compiler.pipeline import load
-from flowc.deploy.blame import blame, owner, shorten, split_address
+from flowc.deploy.blame import blame, shorten
 from flowc.deploy.progress import Progress
 from flowc.deploy.terraform import (
     Event,
@@ -21,6 +21,7 @@ from flowc.deploy.terraform import (
     mirrored_providers,
     write_cli_config,
 )
+from flowc.targets.owners import owner, split_address
 from tests.aws_support import MIRROR, ROOT
 
 GOLDEN = ROOT / "tests" / "golden" / "aws" / "reports-prod.cdk.tf.json"

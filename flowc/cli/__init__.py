@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "up",
     "releases",
     "cost",
+    "report",
 )
 
 for _name in COMMAND_MODULES:

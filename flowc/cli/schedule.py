@@ -4,13 +4,16 @@ EXPR is a schedule written as after `schedule =` in a .flow file: '"Mon..Fri
 09:00"', 'cron("0 9 * * 1-5")', 'every 90m', 'at("2026-12-24T18:00")' or a list
 '["Mon 09:00", "Fri 17:00"]'. Prints the next N fire times strictly after
 --from (default: now), ISO 8601 with offset, one a line; with --target then one
-`expr: ...` line per target expression. Errors are SPEC diagnostics, exit 1.
+`expr: ...` line per target expression. With --calendar [--month YYYY-MM] it prints
+the month grid instead (and, with --target, the target's grid with the days that
+differ marked; flowc/report/terminal.py). Errors are SPEC diagnostics, exit 1.
 It uses the same code as `flowc compile` (flowc.compiler.schedules).
 """
 
 from __future__ import annotations
 
 import heapq
+import re
 import sys
 from datetime import UTC, datetime
 from typing import Annotated
@@ -41,6 +44,14 @@ def schedule_command(
     count: Annotated[int, typer.Option("--next", help="How many fire times to print.")] = 10,
     target: Annotated[
         str | None, typer.Option("--target", help="Also print the expressions for aws, gcp or k8s.")
+    ] = None,
+    calendar: Annotated[
+        bool, typer.Option("--calendar", help="Print a month grid of fire times instead.")
+    ] = False,
+    month: Annotated[
+        str | None,
+        typer.Option("--month", metavar="YYYY-MM",
+                     help="Month of --calendar (default: the month of --from, else this one)."),
     ] = None,
 ) -> None:
     """Print the next fire times of one schedule (and its expressions for a target)."""
@@ -77,6 +88,7 @@ def schedule_command(
     if has_errors(diagnostics):
         fail(diagnostics)
     after = _parse_from(start, tz, fail)
+    chosen_month = _parse_month(month, after, tz, fail) if calendar else None
 
     lines: list[str] = []
     if target is not None:
@@ -92,6 +104,13 @@ def schedule_command(
             )
         if has_errors(diagnostics):
             fail(diagnostics)
+    if chosen_month is not None:
+        _print_calendars(schedules, target, chosen_month, tz)
+        if diagnostics:
+            sys.stderr.write(render_text(diagnostics, sources))
+        if lines:
+            typer.echo("\n".join(lines))
+        return
     # Compare instants, not wall times: two fires at 02:30 in a repeated hour differ.
     fires = heapq.merge(*(s.next_fires(after, count) for s in schedules), key=_instant)
     out: list[str] = []
@@ -106,6 +125,40 @@ def schedule_command(
         sys.stderr.write(render_text(diagnostics, sources))
     if out or lines:
         typer.echo("\n".join(out + lines))
+
+
+def _parse_month(value: str | None, after: datetime, zone: str, fail):
+    from flowc.compiler.schedules.zones import get_zone
+    from flowc.cost.runs import Month
+
+    if value is None:
+        local = after.astimezone(get_zone(zone))
+        return Month(local.year, local.month)
+    match = re.fullmatch(r"(\d{4})-(\d{2})", value.strip())
+    if match is None or not 1 <= int(match.group(2)) <= 12 or int(match.group(1)) < 1970:
+        fail([_usage("E312", f"--month `{value}` is not a month",
+                     "write the month as YYYY-MM, e.g. --month 2027-03")])
+    return Month(int(match.group(1)), int(match.group(2)))
+
+
+def _print_calendars(schedules, target: str | None, month, zone: str) -> None:
+    """The month grid of the schedules and, with --target, of the target's expressions."""
+    from rich.console import Console
+
+    from flowc.compiler.schedules import translate
+    from flowc.compiler.schedules.zones import get_zone
+    from flowc.report.calendar import source_calendar, target_calendar
+    from flowc.report.terminal import month_table
+
+    shown = schedules[0].zone if len({s.zone for s in schedules}) == 1 else zone
+    today = datetime.now(get_zone(shown)).date()
+    source = source_calendar("source", schedules, month, shown, today)
+    console = Console(highlight=False, soft_wrap=False)
+    console.print(month_table(source))
+    if target is not None:
+        expressions = [e for s in schedules for e in translate(s, target)]
+        console.print(month_table(target_calendar(target, expressions, month, shown, source,
+                                                  today)))
 
 
 def _instant(when: datetime) -> float:

@@ -1,27 +1,21 @@
 """Turns Terraform's errors into flowc diagnostics that name the task that caused them.
 
-A Terraform diagnostic carries the resource address (`aws_iam_role.daily_report_lambda_role`).
-Its owner is found from the compiled document, most reliable first:
-1. the resource's `task` tag (the AWS target tags every taggable resource of a task);
-2. the one task among the tagged resources it references (`${aws_iam_role.x.arn}`), for
-   untaggable resources such as role policies and schedules;
-3. a secret, for `aws_secretsmanager_*` resources named `<secret>_...`;
-4. the longest task name that prefixes the resource name (`<task>_...`, naming.logical_id).
-Errors of a task or secret are E604 with its source span; anything else (the KMS key,
-the schedule group, the provider) is E605.
+A Terraform diagnostic carries the resource address (`aws_iam_role.daily_report_lambda_role`);
+its owner comes from the compiled document (flowc.targets.owners). Errors of a task or
+secret are E604 with its source span; anything else (the KMS key, the schedule group, the
+provider) is E605.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from typing import Any
 
 from flowc.compiler.ir import App
 from flowc.deploy.terraform import Result
-from flowc.diagnostics import Diagnostic, Span
+from flowc.diagnostics import Diagnostic
+from flowc.targets.owners import owner
 
-_REF = re.compile(r"\$\{(?:data\.)?(aws_[a-z0-9_]+)\.([a-z0-9_]+)")
 _SDK_NOISE = re.compile(
     r"operation error [^:]+: \w+, (?:exceeded maximum number of attempts, \d+, )?"
     r"https response error StatusCode: \d+, RequestID: [^,]*, ")
@@ -39,65 +33,6 @@ _HINTS = (
      "the local cloud does not support this request; see README 'flowc up / down' for "
      "what the emulator lacks"),
 )
-
-
-def split_address(address: str) -> tuple[str, str, str] | None:
-    """(block, type, name) of a resource address, without module path or index."""
-    parts = re.sub(r"\[[^\]]*\]", "", address).split(".")
-    while len(parts) >= 2 and parts[0] == "module":
-        parts = parts[2:]
-    block = "resource"
-    if parts and parts[0] == "data":
-        block, parts = "data", parts[1:]
-    if len(parts) != 2:
-        return None
-    return block, parts[0], parts[1]
-
-
-def _refs(value: Any) -> Iterable[tuple[str, str]]:
-    if isinstance(value, str):
-        yield from _REF.findall(value)
-    elif isinstance(value, dict):
-        for v in value.values():
-            yield from _refs(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _refs(v)
-
-
-def owner(app: App, doc: dict[str, Any], address: str) -> tuple[str, str, Span | None] | None:
-    """("task" | "secret", name, span) that a resource address belongs to, or None."""
-    parsed = split_address(address)
-    if parsed is None:
-        return None
-    block, type_, name = parsed
-    tasks = {t.name: t for t in app.tasks}
-    bodies = doc.get(block, {})
-    body = bodies.get(type_, {}).get(name) or {}
-
-    def tagged(b: dict[str, Any]) -> str | None:
-        tags = b.get("tags") if isinstance(b, dict) else None
-        task = tags.get("task") if isinstance(tags, dict) else None
-        return task if task in tasks else None
-
-    found = tagged(body)
-    if found is None and type_.startswith("aws_secretsmanager_"):
-        for secret in sorted(app.secrets, key=lambda s: -len(s.name)):
-            if name == secret.name or name.startswith(secret.name + "_"):
-                return "secret", secret.name, secret.span
-    if found is None:
-        votes = {tagged(doc.get("resource", {}).get(t, {}).get(n) or {}) for t, n in _refs(body)}
-        votes.discard(None)
-        if len(votes) == 1:
-            found = votes.pop()
-    if found is None:
-        for task_name in sorted(tasks, key=len, reverse=True):
-            if name == task_name or name.startswith(task_name + "_"):
-                found = task_name
-                break
-    if found is None:
-        return None
-    return "task", found, tasks[found].span
 
 
 def shorten(message: str) -> str:

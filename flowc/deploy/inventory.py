@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from flowc.compiler.ir import App
-from flowc.deploy.blame import owner
 from flowc.deploy.overrides import STATE_FILE
 from flowc.diagnostics import Diagnostic
+from flowc.targets.owners import owner
 
 KINDS = {  # resource type -> (kind shown, service)
     "aws_scheduler_schedule": ("schedule", "scheduler"),

@@ -16,8 +16,8 @@ from rich.status import Status
 from rich.text import Text
 
 from flowc.compiler.ir import App
-from flowc.deploy.blame import owner
 from flowc.deploy.terraform import Event
+from flowc.targets.owners import owner
 
 _SYMBOLS = {"create": "[green]+[/]", "update": "[yellow]~[/]", "delete": "[red]-[/]",
             "replace": "[magenta]±[/]"}

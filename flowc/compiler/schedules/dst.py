@@ -19,12 +19,13 @@ W300 (gap) or W301 (repeated) warning names the first such date.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from flowc.compiler.schedules.errors import ScheduleWarning
 from flowc.compiler.schedules.evaluate import plan_for
 from flowc.compiler.schedules.model import Schedule
-from flowc.compiler.schedules.spec import GAP_SKIP, OVERLAP_BOTH
+from flowc.compiler.schedules.spec import GAP_SKIP, OVERLAP_BOTH, Spec
 from flowc.compiler.schedules.zones import Transition, transitions
 
 YEARS_AHEAD = 4
@@ -102,19 +103,23 @@ def first_hits(
     now = start or datetime.now(UTC)
     begin = int(now.timestamp()) // 86400 * 86400
     end = begin + YEARS_AHEAD * 366 * 86400
-    plan = plan_for(schedule.spec)
     gap = overlap = None
-    for tr in transitions(schedule.zone, begin, end):
-        if (gap if tr.is_gap else overlap) is not None:
-            continue
-        lo, hi = tr.local_window()
-        wall = next(iter(plan.walls_from(lo)), None)
-        if wall is None or wall >= hi:
-            continue
-        if tr.is_gap:
+    for wall, tr in dst_hits(schedule.spec, schedule.zone, begin, end):
+        if tr.is_gap and gap is None:
             gap = (wall, tr)
-        else:
+        elif not tr.is_gap and overlap is None:
             overlap = (wall, tr)
         if gap is not None and overlap is not None:
             break
     return gap, overlap
+
+
+def dst_hits(spec: Spec, zone: str, begin: int, end: int) -> Iterator[tuple[datetime, Transition]]:
+    """(first local time, transition) for each offset change of `zone` in [begin, end)
+    (epoch seconds) whose skipped or repeated local times the spec fires at."""
+    plan = plan_for(spec)
+    for tr in transitions(zone, begin, end):
+        lo, hi = tr.local_window()
+        wall = next(iter(plan.walls_from(lo)), None)
+        if wall is not None and wall < hi:
+            yield wall, tr

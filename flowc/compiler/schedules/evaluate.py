@@ -195,8 +195,15 @@ class _Resolver:
 
 def iter_fire_seconds(schedule: Scheduled, after: datetime) -> Iterator[int]:
     """Fire instants (epoch seconds) strictly after `after`, ascending."""
-    spec = schedule.spec
-    zone_name = schedule.zone
+    return iter_spec_seconds(schedule.spec, schedule.zone, after)
+
+
+def iter_spec_seconds(spec: Spec, zone_name: str, after: datetime) -> Iterator[int]:
+    """Fire instants of a compiled spec read in `zone_name`, strictly after `after`.
+
+    Also evaluates specs read back from a target's expressions (flowc.compiler.schedules.
+    emitted), whose `gap`/`overlap` are that target's daylight-saving behaviour.
+    """
     zone = get_zone(zone_name)
     after = _aware(after)
     after_s = after.timestamp()

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from flowc.compiler.schedules.describe import describe
 from flowc.compiler.schedules.evaluate import fires_between, next_fires
 from flowc.compiler.schedules.parse import compile_spec
 from flowc.compiler.schedules.spec import Spec
@@ -49,6 +50,10 @@ class Schedule:
     def fires_between(self, start: datetime, end: datetime) -> list[datetime]:
         """Every fire time t with start < t <= end."""
         return fires_between(self, start, end)
+
+    def describe(self) -> str:
+        """The schedule in words ("at 09:00 on weekdays, Europe/Berlin"), from `spec`."""
+        return describe(self.spec, self.zone)
 
     def to_json(self) -> dict:
         return {

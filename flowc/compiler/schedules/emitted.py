@@ -1,0 +1,122 @@
+"""What a target will run: its emitted expressions, read back and evaluated.
+
+A target's expressions (what translate/ wrote into `Task.target_schedules`) are read
+back into the schedule model by that target's dialect reader, then evaluated by the
+same evaluator as the source, under the target's documented daylight-saving behaviour
+(dst.TARGET_POLICY, the one home of that fact): EventBridge Scheduler skips a time in
+a gap and runs a repeated time once; the CronJob controller skips a gap and walks a
+repeated hour twice. Where a target does not document it (Cloud Scheduler) the
+evaluation follows the wall clock (a gap time never shows, a repeated one shows twice)
+and `uncertain_days` names the days that depend on it.
+
+    emitted = Emitted("aws", ("cron(0 9 ? * MON-FRI *)",), "Europe/Berlin")
+    emitted.fires_between(start, end)   # aware datetimes, ascending
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import cached_property, lru_cache
+
+from flowc.compiler.schedules.dst import (
+    ONCE,
+    SHIFT,
+    TARGET_POLICY,
+    TWICE,
+    UNKNOWN,
+    dst_hits,
+)
+from flowc.compiler.schedules.errors import ScheduleError
+from flowc.compiler.schedules.evaluate import iter_spec_seconds
+from flowc.compiler.schedules.read_aws import UnreadableExpression, read_aws
+from flowc.compiler.schedules.spec import (
+    GAP_SHIFT,
+    GAP_SKIP,
+    OVERLAP_BOTH,
+    OVERLAP_FIRST,
+    Rule,
+    Spec,
+)
+from flowc.compiler.schedules.zones import get_zone
+
+
+def read_unix(expression: str) -> tuple[Rule, ...]:
+    """Five-field cron (Cloud Scheduler, Kubernetes CronJob): Vixie's fields and day rule."""
+    from flowc.compiler.schedules.parse_cron import parse_cron
+
+    try:
+        return parse_cron(expression).rules
+    except ScheduleError as err:
+        raise UnreadableExpression(f"`{expression}`: {err.message}") from None
+
+
+# target -> reader of its dialect; a new target adds one line (and its DST policy in dst.py)
+READERS: dict[str, Callable[[str], tuple[Rule, ...]]] = {
+    "aws": read_aws,
+    "gcp": read_unix,
+    "k8s": read_unix,
+}
+_GAP = {SHIFT: GAP_SHIFT, UNKNOWN: GAP_SKIP}  # anything else: skipped
+_OVERLAP = {ONCE: OVERLAP_FIRST, TWICE: OVERLAP_BOTH, UNKNOWN: OVERLAP_BOTH}
+
+
+@lru_cache(maxsize=1024)
+def target_spec(target: str, expression: str) -> Spec:
+    """One expression of `target` as a Spec carrying the target's DST behaviour."""
+    if target not in READERS:
+        raise ValueError(f"unknown target {target!r}; known: {', '.join(READERS)}")
+    gap, overlap = TARGET_POLICY[target]
+    rules = tuple(dict.fromkeys(rule.normalized() for rule in READERS[target](expression)))
+    return Spec(rules=rules, gap=_GAP.get(gap, GAP_SKIP), overlap=_OVERLAP[overlap])
+
+
+def documents_dst(target: str) -> bool:
+    """Does the target say what it does in a DST gap and in a repeated hour?"""
+    return UNKNOWN not in TARGET_POLICY[target]
+
+
+@dataclass(frozen=True)
+class Emitted:
+    """The expressions one target runs for a task (their union), read in `timezone`."""
+
+    target: str
+    expressions: tuple[str, ...]
+    timezone: str
+
+    @cached_property
+    def specs(self) -> tuple[Spec, ...]:
+        """Raises UnreadableExpression for an expression flowc cannot evaluate."""
+        return tuple(target_spec(self.target, e) for e in self.expressions)
+
+    def fires_between(self, start: datetime, end: datetime) -> list[datetime]:
+        """Every fire t with start < t <= end, ascending, aware in the timezone.
+
+        Each expression is its own trigger in the cloud, so an instant two of them
+        share appears twice: the target runs the task twice then.
+        """
+        zone = get_zone(self.timezone)
+        end_s = end.timestamp()
+        streams = [_until(iter_spec_seconds(spec, self.timezone, start), end_s)
+                   for spec in self.specs]
+        return [datetime.fromtimestamp(ts, zone) for ts in heapq.merge(*streams)]
+
+    def uncertain_days(self, start: datetime, end: datetime) -> set[date]:
+        """Local days with a fire in a gap or repeated hour the target does not document."""
+        if documents_dst(self.target):
+            return set()
+        begin, stop = int(start.timestamp()), int(end.timestamp()) + 1
+        return {wall.date() for spec in self.specs
+                for wall, _tr in dst_hits(spec, self.timezone, begin, stop)}
+
+
+def _until(stream, end_s: float):
+    for ts in stream:
+        if ts > end_s:
+            return
+        yield ts
+
+
+__all__ = ["READERS", "Emitted", "UnreadableExpression", "documents_dst", "target_spec"]
