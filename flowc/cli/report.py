@@ -44,20 +44,18 @@ def report(
         raise typer.Exit(1)
     assert result.app is not None
     now = datetime.now(UTC)
-    chosen = Month(now.year, now.month)
-    if month is not None:
-        cl = CommandLine()
-        parsed, problems = parse_month(month, cl)
-        cl.register(result.sources)
-        if problems:
-            print_diagnostics(problems, result.sources)
-            raise typer.Exit(1)
-        chosen = parsed or chosen
-    page = build_page(result.app, chosen, result.diagnostics, state_dir=state,
-                      sources=result.sources, now=now)
-    html = render_html(page)
-    problem = _write(out, html)
+    cl = CommandLine()
+    chosen, problems = parse_month(month, cl) if month is not None else (None, [])
+    out_line, out_column = cl.add("--out", str(out))
+    cl.register(result.sources)
+    if problems:
+        print_diagnostics(problems, result.sources)
+        raise typer.Exit(1)
+    page = build_page(result.app, chosen or Month(now.year, now.month), result.diagnostics,
+                      state_dir=state, sources=result.sources, now=now)
+    problem = _write(out, render_html(page), cl.span(out_line, out_column, len(str(out))))
     if problem is not None:
+        cl.register(result.sources)  # the cost model registered its own command line
         print_diagnostics([problem], result.sources)
         raise typer.Exit(1)
     if page.warnings:
@@ -70,14 +68,14 @@ def report(
     raise typer.Exit(1 if has_errors(d for d, _ in page.warnings) else 0)
 
 
-def _write(out: Path, html: str) -> Diagnostic | None:
+def _write(out: Path, html: str, span: Span) -> Diagnostic | None:
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(html, encoding="utf-8")
     except OSError as exc:
         return Diagnostic(
-            "E901", f"cannot write the report to `{out}`: {exc.strerror or exc}",
-            Span("<command line>", 1, 1),
+            "E901", f"cannot write the report to `{out}`: {exc.strerror or exc}"
+            + (f" ({exc.filename})" if exc.filename else ""), span,
             help="pass --out with a file path in a writable directory, e.g. "
                  "--out flowc.out/report.html")
     return None

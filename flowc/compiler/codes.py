@@ -2,7 +2,8 @@
 
 Ranges: E0xx/W0xx syntax; E1xx/W1xx checker (settings, names, values);
 E2xx target limits; E3xx/W3xx schedules; E4xx/W4xx targets (compile);
-E5xx/W5xx emulator and `flowc run/dev`; E6xx `flowc up/down`; E7xx releases; E8xx cost.
+E5xx/W5xx emulator and `flowc run/dev`; E6xx `flowc up/down`; E7xx releases; E8xx cost;
+E9xx/W9xx `flowc report`.
 Every code has a test that triggers it (tests/test_codes.py walks this table).
 """
 
@@ -70,7 +71,7 @@ CODES: dict[str, str] = {
     "E309": "schedule never fires (e.g. the 30th of February)",
     "E310": "fractional seconds in a calendar expression",
     "E311": "unknown schedule kind",
-    "E312": "`flowc schedule`: bad --from, --next or --target",
+    "E312": "`flowc schedule`: bad --from, --next, --target or --month",
     "E320": "`at(...)` on a target whose cron has no year (gcp, k8s)",
     "E321": "schedule fires at seconds other than 0; targets fire on whole minutes",
     "E322": "weekday AND day of month on five-field cron (which ORs them)",
@@ -153,4 +154,7 @@ CODES: dict[str, str] = {
     "E804": "`--duration` names a task the spec does not declare",
     "E805": "price file cannot be used (unreadable, not TOML, unknown or bad price)",
     "W801": "`--duration` longer than the task's timeout (the timeout is billed)",
+    # -- `flowc report` (flowc/report/, flowc/cli/report.py)
+    "E901": "`flowc report --out`: the page cannot be written there",
+    "W902": "the run history under --state cannot be read: the report shows no runs",
 }

@@ -48,14 +48,15 @@ class Timeline:
 
 
 def timelines(app: App, state_dir: str | Path) -> tuple[dict[str, Timeline], list[Diagnostic]]:
-    """A timeline per workload that has runs, and E902 if the history cannot be read."""
+    """A timeline per workload that has runs, and W902 if the history cannot be read."""
     from flowc.emulator.history import db_path, list_runs
 
     try:
         rows = list_runs(state_dir, app=app.name)
     except sqlite3.Error as exc:
         return {}, [Diagnostic(
-            "E902", f"the run history {db_path(state_dir)} cannot be read: {exc}",
+            "W902", f"the run history {db_path(state_dir)} cannot be read, so the report shows "
+            f"no runs: {exc}",
             Span(str(db_path(state_dir)), 1, 1),
             help="point --state at the directory `flowc dev` wrote, or move the damaged "
                  "history.sqlite away (the report is written without runs)")]
