@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 FLOWC  := $(VENV)/bin/flowc
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench lint fmt clean tools components docker localstack
+.PHONY: demo test bench lint fmt clean tools components docker localstack browser
 
 # Linters for generated output (checkov, kubernetes-validate) pin many libraries, so they
 # live in their own venv; tests find them at .venv-tools/bin/.
@@ -34,6 +34,20 @@ demo: $(STAMP) docker
 	  --speed 1200 --for 2h --start 2026-01-05T08:55:00+01:00 \
 	  --state flowc.out/.flowc --events flowc.out/demo-events.jsonl
 	$(FLOWC) runs --state flowc.out/.flowc
+	$(FLOWC) report examples/reports.flow --env prod --state flowc.out/.flowc --month 2026-01 \
+	  --out flowc.out/report.html
+
+# The report's browser tests (tests/test_report_browser.py) drive Debian's chromium through
+# playwright; no browser is ever downloaded. Like the components below, a failed install
+# does not stop the suite: the browser tests then fail and say why.
+CHROMIUM := /usr/bin/chromium
+
+$(CHROMIUM):
+	@{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	  --no-install-recommends chromium; } || echo "warning: Debian's chromium could not be" \
+	  "installed (needs root, apt-get and the Debian archive); the browser tests will fail"
+
+browser: $(CHROMIUM)
 
 $(TOOLS_STAMP):
 	$(PYTHON) -m venv $(TOOLS)
@@ -57,7 +71,7 @@ localstack: $(STAMP)
 	@scripts/install-localstack.sh .venv-localstack $(PY) || echo "warning: LocalStack" \
 	  "could not be installed (see above); the tests that need it will fail"
 
-test: $(STAMP) $(TOOLS_STAMP) components
+test: $(STAMP) $(TOOLS_STAMP) components $(CHROMIUM)
 	$(PY) -m pytest -q
 
 bench: $(STAMP)

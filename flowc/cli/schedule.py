@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import heapq
 import re
+import shutil
 import sys
 from datetime import UTC, datetime
 from typing import Annotated
@@ -153,7 +154,8 @@ def _print_calendars(schedules, target: str | None, month, zone: str) -> None:
     shown = schedules[0].zone if len({s.zone for s in schedules}) == 1 else zone
     today = datetime.now(get_zone(shown)).date()
     source = source_calendar("source", schedules, month, shown, today)
-    console = Console(highlight=False, soft_wrap=False)
+    # A pipe gets a width that fits a DST day's "-02:30 CEST" on one line (as `flowc cost`).
+    console = Console(highlight=False, width=shutil.get_terminal_size((110, 24)).columns)
     console.print(month_table(source))
     if target is not None:
         expressions = [e for s in schedules for e in translate(s, target)]

@@ -30,7 +30,7 @@ def month_table(calendar: MonthCalendar) -> Table:
                   f"{calendar.runs} runs",
                   title_justify="left", show_lines=True, expand=False)
     for head in WEEKDAY_HEADS:
-        table.add_column(head, overflow="fold", min_width=8, vertical="top")
+        table.add_column(head, overflow="fold", min_width=11, vertical="top")
     for week in calendar.weeks:
         table.add_row(*(cell(day) if day else Text("") for day in week))
     return table
