@@ -128,10 +128,10 @@ def test_resources_are_what_the_target_builders_create(march, dst_spec):
                  if p.target == target for r in p.resources}
         shared = {r.address for t in march.totals if t.target == target for r in t.shared}
         assert shown | shared == built and not shown & shared, target
-    names = {r.name for r in placement(march, "nightly", "k8s").resources}
-    assert names == {"clocks-nightly"}  # its CronJob and its service account
-    assert dict(placement(march, "nightly", "k8s").counts) == {
-        "kubernetes_cron_job_v1": 1, "kubernetes_service_account_v1": 1}
+    counts = placement(march, "nightly", "k8s").counts
+    assert [(t, n) for t, n, _names in counts] == [
+        ("kubernetes_cron_job_v1", 1), ("kubernetes_service_account_v1", 1)]
+    assert all(name.startswith("clocks-nightly") for _t, _n, names in counts for name in names)
 
 
 def test_costs_are_flowc_costs_numbers(march, dst_spec):
@@ -229,3 +229,24 @@ def test_schedule_calendar_of_a_month_shows_the_target_difference():
     assert "expr: 30 2 * * *" in result.output and "warning[W300]" in result.output
     bad = runner.invoke(cli, ["schedule", "every 1h", "--calendar", "--month", "March"])
     assert bad.exit_code == 1 and "error[E312]" in bad.output
+
+
+def test_a_service_gets_a_section_with_what_each_target_creates(tmp_path):
+    spec = tmp_path / "shop.flow"
+    spec.write_text('task sync {\n  image = "busybox:1.36"\n  schedule = "daily"\n'
+                    '  targets = [k8s]\n}\n'
+                    'service api {\n  image = "ghcr.io/acme/api:1.4"\n  port = 8000\n'
+                    '  health = "/health"\n  replicas = 2\n  targets = [k8s]\n}\n')
+    result = load(spec)
+    assert result.ok, result.diagnostics
+    page = build_page(result.app, Month(2027, 3), result.diagnostics, state_dir=tmp_path)
+    api = workload(page, "api")
+    assert (api.kind, api.source, api.schedules) == ("service", None, [])
+    assert "port 8000" in api.what and "2 replicas" in api.what
+    types = {t for t, _n, _names in placement(page, "api", "k8s").counts}
+    assert {"kubernetes_deployment_v1", "kubernetes_service_v1"} <= types
+    assert "kubernetes_cron_job_v1" not in types  # that is the task's
+    from flowc.report.render import render_html
+
+    html = render_html(page)
+    assert 'id="service-api"' in html and 'id="task-sync"' in html

@@ -13,11 +13,10 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from flowc.compiler.schedules import (
-    ScheduleError,
     Untranslatable,
     parse_schedule,
     schedule_warnings,
@@ -26,7 +25,13 @@ from flowc.compiler.schedules import (
 from flowc.compiler.schedules.emitted import Emitted, UnreadableExpression, target_spec
 from flowc.compiler.schedules.read_aws import read_aws
 from tests.schedule_oracles.aws_cron import aws_fires
-from tests.schedule_oracles.strategies import schedules, starts, transition_instants, zones
+from tests.schedule_oracles.strategies import (
+    near_change,
+    schedule_and_start,
+    schedules,
+    transition_instants,
+    zones,
+)
 from tests.schedule_oracles.unix_cron import unix_fires
 
 BERLIN = "Europe/Berlin"
@@ -111,20 +116,13 @@ def test_an_instant_two_expressions_share_runs_twice():
 # --- agreement with independent evaluators ---------------------------------------------------
 
 
-def _near_change(when: datetime, changes) -> bool:
-    return any(abs(when - c) < timedelta(hours=36) for c in changes)
-
-
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(drawn=schedules(), tz=zones, data=st.data())
 def test_emitted_expressions_evaluate_as_the_independent_oracles_do(drawn, tz, data):
-    kind, text = drawn
-    try:
-        schedule = parse_schedule(kind, text, tz)
-    except ScheduleError as err:
-        assume(err.code in ("E307", "E309"))
+    drawn_schedule = schedule_and_start(drawn, tz, data)
+    if drawn_schedule is None:
         return
-    start = data.draw(starts(tz)) if kind != "at" else datetime(2025, 12, 1, tzinfo=UTC)
+    schedule, start = drawn_schedule
     end = start + timedelta(days=3)  # starts fall within a day of DST changes: covered
     changes = transition_instants(schedule.zone)
     checked = []  # gcp and k8s usually get the same expressions: ask croniter once
@@ -142,22 +140,17 @@ def test_emitted_expressions_evaluate_as_the_independent_oracles_do(drawn, tz, d
             assert set(ours) == aws_fires(out, schedule.zone, start, end), out
         else:
             theirs = unix_fires(out, schedule.zone, start, end)
-            assert ({t for t in ours if not _near_change(t, changes)}
-                    == {t for t in theirs if not _near_change(t, changes)}), out
+            assert ({t for t in ours if not near_change(t, changes)}
+                    == {t for t in theirs if not near_change(t, changes)}), out
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(drawn=schedules(), tz=zones, data=st.data())
 def test_a_target_differs_from_the_source_only_where_the_compiler_warns(drawn, tz, data):
-    kind, text = drawn
-    try:
-        schedule = parse_schedule(kind, text, tz)
-    except ScheduleError as err:
-        assume(err.code in ("E307", "E309"))
+    drawn_schedule = schedule_and_start(drawn, tz, data)
+    if drawn_schedule is None:
         return
-    start = data.draw(starts(tz)) if kind != "at" else datetime(2025, 12, 1, tzinfo=UTC)
-    if start.astimezone(ZoneInfo(schedule.zone)).fold:
-        start += timedelta(hours=3)  # see test_schedules_translate: systemd stays in pass 2
+    schedule, start = drawn_schedule
     end = start + timedelta(days=3)  # starts fall within a day of DST changes: covered
     source = utc(schedule.fires_between(start, end))
     for target in ("aws", "gcp", "k8s"):
@@ -170,7 +163,7 @@ def test_a_target_differs_from_the_source_only_where_the_compiler_warns(drawn, t
             assert schedule_warnings(schedule, target, start=start - timedelta(days=1)), (
                 target, out, sorted(emitted ^ set(source))[:4])
             changes = transition_instants(schedule.zone)
-            assert all(_near_change(t, changes) for t in emitted ^ set(source))
+            assert all(near_change(t, changes) for t in emitted ^ set(source))
 
 
 def test_overlapping_aws_expressions_run_twice_and_the_calendar_shows_it():

@@ -12,10 +12,9 @@ everywhere whenever flowc gives no AWS warning.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from flowc.compiler.schedules import (
@@ -27,7 +26,13 @@ from flowc.compiler.schedules import (
 )
 from flowc.diagnostics import Span
 from tests.schedule_oracles.aws_cron import aws_fires
-from tests.schedule_oracles.strategies import schedules, starts, transition_instants, zones
+from tests.schedule_oracles.strategies import (
+    near_change,
+    schedule_and_start,
+    schedules,
+    transition_instants,
+    zones,
+)
 from tests.schedule_oracles.unix_cron import unix_fires
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -191,29 +196,18 @@ REASONS = {  # code -> predicate on (schedule, target) that must hold when it is
 }
 
 
-def _near_change(when: datetime, changes) -> bool:
-    return any(abs(when - c) < timedelta(hours=36) for c in changes)
-
-
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(drawn=schedules(), tz=zones, data=st.data())
 def test_union_of_target_expressions_is_exactly_the_schedule(drawn, tz, data):
-    kind, text = drawn
-    try:
-        schedule = parse_schedule(kind, text, tz)
-    except ScheduleError as err:
-        assume(err.code in ("E307", "E309"))  # an at() in a DST gap, a date that never is
+    drawn_schedule = schedule_and_start(drawn, tz, data)
+    if drawn_schedule is None:
         return
-    start = data.draw(starts(tz)) if kind != "at" else datetime(2025, 12, 1, tzinfo=UTC)
-    if start.astimezone(ZoneInfo(schedule.zone)).fold:
-        # Starting inside a repeated hour, systemd (and flowc) stay in its second pass;
-        # a scheduler that has been running fired in the first pass. Start after it.
-        start += timedelta(hours=3)
+    schedule, start = drawn_schedule
     horizon = start + timedelta(days=4 * 366)
     ours = [f.astimezone(UTC) for f in schedule.next_fires(start, 120) if f <= horizon]
     end = ours[-1] if len(ours) == 120 else horizon
     changes = [c for c in transition_instants(schedule.zone) if start - timedelta(days=2) < c]
-    away = {t for t in ours if not _near_change(t, changes)}
+    away = {t for t in ours if not near_change(t, changes)}
     unix_checked = None
     for target in ("aws", "gcp", "k8s"):
         try:
@@ -230,4 +224,4 @@ def test_union_of_target_expressions_is_exactly_the_schedule(drawn, tz, data):
             if unix_checked != out:
                 theirs = unix_fires(out, schedule.zone, start, end)
                 unix_checked = out
-        assert {t for t in theirs if not _near_change(t, changes)} == away, out
+        assert {t for t in theirs if not near_change(t, changes)} == away, out

@@ -8,8 +8,8 @@
 - runs: the emulator's history (flowc.report.runs);
 - warnings: the compile's diagnostics (front end, target checks and builds).
 
-A section is a `Workload` (kind "task" today); a kind without schedules (a service)
-simply has no calendars, and the template draws whatever a workload has.
+A section is a `Workload`: a task, or a service (no schedule, so no calendars and no
+runs; what the targets create for it). The template draws whatever a workload has.
 """
 
 from __future__ import annotations
@@ -18,13 +18,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from flowc.compiler.ir import App, Task
+from flowc.compiler.ir import App, Service, Task
 from flowc.compiler.schedules.emitted import documents_dst
 from flowc.cost.model import TargetCost
 from flowc.cost.runs import Month
 from flowc.diagnostics import Diagnostic, SourceCache, sort_key
 from flowc.report.calendar import MonthCalendar, source_calendar, target_calendar
-from flowc.report.resources import SHARED, Resource, TargetResources, target_resources
+from flowc.report.resources import (
+    SHARED,
+    Resource,
+    TargetResources,
+    owner_key,
+    target_resources,
+)
 from flowc.report.runs import Timeline, timelines
 
 SOURCE_TITLE = {"calendar": "systemd calendar", "cron": "Vixie cron", "every": "every",
@@ -45,7 +51,7 @@ class Placement:
     target: str
     calendar: MonthCalendar | None
     resources: list[Resource]
-    counts: list[tuple[str, int]]
+    counts: list[tuple[str, int, list[str]]]  # (type, how many, names)
     cost: TargetCost | None = None
     cost_share: float = 0.0  # bar length: this cost over the page's largest, 0..100
     dst_documented: bool = True
@@ -53,13 +59,13 @@ class Placement:
 
 @dataclass
 class Workload:
-    kind: str  # "task" (a service will be "service")
+    kind: str  # "task" or "service"
     name: str
     what: str  # "python jobs.daily:main", "image busybox:1.36"
     location: str
     description: str | None
     zone: str
-    schedules: list[ScheduleLine]
+    schedules: list[ScheduleLine]  # none for a service
     source: MonthCalendar | None
     placements: list[Placement]
     timeline: Timeline | None = None
@@ -112,7 +118,9 @@ def build_page(app: App, month: Month, diagnostics: list[Diagnostic], *,
     from flowc.targets import TARGETS
 
     now = now or datetime.now(UTC)
-    targets = [t for t in TARGETS if app.tasks_for(t)]
+    services = tuple(getattr(app, "services", ()))
+    targets = [t for t in TARGETS
+               if app.tasks_for(t) or any(s.runs_on(t) for s in services)]
     found = list(diagnostics)
     built: dict[str, TargetResources] = {}
     for target in targets:
@@ -126,10 +134,11 @@ def build_page(app: App, month: Month, diagnostics: list[Diagnostic], *,
     found.extend(history_problems)
     workloads = [_task(app, task, month, built, costs.get(task.name, {}), runs, today)
                  for task in app.tasks]
+    workloads += [_service(service, built) for service in services]
     _scale_costs(workloads)
     warnings = _unique(found)
     for w in workloads:
-        w.warnings = [d for d in warnings if _about(d, w.name)]
+        w.warnings = [d for d in warnings if _about(d, w)]
     totals = _totals(report, targets, built)
     return Page(app, month, now, [(d, location(d)) for d in warnings], workloads, totals,
                 report.notes if report else [], str(state_dir), bool(runs))
@@ -151,17 +160,39 @@ def _task(app: App, task: Task, month: Month, built: dict[str, TargetResources],
         placements.append(Placement(
             target=target,
             calendar=target_calendar(target, expressions, month, zone, source, today),
-            resources=resources.of(task.name), counts=resources.counts(task.name),
+            resources=resources.of(owner_key("task", task.name)),
+            counts=resources.counts(owner_key("task", task.name)),
             cost=costs.get(target), dst_documented=documents_dst(target)))
-    handler = task.handler
-    what = (f"python {handler.entrypoint}" if handler.kind == "python"
-            else f"image {handler.image}")  # type: ignore[union-attr]
     return Workload(
-        kind="task", name=task.name, what=what, location=location(task.span),
+        kind="task", name=task.name, what=_handler(task), location=location(task.span),
         description=task.description, zone=zone,
         schedules=[ScheduleLine(s.source, s.describe(), location(s.span))
                    for s in task.schedules],
         source=source, placements=placements, timeline=runs.get(task.name))
+
+
+def _service(service: Service, built: dict[str, TargetResources]) -> Workload:
+    key = owner_key("service", service.name)
+    placements = [Placement(target=target, calendar=None, resources=resources.of(key),
+                            counts=resources.counts(key))
+                  for target, resources in built.items() if service.runs_on(target)]
+    scaling = service.scaling
+    replicas = (f"{scaling.min_replicas}..{scaling.max_replicas} replicas on "
+                f"{scaling.metric} {scaling.target_percent:g}%" if scaling.autoscaled
+                else f"{scaling.min_replicas} replica{'' if scaling.min_replicas == 1 else 's'}")
+    serves = f"port {service.port}" if service.port else "a worker"
+    what = f"{_handler(service)} · {serves} · {replicas}" + (" · public" if service.public
+                                                            else "")
+    return Workload(kind="service", name=service.name, what=what,
+                    location=location(service.span), description=service.description,
+                    zone="", schedules=[], source=None, placements=placements)
+
+
+def _handler(workload: Task | Service) -> str:
+    handler = workload.handler
+    if handler.kind == "python":
+        return f"python {handler.entrypoint}"  # type: ignore[union-attr]
+    return f"image {handler.image}"  # type: ignore[union-attr]
 
 
 def _scale_costs(workloads: list[Workload]) -> None:
@@ -192,5 +223,5 @@ def _unique(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
     return sorted(seen.values(), key=sort_key)
 
 
-def _about(d: Diagnostic, name: str) -> bool:
-    return f"`{name}`" in d.message
+def _about(d: Diagnostic, w: Workload) -> bool:
+    return f"{w.kind} `{w.name}`" in d.message

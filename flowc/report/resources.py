@@ -1,4 +1,4 @@
-"""What each target creates for an app: its resources, grouped by the task that owns them.
+"""What each target creates for an app: its resources, grouped by the workload owning them.
 
 The stacks come from the target builders `flowc compile` runs (the target registry, the
 same `check` and `build`), without synthesis or Terraform, so the counts and names are
@@ -7,7 +7,6 @@ exactly what compile would write. Ownership is flowc.targets.owners.
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,12 @@ from flowc.compiler.ir import App
 from flowc.diagnostics import Diagnostic, has_errors
 from flowc.targets.owners import owner
 
-SHARED = ""  # owner key of resources no single task owns
+SHARED = ""  # owner key of resources no single workload owns (keys, buckets, secrets)
+
+
+def owner_key(kind: str, name: str) -> str:
+    """How resources of a workload are filed: "task daily_report", "service api"."""
+    return f"{kind} {name}"
 _NAME_KEYS = ("name", "function_name", "family", "alarm_name", "account_id", "secret_id",
               "display_name")
 
@@ -35,7 +39,7 @@ class Resource:
 @dataclass
 class TargetResources:
     target: str
-    by_owner: dict[str, list[Resource]] = field(default_factory=dict)  # task name or SHARED
+    by_owner: dict[str, list[Resource]] = field(default_factory=dict)  # owner_key or SHARED
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
     @property
@@ -45,10 +49,13 @@ class TargetResources:
     def of(self, owner_name: str) -> list[Resource]:
         return self.by_owner.get(owner_name, [])
 
-    def counts(self, owner_name: str) -> list[tuple[str, int]]:
-        """(resource type, how many) for one owner, most first."""
-        counter = Counter(r.type for r in self.of(owner_name))
-        return sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))
+    def counts(self, owner_name: str) -> list[tuple[str, int, list[str]]]:
+        """(resource type, how many, their cloud names) for one owner, most first."""
+        by_type: dict[str, list[str]] = {}
+        for r in self.of(owner_name):
+            by_type.setdefault(r.type, []).append(r.name)
+        rows = [(t, len(names), sorted(set(names))) for t, names in by_type.items()]
+        return sorted(rows, key=lambda row: (-row[1], row[0]))
 
     @property
     def total(self) -> int:
@@ -71,7 +78,7 @@ def target_resources(app: App, target: str, out_dir: Path | None = None) -> Targ
     for type_, bodies in stack.resources.items():
         for id_, body in bodies.items():
             who = owner(app, doc, f"{type_}.{id_}")
-            key = who[1] if who and who[0] == "task" else SHARED
+            key = owner_key(who[0], who[1]) if who and who[0] != "secret" else SHARED
             result.by_owner.setdefault(key, []).append(Resource(type_, id_, cloud_name(body, id_)))
     for resources in result.by_owner.values():
         resources.sort(key=lambda r: (r.type, r.id))

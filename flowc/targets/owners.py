@@ -1,13 +1,14 @@
-"""Which task (or secret) a generated resource belongs to, on any target.
+"""Which workload (task or service) or secret a generated resource belongs to, on any target.
 
 Read from a compiled document (`{"resource": {type: {id: body}}}`, the shape of both
 cdk.tf.json and `Stack.resources`), most reliable first:
-1. the resource's `task` tag or label (`tags`, `labels`, `user_labels`, `metadata.labels`);
-2. the one task among the tagged resources it references (`${aws_iam_role.x.arn}`), for
-   untaggable resources such as role policies and schedules;
+1. the resource's `task` or `service` tag or label (`tags`, `labels`, `user_labels`,
+   `metadata.labels`);
+2. the one workload among the tagged resources it references (`${aws_iam_role.x.arn}`),
+   for untaggable resources such as role policies and schedules;
 3. a secret, for secret resources named `<secret>_...` or `secret_<secret>`;
-4. the longest task name that is a `_`-separated part of the id (`daily_report_function`,
-   `function_daily_report`, `cron_job_digest__1`; naming.logical_id).
+4. the longest workload name that is a `_`-separated part of the id
+   (`daily_report_function`, `function_daily_report`, `cron_job_digest__1`).
 Anything else (a KMS key, a code bucket, a schedule group) is shared by the app.
 `flowc up` blames Terraform errors with it; `flowc report` groups resources by it.
 """
@@ -23,6 +24,7 @@ from flowc.diagnostics import Span
 
 _REF = re.compile(r"\$\{(?:data\.)?([a-z][a-z0-9]*_[a-z0-9_]+)\.([a-z0-9_]+)")
 _LABELS = ("tags", "labels", "user_labels")
+KINDS = ("task", "service")  # the tag or label naming a resource's workload
 
 
 def split_address(address: str) -> tuple[str, str, str] | None:
@@ -49,33 +51,36 @@ def _refs(value: Any) -> Iterable[tuple[str, str]]:
             yield from _refs(v)
 
 
-def _task_label(body: Any) -> str | None:
+def _label(body: Any) -> tuple[str, str] | None:
+    """("task" | "service", name) from the body's tags or labels."""
     if not isinstance(body, dict):
         return None
     metadata = body.get("metadata")
     for labels in (*(body.get(k) for k in _LABELS),
                    metadata.get("labels") if isinstance(metadata, dict) else None):
-        if isinstance(labels, dict) and isinstance(labels.get("task"), str):
-            return labels["task"]
+        for kind in KINDS:
+            if isinstance(labels, dict) and isinstance(labels.get(kind), str):
+                return kind, labels[kind]
     return None
 
 
-def _part_of(task: str, name: str) -> bool:
-    return re.search(rf"(?:^|_){re.escape(task)}(?:_|$)", name) is not None
+def _part_of(name: str, resource_id: str) -> bool:
+    return re.search(rf"(?:^|_){re.escape(name)}(?:_|$)", resource_id) is not None
 
 
 def owner(app: App, doc: dict[str, Any], address: str) -> tuple[str, str, Span | None] | None:
-    """("task" | "secret", name, span) that a resource address belongs to, or None."""
+    """("task" | "service" | "secret", name, span) a resource address belongs to, or None."""
     parsed = split_address(address)
     if parsed is None:
         return None
     block, type_, name = parsed
-    tasks = {t.name: t for t in app.tasks}
+    workloads = {("task", t.name): t.span for t in app.tasks}
+    workloads.update({("service", s.name): s.span for s in getattr(app, "services", ())})
     body = doc.get(block, {}).get(type_, {}).get(name) or {}
 
-    def tagged(b: Any) -> str | None:
-        task = _task_label(b)
-        return task if task in tasks else None
+    def tagged(b: Any) -> tuple[str, str] | None:
+        found = _label(b)
+        return found if found in workloads else None
 
     found = tagged(body)
     if found is None and "secret" in type_:
@@ -89,8 +94,8 @@ def owner(app: App, doc: dict[str, Any], address: str) -> tuple[str, str, Span |
         if len(votes) == 1:
             found = votes.pop()
     if found is None:
-        found = next((t for t in sorted(tasks, key=len, reverse=True) if _part_of(t, name)),
-                     None)
+        found = next((k for k in sorted(workloads, key=lambda k: len(k[1]), reverse=True)
+                      if _part_of(k[1], name)), None)
     if found is None:
         return None
-    return "task", found, tasks[found].span
+    return found[0], found[1], workloads[found]

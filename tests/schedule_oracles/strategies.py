@@ -193,3 +193,31 @@ def starts(draw, zone: str) -> datetime:
     return datetime(2026, 1, 1, tzinfo=UTC) + timedelta(
         seconds=draw(st.integers(0, 3 * 365 * 86400))
     )
+
+
+def near_change(when: datetime, changes) -> bool:
+    """Within 36 hours of one of the offset changes `changes` (where targets may differ)."""
+    return any(abs(when - c) < timedelta(hours=36) for c in changes)
+
+
+def schedule_and_start(drawn: tuple[str, str], tz: str, data):
+    """The drawn schedule parsed in `tz` and a start to evaluate from, or None when flowc
+    rightly rejects the draw (an at() in a DST gap, a date that never is).
+
+    The start is never inside a repeated hour: systemd (and flowc) starting there stay
+    in its second pass, while a scheduler that has been running fired in the first.
+    """
+    from hypothesis import assume
+
+    from flowc.compiler.schedules import ScheduleError, parse_schedule
+
+    kind, text = drawn
+    try:
+        schedule = parse_schedule(kind, text, tz)
+    except ScheduleError as err:
+        assume(err.code in ("E307", "E309"))
+        return None
+    start = data.draw(starts(tz)) if kind != "at" else datetime(2025, 12, 1, tzinfo=UTC)
+    if start.astimezone(ZoneInfo(schedule.zone)).fold:
+        start += timedelta(hours=3)
+    return schedule, start
