@@ -30,7 +30,8 @@ demo: $(STAMP) docker
 	@ls flowc.out/*/aws/cdk.tf.json flowc.out/*/gcp/cdk.tf.json flowc.out/*/k8s/cdk.tf.json flowc.out/*/k8s/manifests.yaml flowc.out/*/ir.json
 	@echo "== flowc dev examples/reports.flow: two virtual hours of a Monday morning, x1200"
 	FLOWC_SECRET_DB_URL=postgres://demo $(PY) scripts/components.py with-docker \
-	  --image busybox:1.36 -- $(FLOWC) dev examples/reports.flow --plain \
+	  --image busybox:1.36 --without-docker "--only daily_report --only digest" \
+	  -- $(FLOWC) dev examples/reports.flow --plain \
 	  --speed 1200 --for 2h --start 2026-01-05T08:55:00+01:00 \
 	  --state flowc.out/.flowc --events flowc.out/demo-events.jsonl
 	$(FLOWC) runs --state flowc.out/.flowc
