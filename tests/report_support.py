@@ -52,3 +52,23 @@ def write_dst_spec(directory: Path) -> Path:
     path = directory / "clocks.flow"
     path.write_text(DST_SPEC)
     return path
+
+
+# (run id, status, started, finished, seconds its one attempt took) of `nightly`
+RUNS = (
+    ("r1", "succeeded", "2027-03-01T02:30:00+01:00", "2027-03-01T02:30:04+01:00", 4.0),
+    ("r2", "failed", "2027-03-02T02:30:00+01:00", "2027-03-02T02:30:10+01:00", 10.0),
+    ("r3", "dead_lettered", "2027-03-03T02:30:00+01:00", "2027-03-03T02:31:00+01:00", 60.0),
+)
+
+
+def write_history(state_dir: Path) -> None:
+    """RUNS in the run history under `state_dir`, written as the emulator writes them."""
+    from flowc.emulator.history import History
+
+    history = History(state_dir)
+    for run_id, status, began, ended, took in RUNS:
+        history.start_run(run_id, "clocks", "nightly", "schedule", began, began, began)
+        history.record_attempt(run_id, 1, began, ended, began, ended, 1, False, took, None)
+        history.finish_run(run_id, status, ended, ended, 1)
+    history.close()

@@ -18,12 +18,11 @@ from flowc.compiler.pipeline import load
 from flowc.compiler.schedules import parse_schedule
 from flowc.cost import cost_report
 from flowc.cost.runs import Month
-from flowc.emulator.history import History
 from flowc.report.calendar import DIFFERS, EXTRA, MISSING, SAME, UNCERTAIN, source_calendar
 from flowc.report.page import build_page
 from flowc.targets import TARGETS, load_target
 from flowc.targets.base import Stack
-from tests.report_support import DST_TASKS, write_dst_spec
+from tests.report_support import DST_TASKS, write_dst_spec, write_history
 from tests.schedule_oracles.systemd import SYSTEMD_ANALYZE, systemd_fires
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -109,6 +108,16 @@ def test_the_repeated_hour_runs_twice_on_kubernetes_only(dst_spec):
 # --- what else the page holds ------------------------------------------------------------------
 
 
+def test_today_is_marked_in_each_calendars_zone(dst_spec):
+    result = load(dst_spec)
+    late = datetime(2027, 3, 14, 23, 30, tzinfo=UTC)  # already the 15th in Berlin
+    page = build_page(result.app, Month(2027, 3), result.diagnostics, now=late,
+                      state_dir=dst_spec.parent)
+    for w in page.workloads:
+        for calendar in [w.source] + [p.calendar for p in w.placements]:
+            assert [d.day.day for d in calendar.days if d.today] == [15]
+
+
 def test_every_task_is_a_section_with_its_schedule_in_words(march):
     assert [w.name for w in march.workloads] == list(DST_TASKS)
     month_end = workload(march, "month_end")
@@ -146,16 +155,7 @@ def test_costs_are_flowc_costs_numbers(march, dst_spec):
 
 
 def test_runs_from_the_history_make_a_timeline(tmp_path, dst_spec):
-    history = History(tmp_path)
-    rows = [("r1", "succeeded", "2027-03-01T02:30:00+01:00", "2027-03-01T02:30:04+01:00", 4.0),
-            ("r2", "failed", "2027-03-02T02:30:00+01:00", "2027-03-02T02:30:10+01:00", 10.0),
-            ("r3", "dead_lettered", "2027-03-03T02:30:00+01:00", "2027-03-03T02:31:00+01:00",
-             60.0)]
-    for run_id, status, began, ended, took in rows:
-        history.start_run(run_id, "clocks", "nightly", "schedule", began, began, began)
-        history.record_attempt(run_id, 1, began, ended, began, ended, 1, False, took, None)
-        history.finish_run(run_id, status, ended, ended, 1)
-    history.close()
+    write_history(tmp_path)
     result = load(dst_spec)
     page = build_page(result.app, Month(2027, 3), result.diagnostics, state_dir=tmp_path)
     timeline = workload(page, "nightly").timeline

@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from flowc.cli import app as cli
-from tests.report_support import DST_TASKS, write_dst_spec
+from tests.report_support import DST_TASKS, write_dst_spec, write_history
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -78,6 +78,7 @@ def report(tmp_path: Path, spec: Path, *args: str) -> Path:
 
 def test_the_dst_report_highlights_the_night_the_targets_differ(browser, tmp_path):
     spec = write_dst_spec(tmp_path)
+    write_history(tmp_path)  # the report's --state
     visit = Visit(browser, report(tmp_path, spec, "--month", "2027-03"))
     page = visit.page
     for task in DST_TASKS:
@@ -105,6 +106,14 @@ def test_the_dst_report_highlights_the_night_the_targets_differ(browser, tmp_pat
     assert not hours.is_visible()
     busy.locator("summary").click()
     assert hours.is_visible() and "23 00 30" in hours.inner_text()
+    # The run history as a timeline, a mark per run in its outcome's colour.
+    marks = page.locator("#task-nightly .timeline .run")
+    assert marks.count() == 3 and marks.nth(1).is_visible()
+    assert [visit.background(marks.nth(i)) for i in range(3)] == [
+        "rgb(30, 123, 52)", "rgb(179, 38, 30)", "rgb(123, 63, 181)"]  # ok, fail, dead letter
+    legend = page.locator("#task-nightly .history .legend").inner_text()
+    assert "1 dead lettered" in legend and "1 failed" in legend and "1 succeeded" in legend
+    assert "No runs recorded" in page.locator("#task-cron_nightly .history").inner_text()
     diffs = page.locator("#task-cron_nightly ul.diffs").inner_text()
     assert "aws, Sun 2027-03-28 W300" in diffs
     # nightly on gcp, cron_nightly on aws, gcp and k8s, half_hourly on gcp

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from flowc.compiler.ir import App, Service, Task
 from flowc.compiler.schedules.emitted import documents_dst
+from flowc.compiler.schedules.zones import get_zone
 from flowc.cost.model import TargetCost
 from flowc.cost.runs import Month
 from flowc.diagnostics import Diagnostic, SourceCache, sort_key
@@ -113,7 +114,8 @@ def location(diagnostic_or_span) -> str:
 def build_page(app: App, month: Month, diagnostics: list[Diagnostic], *,
                state_dir: str | Path = ".flowc", sources: SourceCache | None = None,
                today: date | None = None, now: datetime | None = None) -> Page:
-    """Everything the page shows; never raises for a checked app."""
+    """Everything the page shows; never raises for a checked app. `today` (default: `now`
+    in each calendar's zone) is marked on the calendars."""
     from flowc.cost import cost_report
     from flowc.targets import TARGETS
 
@@ -132,7 +134,7 @@ def build_page(app: App, month: Month, diagnostics: list[Diagnostic], *,
     costs = {tc.task.name: tc.targets for tc in report.tasks} if report else {}
     runs, history_problems = timelines(app, state_dir)
     found.extend(history_problems)
-    workloads = [_task(app, task, month, built, costs.get(task.name, {}), runs, today)
+    workloads = [_task(app, task, month, built, costs.get(task.name, {}), runs, today or now)
                  for task in app.tasks]
     workloads += [_service(service, built) for service in services]
     _scale_costs(workloads)
@@ -146,9 +148,11 @@ def build_page(app: App, month: Month, diagnostics: list[Diagnostic], *,
 
 def _task(app: App, task: Task, month: Month, built: dict[str, TargetResources],
           costs: dict[str, TargetCost], runs: dict[str, Timeline],
-          today: date | None) -> Workload:
+          today: date | datetime) -> Workload:
     zones = {s.zone for s in task.schedules}
     zone = zones.pop() if len(zones) == 1 else task.timezone
+    if isinstance(today, datetime):  # the calendar marks today as it is in its zone
+        today = today.astimezone(get_zone(zone)).date()
     kinds = {SOURCE_TITLE[s.kind] for s in task.schedules}
     source = source_calendar(f"source ({', '.join(sorted(kinds))})", task.schedules, month, zone,
                              today)
