@@ -74,6 +74,13 @@ def test_messy_file_gets_the_canonical_layout():
     assert fmt(MESSY) == EXPECTED
 
 
+def test_object_values_are_written_one_way():
+    text = 'task t {\n  input={source="crm" , full=false\n  n={a=[1,2]},}\n  e = {}\n}\n'
+    want = ('task t {\n  input = { source = "crm", full = false, n = { a = [1, 2] } }\n'
+            '  e     = {}\n}\n')
+    assert fmt(text) == want and fmt(want) == want
+
+
 def test_formatting_is_idempotent_on_examples():
     for path in EXAMPLES.glob("*.flow"):
         once = fmt(path.read_text())

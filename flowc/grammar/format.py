@@ -27,6 +27,10 @@ def render_value(v: s.Value) -> str:
         return f"{v.namespace.name}.{v.name.name}"
     if isinstance(v, s.Every):
         return f"every {v.interval.raw}"
+    if isinstance(v, s.ObjectValue):
+        if not v.pairs:
+            return "{}"
+        return "{ " + ", ".join(f"{k.name} = {render_value(x)}" for k, x in v.pairs) + " }"
     raise TypeError(type(v))
 
 

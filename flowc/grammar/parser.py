@@ -189,6 +189,15 @@ class _ToSyntax(Transformer):
         return s.ListValue(span=_span(self.path, meta), items=values)
 
     @v_args(meta=True)
+    def object(self, meta, items):
+        pairs = tuple(i for i in items if isinstance(i, tuple))
+        return s.ObjectValue(span=_span(self.path, meta), pairs=pairs)
+
+    def pair(self, items):
+        key, value = items
+        return (key, value)
+
+    @v_args(meta=True)
     def call(self, meta, items):
         name_tok, *args = items
         return s.Call(span=_span(self.path, meta),

@@ -114,8 +114,15 @@ class Phrase(Node):
         return f"{self.word.name} {self.amount.raw}{tail}"
 
 
+@dataclass(frozen=True)
+class ObjectValue(Node):
+    """`{ source = "crm", full = false }`: keys in source order (duplicates are the checker's)."""
+
+    pairs: tuple[tuple[Ident, Value], ...]
+
+
 Value = (Str | Int | Float | Size | Duration | Percent | Ident | ListValue | Call | Ref | Every
-         | Range | Phrase)
+         | Range | Phrase | ObjectValue)
 
 
 # ---- statements ---------------------------------------------------------------------
@@ -182,4 +189,5 @@ def kind_of(value: Value) -> str:
         Every: "an `every` schedule",
         Range: "a range",
         Phrase: "a phrase",
+        ObjectValue: "an object",
     }[type(value)]
