@@ -56,3 +56,14 @@ def test_down_with_nothing_deployed_says_so(tmp_path):
     assert result.exit_code == 0, result.output
     assert "nothing is deployed for app" in result.output
     assert not (state / "up" / "cloud.json").exists()
+
+
+def test_status_and_deployed_logs_with_nothing_deployed(tmp_path):
+    state = tmp_path / "state"
+    spec = _spec(tmp_path)
+    shown = _run("status", spec, "--state", str(state))
+    assert shown.exit_code == 0 and "Nothing is deployed for" in shown.output
+    logs = _run("logs", spec, "t", "--deployed", "--state", str(state))
+    assert logs.exit_code == 1
+    assert "error[E523]" in logs.output and "no log group of task `t`" in logs.output
+    assert not (state / "up" / "cloud.json").exists()

@@ -9,14 +9,20 @@ creation alone waits ~25 s in the provider):
    changes only digest's resources, in place (the edit is applied as the difference);
 3. boto3 finds the schedules with the IR's expressions and timezones, the dead-letter
    queue wired into the schedule, the secret and the functions;
-4. `down --keep-emulator` leaves nothing in the cloud; `down` stops the server.
+   `flowc status` shows per task its schedules, versions, alias and dead-letter depth,
+   and `flowc logs --deployed` the task's log group;
+4. `up --plan` after a further edit shows the change per task and exits 2; on a terminal
+   `up` asks before applying, and "n" applies nothing;
+5. `down --keep-emulator` leaves nothing in the cloud; `down` stops the server.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import pty
 import re
+import select
 import shutil
 import subprocess
 import sys
@@ -56,6 +62,31 @@ def plan_counts(stderr: str) -> tuple[int, int, int]:
     m = re.search(r"Plan: (\d+) to add, (\d+) to change, (\d+) to destroy", stderr)
     assert m, stderr
     return int(m[1]), int(m[2]), int(m[3])
+
+
+def on_terminal(argv: list[str], cwd: Path, answer: str) -> tuple[int, str]:
+    """Run a command on a pseudo-terminal; type `answer` when it asks to apply."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(argv, cwd=cwd, stdin=slave, stdout=slave, stderr=slave,
+                            env=dict(os.environ, COLUMNS="200"))
+    os.close(slave)
+    screen, answered, deadline = b"", False, time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        if select.select([master], [], [], 0.5)[0]:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # the child closed the terminal
+                break
+            screen += chunk
+            if not answered and b"Apply these changes?" in screen:
+                os.write(master, answer.encode() + b"\n")
+                answered = True
+        elif proc.poll() is not None:
+            break
+    os.close(master)
+    text = screen.decode(errors="replace")
+    print(f"$ {' '.join(argv)} (on a terminal)\n{text}")
+    return proc.wait(timeout=60), text
 
 
 @pytest.fixture
@@ -148,7 +179,46 @@ def test_up_edit_up_down_against_the_embedded_emulator(workspace):
     sizes = {f["FunctionName"]: f["MemorySize"] for f in lam.list_functions()["Functions"]}
     assert [size for name, size in sizes.items() if name.endswith("digest")] == [1024]
 
-    # 4. down leaves nothing behind, then stops the server.
+    # 3b. `flowc status`: per task, what the cloud holds (read back through boto3).
+    shown = flowc("status", "reports.flow", "--env", "prod", cwd=workspace)
+    assert shown.returncode == 0, shown.stderr
+    rows = {line.split("│")[1].strip(): line for line in shown.stdout.splitlines()
+            if line.startswith("│") and line.split("│")[1].strip()}
+    assert set(rows) == {t.name for t in app.tasks_for("aws")}
+    assert "cron(0 9 ? * MON-FRI *) Europe/Berlin ENABLED" in rows["daily_report"]
+    assert "live -> 1" in rows["daily_report"] and "versions 1" in rows["daily_report"]
+    assert rows["daily_report"].rstrip("│ ").endswith("0")  # empty dead-letter queue
+
+    # `flowc logs --deployed` reads the task's log group (moto runs no function, so the
+    # test writes the line a run would have written).
+    logs = client("logs", cloud, region)
+    [group] = [g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]
+               if "daily_report" in g["logGroupName"]]
+    logs.create_log_stream(logGroupName=group, logStreamName="run-1")
+    logs.put_log_events(logGroupName=group, logStreamName="run-1", logEvents=[
+        {"timestamp": int(time.time() * 1000), "message": "report sent to 3 people"}])
+    deployed = flowc("logs", "reports.flow", "daily_report", "--deployed", "--env", "prod",
+                     "--since", "1h", cwd=workspace)
+    assert deployed.returncode == 0, deployed.stderr
+    assert "daily_report run-1 | report sent to 3 people" in deployed.stdout
+
+    # 4. Plan before apply: an edit shows per task, exits 2, applies nothing; on a
+    #     terminal `up` asks first, and "n" applies nothing either.
+    (workspace / "reports.flow").write_text(edited.replace(
+        '"jobs.digest:main"\n  memory   = 1GB', '"jobs.digest:main"\n  memory   = 2GB'))
+    planned = flowc("up", "reports.flow", "--env", "prod", "--plan", cwd=workspace)
+    assert planned.returncode == 2, planned.stderr
+    owners = {line.split("│")[1].strip() for line in planned.stdout.splitlines()
+              if line.startswith("│")} - {""}
+    assert owners == {"task digest"}, planned.stdout
+    assert "aws_lambda_function." in planned.stdout
+    code, screen = on_terminal([FLOWC, "up", "reports.flow", "--env", "prod"], workspace, "n")
+    assert code == 1 and "Apply these changes? [y/N]" in screen and "Nothing applied" in screen
+    assert "task digest" in screen
+    sizes = {f["FunctionName"]: f["MemorySize"] for f in lam.list_functions()["Functions"]}
+    assert [size for name, size in sizes.items() if name.endswith("digest")] == [1024]
+
+    # 5. down leaves nothing behind, then stops the server.
     kept = flowc("down", "reports.flow", "--env", "prod", "--keep-emulator", cwd=workspace)
     assert kept.returncode == 0
     assert localcloud.answers_moto(cloud.endpoint)

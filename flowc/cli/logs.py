@@ -3,7 +3,8 @@
 `flowc dev` and `flowc run` keep each run's stdout and stderr under `--state`
 (flowc/emulator/runlogs.py: capped and rotated per run, the last 100 runs per task).
 Lines print as `WALL TASK RUN#ATTEMPT STREAM | LINE`, run by run, oldest first.
-`--follow` keeps printing new lines (of new runs too) until Ctrl-C.
+`--follow` keeps printing new lines (of new runs too) until Ctrl-C. `--deployed` reads
+the tasks' CloudWatch log groups in the local cloud of `flowc up` instead.
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ def logs(
     since: str | None = typer.Option(None, "--since", help="Only lines of the last 1h, 30m, ..."),
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new lines."),
     env: str | None = typer.Option(None, "--env", help="The environment the runs used."),
+    deployed: bool = typer.Option(False, "--deployed", help="The task's log group in the "
+                                  "local cloud `flowc up` deployed to, not local runs."),
     state: Path = typer.Option(Path(".flowc"), "--state", help="Run history directory."),
 ) -> None:
     """Show the stdout and stderr of local runs (`flowc dev`, `flowc run`)."""
@@ -71,6 +74,10 @@ def logs(
     spec = load_or_exit(str(file), env, quiet_ok=True)
     task_or_exit(spec, file, task)
     moment = since_or_exit(since)
+    if deployed:
+        from flowc.deploy.logs import show_deployed
+
+        raise typer.Exit(show_deployed(spec, state, task, moment, follow))
     shown = 0
     for record in runlogs.records(state, spec.name, task, run, moment):
         typer.echo(format_line(record))

@@ -17,7 +17,7 @@ import typer
 
 from flowc.cli.app import app
 from flowc.cli.common import load_or_exit, print_diagnostics
-from flowc.diagnostics import SourceCache
+from flowc.diagnostics import Diagnostic, SourceCache
 
 STATE_HELP = "Where flowc keeps the emulator's pid/port and Terraform state (default .flowc)."
 
@@ -36,6 +36,10 @@ def up(
     file: str = typer.Argument(..., help="The .flow file.", metavar="FILE"),
     env: str | None = typer.Option(None, "--env", help="Apply this environment."),
     state: Path = typer.Option(Path(".flowc"), "--state", help=STATE_HELP),
+    plan: bool = typer.Option(False, "--plan", help="Only show what would change, per task; "
+                              "exit 2 when something would."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Apply without asking (a terminal "
+                             "is asked; scripts and CI never are)."),
 ) -> None:
     """Compile the AWS target and apply it to LocalStack or an embedded AWS emulator."""
     from flowc.deploy.inventory import render
@@ -47,13 +51,21 @@ def up(
 
     release = before_up(spec, state)
     print_diagnostics(release.diagnostics, SourceCache())
+    ask = not (plan or yes) and sys.stdin.isatty() and err.is_terminal
     try:
-        outcome = run_up(release.app, state, err)
+        outcome = run_up(release.app, state, err, plan_only=plan,
+                         confirm=_asker(out, err, file) if ask else None)
     except KeyboardInterrupt:
         err.print("interrupted: Terraform stopped and saved its state; run `flowc up` again")
         raise typer.Exit(130) from None
     after_up(release, state, outcome.result is not None)
     print_diagnostics(outcome.diagnostics, SourceCache())
+    if plan:
+        _print_plan(out, err, outcome.plan, file)
+        raise typer.Exit(1 if not outcome.ok else 0 if outcome.plan.empty else 2)
+    if outcome.declined:
+        err.print("Nothing applied.")
+        raise typer.Exit(1)
     result = outcome.result
     if result is not None and result.applied is not None:
         add, change, remove = result.applied
@@ -69,6 +81,27 @@ def up(
             f"AWS_SECRET_ACCESS_KEY=test aws --region {region} scheduler list-schedules\n"
             f"Remove it:  flowc down {file}{flags}", highlight=False, soft_wrap=True)
     raise typer.Exit(0 if outcome.ok else 1)
+
+
+def _print_plan(out, err, plan, file: str) -> None:
+    from flowc.deploy.plan import render
+
+    if plan is None:
+        return
+    if plan.empty:
+        err.print(f"No changes: the local cloud matches {file}.", highlight=False)
+    else:
+        out.print(render(plan, f"flowc up {file} would change"))
+
+
+def _asker(out, err, file: str):
+    """The question `flowc up` asks on a terminal before applying a plan."""
+
+    def ask(plan) -> bool:
+        _print_plan(out, err, plan, file)
+        return typer.confirm("Apply these changes?", default=False, err=True)
+
+    return ask
 
 
 @app.command()
@@ -103,3 +136,38 @@ def down(
     if outcome.stopped is not None:
         err.print(f"stopped the {outcome.stopped.description}", highlight=False)
     raise typer.Exit(0 if outcome.ok else 1)
+
+
+@app.command()
+def status(
+    file: str = typer.Argument(..., help="The .flow file.", metavar="FILE"),
+    env: str | None = typer.Option(None, "--env", help="The environment given to `up`."),
+    state: Path = typer.Option(Path(".flowc"), "--state", help=STATE_HELP),
+) -> None:
+    """What `flowc up` deployed, per task: schedules, versions, alias, dead letters waiting."""
+    import json
+
+    from flowc.deploy import localcloud
+    from flowc.deploy.inventory import state_resources
+    from flowc.deploy.runner import root_dir, stack_dir
+    from flowc.deploy.status import render
+    from flowc.deploy.status import status as read_status
+    from flowc.targets.compile import TF_FILE
+
+    spec = load_or_exit(file, env, quiet_ok=True)
+    out, err = _consoles()
+    workdir = stack_dir(state, spec.stack_name) / "aws"
+    cloud = localcloud.recorded(root_dir(state))
+    if not state_resources(workdir):
+        err.print(f"Nothing is deployed for {file}" + (f" --env {env}" if env else "")
+                  + f" under {state}/: run `flowc up {file}` first.", highlight=False)
+        raise typer.Exit(0)
+    if cloud is None or not localcloud.alive(cloud):
+        print_diagnostics([Diagnostic(
+            "E601", f"the local cloud that holds {spec.stack_name} does not answer", None,
+            "run `flowc up` again to start it (an embedded server's contents are gone with "
+            "it)")], SourceCache())  # fmt: skip
+        raise typer.Exit(1)
+    doc = json.loads((workdir / TF_FILE).read_text())
+    rows = read_status(spec, doc, workdir, cloud.endpoint, spec.aws.region)
+    out.print(render(rows, f"Deployed in {cloud.description}"))

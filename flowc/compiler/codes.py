@@ -137,6 +137,7 @@ CODES: dict[str, str] = {
     "E520": "`flowc dlq`: the task has no dead-letter queue (`on_failure = discard`)",
     "E521": "`flowc dlq redrive --run`: the task's queue holds no dead letter of that run",
     "E522": "`flowc dlq redrive`: give exactly one of `--run ID` and `--all`",
+    "E523": "`flowc logs --deployed`: no log group of that task deployed by `flowc up`",
     # -- `flowc up` / `flowc down` (flowc/deploy/, flowc/cli/up.py)
     "E601": "the local cloud (embedded moto server or LocalStack) cannot be started or reached",
     "E602": "`terraform` is not on PATH",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from flowc.deploy import localcloud, localstack_scope
 from flowc.deploy.blame import blame
 from flowc.deploy.inventory import Row, inventory, state_resources
 from flowc.deploy.overrides import write_override
+from flowc.deploy.plan import Plan, summarise
 from flowc.deploy.progress import Progress
 from flowc.deploy.terraform import (
     Result,
@@ -35,6 +36,7 @@ from flowc.diagnostics import Diagnostic, has_errors
 from flowc.targets.compile import TF_FILE
 
 UP_DIR = "up"
+PLAN_FILE = "flowc.tfplan"
 RECORD = "flowc-up.json"
 
 
@@ -47,6 +49,8 @@ class Outcome:
     others: Any = None
     message: str = ""
     stopped: localcloud.LocalCloud | None = None  # the emulator `down` stopped
+    plan: Plan | None = None  # what `terraform plan` said, per task (--plan, confirmation)
+    declined: bool = False  # the user said no to the plan: nothing was applied
 
     @property
     def ok(self) -> bool:
@@ -85,8 +89,13 @@ def find_stack(state: Path, spec: str | Path, env: str | None) -> str | None:
 
 
 def up(app: App, state: Path, console: Console,
-       environ: Mapping[str, str] | None = None) -> Outcome:
-    """Compile the AWS target for `app` and apply it to the local cloud."""
+       environ: Mapping[str, str] | None = None, confirm: Callable[[Plan], bool] | None = None,
+       plan_only: bool = False) -> Outcome:
+    """Compile the AWS target for `app` and apply it to the local cloud.
+
+    `plan_only`: plan, fill `Outcome.plan` and stop. `confirm`: plan, then apply that saved
+    plan only if `confirm(plan)` says yes (`Outcome.declined` otherwise).
+    """
     out = Outcome()
     if not app.tasks_for("aws"):
         out.diagnostics.append(Diagnostic(
@@ -132,13 +141,43 @@ def up(app: App, state: Path, console: Console,
     if out.cloud.kind == "localstack":  # it cannot create everything offline
         targets, diagnostic = localstack_scope.scope(app, doc, out.cloud.endpoint)
         out.diagnostics.extend([diagnostic] if diagnostic else [])
-    with Progress(console, app, doc, "Applying") as progress:
-        out.result = tf.apply(progress, targets)
-    out.diagnostics.extend(blame(app, doc, out.result, str(workdir)))
+    if plan_only or confirm is not None:
+        if not _plan(out, app, doc, tf, workdir, console, targets) or plan_only:
+            return out
+        assert out.plan is not None
+        if not out.plan.empty and not confirm(out.plan):
+            out.declined = True
+            return out
+        if not out.plan.empty:
+            with Progress(console, app, doc, "Applying") as progress:
+                out.result = tf.apply_plan(PLAN_FILE, progress)
+        (workdir / PLAN_FILE).unlink(missing_ok=True)
+    else:
+        with Progress(console, app, doc, "Applying") as progress:
+            out.result = tf.apply(progress, targets)
+    if out.result is not None:
+        out.diagnostics.extend(blame(app, doc, out.result, str(workdir)))
     rows, others, diags = inventory(app, doc, workdir, out.cloud.endpoint, app.aws.region)
     out.rows, out.others = rows, others
     out.diagnostics.extend(diags)
     return out
+
+
+def _plan(out: Outcome, app: App, doc: dict[str, Any], tf: Terraform, workdir: Path,
+          console: Console, targets: list[str] | None) -> bool:
+    """`terraform plan` into PLAN_FILE, summarised per task in `out.plan`; False on errors."""
+    with Progress(console, app, doc, "Planning") as progress:
+        planned = tf.plan(PLAN_FILE, progress, targets)
+    out.diagnostics.extend(blame(app, doc, planned, str(workdir)))
+    if not planned.ok:
+        if not has_errors(out.diagnostics):  # failed without a diagnostic: say so
+            out.diagnostics.append(Diagnostic(
+                "E605", f"`terraform plan` failed in {workdir}: "
+                + (" ".join(planned.text[-3:]) or f"exit code {planned.returncode}"), None,
+                "run `flowc up` again; if it persists, run terraform plan there"))
+        return False
+    out.plan = summarise(app, doc, planned, workdir)
+    return True
 
 
 def down(app: App | None, stack: str, state: Path, console: Console,

@@ -199,6 +199,18 @@ class Terraform:
         return self._stream(["apply", "-auto-approve", "-input=false", "-json",
                              "-lock-timeout=60s", *only], on_event)
 
+    def plan(self, plan_file: str, on_event: Callable[[Event], None] | None = None,
+             targets: list[str] | None = None) -> Result:
+        """`terraform plan`, saved to `plan_file` so that what is confirmed is what applies."""
+        only = [f"-target={address}" for address in targets or ()]
+        return self._stream(["plan", "-input=false", "-json", "-lock-timeout=60s",
+                             f"-out={plan_file}", *only], on_event)
+
+    def apply_plan(self, plan_file: str,
+                   on_event: Callable[[Event], None] | None = None) -> Result:
+        return self._stream(["apply", "-input=false", "-json", "-lock-timeout=60s",
+                             plan_file], on_event)
+
     def destroy(self, on_event: Callable[[Event], None] | None = None) -> Result:
         return self._stream(["apply", "-destroy", "-auto-approve", "-input=false", "-json",
                              "-lock-timeout=60s"], on_event)
