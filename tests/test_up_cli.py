@@ -65,5 +65,6 @@ def test_status_and_deployed_logs_with_nothing_deployed(tmp_path):
     assert shown.exit_code == 0 and "Nothing is deployed for" in shown.output
     logs = _run("logs", spec, "t", "--deployed", "--state", str(state))
     assert logs.exit_code == 1
-    assert "error[E523]" in logs.output and "no log group of task `t`" in logs.output
+    code = "E523"
+    assert f"error[{code}]" in logs.output and "no log group of task `t`" in logs.output
     assert not (state / "up" / "cloud.json").exists()
