@@ -158,3 +158,91 @@ def test_gcp_worker_is_a_worker_pool_with_its_secrets(tmp_path):
     assert access["access_worker__broker"]["member"] == (
         "serviceAccount:${google_service_account.service_sa_worker.email}")
     assert not resources(doc, "google_cloud_run_v2_service_iam_member")  # nothing to invoke
+
+
+@pytest.fixture(scope="module")
+def aws(platform, tmp_path_factory):
+    out = tmp_path_factory.mktemp("platform-aws")
+    diagnostics, doc = compile_target(platform, "aws", out)
+    assert not [d for d in diagnostics if d.is_error], diagnostics
+    return doc, out / "aws"
+
+
+def test_aws_ecs_services_behind_load_balancers(aws):
+    doc, _ = aws
+    ecs = resources(doc, "aws_ecs_service")
+    assert set(ecs) == {"svc_api_blue", "svc_api_green", "svc_worker", "svc_dashboard",
+                        "svc_frontend"}
+    api = ecs["svc_api_blue"]
+    assert api["deployment_circuit_breaker"] == [{"enable": True, "rollback": True}]
+    assert api["load_balancer"][0]["container_port"] == 8000
+    assert api["network_configuration"][0]["subnets"] == ["subnet-0abc", "subnet-0def"]
+    assert ecs["svc_api_green"]["desired_count"] == 0  # the idle colour
+    assert "load_balancer" not in ecs["svc_worker"]  # a worker: no load balancer
+    groups = resources(doc, "aws_lb_target_group")
+    assert groups["svc_api_tg_blue"]["health_check"][0]["path"] == "/health"
+    assert groups["svc_dashboard_tg"]["health_check"][0]["path"] == "/_stcore/health"
+    listeners = resources(doc, "aws_lb_listener")
+    api_listener = listeners["svc_api_listener"]
+    assert api_listener["protocol"] == "HTTPS" and api_listener["certificate_arn"].startswith(
+        "arn:aws:acm:")
+    weights = api_listener["default_action"][0]["forward"][0]["target_group"]
+    assert [w["weight"] for w in weights] == [100, 0]  # blue/green: one listener, by weight
+    assert listeners["svc_api_http_redirect"]["default_action"][0]["type"] == "redirect"
+    lbs = resources(doc, "aws_lb")
+    assert lbs["svc_api_lb"]["internal"] is False and lbs["svc_api_lb"][
+        "drop_invalid_header_fields"] is True
+    scaling = resources(doc, "aws_appautoscaling_target")
+    assert (scaling["svc_api_scaling"]["min_capacity"],
+            scaling["svc_api_scaling"]["max_capacity"]) == (3, 10)
+    policy = resources(doc, "aws_appautoscaling_policy")["svc_worker_scale_policy"]
+    config = policy["target_tracking_scaling_policy_configuration"][0]
+    assert config["target_value"] == 75.0
+    assert config["predefined_metric_specification"][0]["predefined_metric_type"] == (
+        "ECSServiceAverageCPUUtilization")
+    ingress = resources(doc, "aws_vpc_security_group_ingress_rule")["svc_api_from_lb"]
+    assert ingress["referenced_security_group_id"] == "${aws_security_group.svc_api_lb_sg.id}"
+
+
+def test_aws_alarms_and_logs(aws):
+    doc, _ = aws
+    alarms = resources(doc, "aws_cloudwatch_metric_alarm")
+    rate = alarms["svc_api_alarm_0"]
+    assert rate["threshold"] == 5.0
+    assert rate["metric_query"][2]["expression"] == "IF(requests > 0, 100 * errors / requests, 0)"
+    assert alarms["svc_api_alarm_1"]["extended_statistic"] == "p95"
+    assert alarms["svc_api_alarm_2"]["metric_name"] == "UnHealthyHostCount"
+    assert alarms["svc_worker_alarm_0"]["metric_name"] == "CPUUtilization"
+    assert alarms["svc_worker_alarm_1"]["metric_name"] == "MemoryUtilization"
+    logs = resources(doc, "aws_cloudwatch_log_group")
+    assert logs["svc_api_logs"]["kms_key_id"] == "${aws_kms_key.kms_key.arn}"
+
+
+def test_aws_python_service_is_a_lambda_behind_an_http_api(aws):
+    import zipfile
+
+    doc, out = aws
+    fn = resources(doc, "aws_lambda_function")["svc_status_function"]
+    assert fn["handler"] == "flowc_service_handler.handler"
+    assert fn["reserved_concurrent_executions"] == 10
+    route = resources(doc, "aws_apigatewayv2_route")["svc_status_route"]
+    assert route["route_key"] == "$default" and route["authorization_type"] == "AWS_IAM"
+    integration = resources(doc, "aws_apigatewayv2_integration")["svc_status_integration"]
+    assert integration["payload_format_version"] == "2.0"
+    zips = [z for z in (out / "assets").glob("*.zip")
+            if "flowc_service_handler.py" in zipfile.ZipFile(z).namelist()]
+    assert len(zips) == 1
+    names = zipfile.ZipFile(zips[0]).namelist()
+    assert "mangum/__init__.py" in names and "a2wsgi/__init__.py" in names
+    assert "airquality/status.py" in names
+
+
+def test_aws_output_is_valid_clean_and_matches_golden(aws, tmp_path):
+    from tests.aws_support import checkov, terraform_validate
+
+    doc, out = aws
+    report = terraform_validate(out, tmp_path)
+    assert report["valid"] and report["warning_count"] == 0, report["diagnostics"]
+    findings = checkov(out)
+    assert [(c["check_id"], c["resource"]) for c in findings["results"]["failed_checks"]] == []
+    check_golden((out / "cdk.tf.json").read_bytes(), GOLDEN / "aws" / "platform-prod.cdk.tf.json")

@@ -66,11 +66,12 @@ def compile(
             typer.echo(f"{out / 'ir.json'}: {'written' if changed else 'unchanged'}", err=True)
         raise typer.Exit(exit_code(diagnostics))
     names = TARGET_NAMES if target == TargetChoice.all else (target.value,)
-    chosen = [n for n in names if spec.tasks_for(n)]
+    chosen = [n for n in names if spec.tasks_for(n) or spec.services_for(n)]
     if text:
         for name in names:
             if name not in chosen:
-                typer.echo(f"{name}: no task runs on {name}; nothing to compile", err=True)
+                typer.echo(f"{name}: no task or service runs on {name}; nothing to compile",
+                           err=True)
     from flowc.releases.plan import prepare
 
     release = prepare(spec, state, out / "aws", exclude=[out, state], warn="aws" in chosen)

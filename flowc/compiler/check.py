@@ -26,7 +26,7 @@ LABELLED = ("task", "service", "environment", "layer")
 SHARED_KEYS = ("timezone", "memory", "cpu", "timeout", "retries", "on_failure", "targets",
                "requirements", "env", "replicas")  # replicas: for services only
 TARGET_BLOCK_KEYS = {
-    "aws": ("region", "subnets", "security_groups"),
+    "aws": ("region", "subnets", "security_groups", "certificate_arn"),
     "gcp": ("project", "region"),
     "k8s": ("namespace", "python_image", "prometheus", "ingress_class", "ingress_host"),
 }

@@ -240,6 +240,7 @@ class AwsSettings:
     subnets: tuple[str, ...] = ()
     security_groups: tuple[str, ...] = ()
     backend: Backend | None = None
+    certificate_arn: str | None = None  # ACM certificate: services' load balancers use HTTPS
 
 
 @dataclass(frozen=True)
@@ -307,6 +308,11 @@ class App:
         return f"{self.name}-{self.environment}" if self.environment else self.name
 
 
+def unit_kind(unit: Task | Service) -> str:
+    """"task" or "service": the user's word for either, in messages."""
+    return "service" if isinstance(unit, Service) else "task"
+
+
 def to_json(value: Any) -> Any:
     """Plain JSON data for `--emit ir`; each dataclass carries its type name."""
     if hasattr(value, "to_json") and not is_dataclass(value):
@@ -350,4 +356,5 @@ __all__ = [
     "Task",
     "asdict",
     "to_json",
+    "unit_kind",
 ]

@@ -70,10 +70,17 @@ def service_limits(service: Service, own: dict) -> list[Diagnostic]:
             if not LAMBDA_MEMORY[0] <= service.memory_mib <= LAMBDA_MEMORY[1]:
                 error("aws", "memory", f"Lambda allows {LAMBDA_MEMORY[0]}MB..{LAMBDA_MEMORY[1]}MB",
                       "set `memory` in that range")
-            for key in ("replicas", "scale_on"):
-                if key in own:
-                    warn("aws", key, f"`{key}` is ignored: Lambda scales per request",
-                         "remove it, or use an `image` service to get replicas")
+            if "scale_on" in own:
+                warn("aws", "scale_on", "`scale_on` is ignored: Lambda scales per request "
+                     "(the upper bound of `replicas` caps its concurrency)",
+                     "remove it, or use an `image` service to scale on cpu or memory")
+            for alert in service.alerts:
+                if alert.metric in ("unhealthy", "cpu", "memory"):
+                    out.append(Diagnostic(
+                        "W230", f"service `{service.name}` on aws: no `{alert.metric}` alarm "
+                        "for a Lambda function (it has no replicas or utilisation to watch)",
+                        alert.span or service.span,
+                        "alert on `error_rate` or `latency_p95`, or use an `image` service"))
             if "health" in own:
                 warn("aws", "health", "Lambda has no health check; `health` is only used "
                      "by the other targets", "nothing to do if that is intended")

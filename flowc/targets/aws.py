@@ -22,6 +22,7 @@ from flowc.targets.aws_alerts import AlertParts, measurable
 from flowc.targets.aws_ecs import EcsParts
 from flowc.targets.aws_lambda import MAX_EVENT_AGE_S, LambdaParts
 from flowc.targets.aws_release import ReleaseParts
+from flowc.targets.aws_services import ServiceParts
 from flowc.targets.base import Resource, Stack, Target, standard_tags
 from flowc.targets.naming import schedule_keys
 
@@ -34,7 +35,7 @@ class AwsTarget(Target):
     name = "aws"
 
     def check(self, app: App) -> list[Diagnostic]:
-        out: list[Diagnostic] = []
+        out: list[Diagnostic] = service_network_diagnostics(app)
         for task in app.tasks_for("aws"):
             if isinstance(task.handler, ImageHandler) and not app.aws.subnets:
                 where = f"environment `{app.environment}`" if app.environment else "the spec"
@@ -68,7 +69,31 @@ class AwsTarget(Target):
         _Builder(app, stack).build(tasks)
 
 
-class _Builder(LambdaParts, EcsParts, AlertParts, ReleaseParts):
+def service_network_diagnostics(app: App) -> list[Diagnostic]:
+    """E401 for image services without the subnets ECS (and, with a port, an ALB) needs."""
+    out = []
+    where = f"environment `{app.environment}`" if app.environment else "the spec"
+    for service in app.services_for("aws"):
+        if not isinstance(service.handler, ImageHandler):
+            continue
+        need = 1 if service.is_worker else 2  # an ALB spans at least two zones
+        if len(app.aws.subnets) < need:
+            what = "ECS Fargate" if service.is_worker else "ECS Fargate behind a load balancer"
+            out.append(Diagnostic(
+                "E401", f"image service `{service.name}` runs on {what} on aws, but {where} "
+                f"sets {len(app.aws.subnets)} subnet(s); it needs {need}", service.span,
+                "add `aws { subnets = [\"subnet-a\", \"subnet-b\"] }` (two zones) to the "
+                "environment, or leave AWS out with `targets = [gcp, k8s]`"))
+        elif not service.is_worker and app.aws.certificate_arn is None:
+            out.append(Diagnostic(
+                "W230", f"service `{service.name}` on aws: {where} gives no certificate, so "
+                "its load balancer serves plain HTTP", service.span,
+                "add `aws { certificate_arn = \"arn:aws:acm:...\" }` to the environment for "
+                "HTTPS (port 80 then redirects)"))
+    return out
+
+
+class _Builder(LambdaParts, EcsParts, AlertParts, ReleaseParts, ServiceParts):
     """Builds one app's AWS resources into a stack (a helper object, not shared state)."""
 
     def __init__(self, app: App, stack: Stack):
@@ -92,11 +117,15 @@ class _Builder(LambdaParts, EcsParts, AlertParts, ReleaseParts):
         s.data("aws_region", "region", {})
         fn_prefix = "/aws/lambda/" + self.names.name(kind="prefix")
         ecs_prefix = "/ecs/" + self.names.name(kind="prefix")
+        services = self.app.services_for("aws")
+        prefixes = [fn_prefix, ecs_prefix]
+        if any(isinstance(v.handler, PythonHandler) for v in services):  # HTTP API logs
+            prefixes.append("/aws/apigateway/" + self.names.name(kind="prefix"))
         self.key = s.resource("aws_kms_key", "kms_key", {
             "description": f"flowc {self.app.stack_name}: logs, env, secrets, topics",
             "enable_key_rotation": True,
             "deletion_window_in_days": 30,
-            "policy": iam.kms_key_policy([fn_prefix, ecs_prefix]),
+            "policy": iam.kms_key_policy(prefixes),
             "tags": self.tags(),
         })
         s.resource("aws_kms_alias", "kms_alias", {
@@ -108,19 +137,21 @@ class _Builder(LambdaParts, EcsParts, AlertParts, ReleaseParts):
             "tags": self.tags(),
         })
         s.output("schedule_group_name", self.group.ref("name"), "EventBridge Scheduler group")
-        used = {name for task in tasks for name in task.secrets}
+        used = {name for unit in (*tasks, *services) for name in unit.secrets}
         for secret in self.app.secrets:
             if secret.name in used:
                 self.secret(secret.name)
-        if any(isinstance(t.handler, ImageHandler) for t in tasks):
+        if any(isinstance(t.handler, ImageHandler) for t in (*tasks, *services)):
             self.cluster = s.resource("aws_ecs_cluster", "ecs_cluster", {
                 "name": self.names.name(kind="ecs_cluster"),
                 "setting": [{"name": "containerInsights", "value": "enabled"}],
                 "tags": self.tags(),
             })
-            s.output("ecs_cluster_name", self.cluster.ref("name"), "ECS cluster of image tasks")
+            s.output("ecs_cluster_name", self.cluster.ref("name"),
+                     "ECS cluster of image tasks" + (" and services" if services else ""))
         for task in tasks:
             self.task(task)
+        self.services(services)
 
     def secret(self, name: str) -> None:
         res = self.stack.resource("aws_secretsmanager_secret", f"{name}_secret", {

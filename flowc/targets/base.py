@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from flowc.compiler.ir import App, Backend, Task
+from flowc.compiler.ir import App, Backend, Task, unit_kind
 from flowc.diagnostics import Diagnostic, Span
 from flowc.targets.naming import Namer, logical_id
 from flowc.targets.packaging import (
@@ -149,6 +149,7 @@ class Stack:
         vendor: bool = True,
         code: str = "E400",
         layers: bool = True,
+        vendor_extra: Sequence[Path] = (),
     ) -> Asset | None:
         """The zip of the task's code dir (+ `extra` files), with the task's requirements
         and its layers' requirements installed into it when `vendor` (AWS Lambda, until
@@ -159,19 +160,23 @@ class Stack:
         With layers=False the layers' requirements stay out of the zip (the AWS target
         ships them as Lambda layers).
 
-        Tasks with the same code, requirements and extras share one asset. On failure
-        reports diagnostic `code` on the task and returns None.
+        `vendor_extra`: requirements files of flowc's own (e.g. a service's HTTP adapter),
+        installed into the zip before the task's. Tasks with the same code, requirements
+        and extras share one asset. On failure reports diagnostic `code` on the task and
+        returns None.
         """
         extra = extra or {}
         requirements = task.requirements if vendor else None
         layer_reqs = (tuple(self.app.layer(n).requirements for n in task.layers)
                       if vendor and layers else ())
         key = (task.code_dir, requirements, layer_reqs, tuple(sorted(extra.items())),
-               tuple(pip_args))
+               tuple(pip_args), tuple(str(p) for p in vendor_extra))
         if key in self._assets:
             return self._assets[key]
         try:
             files: dict[str, bytes] = {}
+            for path in vendor_extra:
+                files.update(vendor_requirements(path, pip_args))
             for req in layer_reqs:  # the layers' dependencies first; the task's own win
                 files.update(vendor_requirements(self.app.base_path / req, pip_args))
             files.update(code_files(
@@ -183,7 +188,8 @@ class Stack:
                 files.setdefault("requirements.txt", req.read_bytes())
         except (PackagingError, OSError) as exc:
             self.error(
-                code, f"cannot package the code of task `{task.name}`: {exc}", task.span,
+                code, f"cannot package the code of {unit_kind(task)} `{task.name}`: {exc}",
+                task.span,
                 "check `requirements` and that the code directory exists next to the .flow file",
             )
             return None

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from flowc.compiler.ir import App, PythonHandler
+from flowc.compiler.ir import App, PythonHandler, unit_kind
 from flowc.diagnostics import Diagnostic
 from flowc.targets.env_rules import env_diagnostics, flowc_env_diagnostics
 from flowc.targets.packaging import PackagingError, select_code_files
@@ -36,7 +36,8 @@ def code_diagnostics(app: App, exclude: Sequence[Path] = ()) -> list[Diagnostic]
             continue  # the targets report a missing directory with their own code
         for name, why in selection.refused.items():
             out.append(Diagnostic(
-                "E403", f"`{name}` in the code directory of {_what(task)} `{task.name}` is {why}; "
+                "E403", f"`{name}` in the code directory of {unit_kind(task)} `{task.name}` is "
+                f"{why}; "
                 "flowc ships only files inside the code directory", task.span,
                 f"copy the file into the code directory, or add `{name}` to .flowcignore"))
     return out
@@ -55,7 +56,3 @@ def target_rules(app: App, targets: Sequence[str] | None = None,
     for name in names:
         out[name] = env_diagnostics(app, name) + list(load_target(name).check(app))
     return out
-
-
-def _what(unit) -> str:
-    return "task" if hasattr(unit, "schedules") else "service"
