@@ -55,7 +55,7 @@ def cost_report(app: App, *, month: str | None = None, durations: list[str] | tu
         diagnostics.append(err.diagnostic)
     else:
         for target in TARGET_NAMES:
-            if not app.tasks_for(target):
+            if not app.tasks_for(target) and not app.services_for(target):
                 continue
             region = PROVIDERS[target].region(app)
             try:
@@ -73,6 +73,11 @@ def cost_report(app: App, *, month: str | None = None, durations: list[str] | tu
     measured, notes = measured_durations(app, state_dir)
     report = estimate(app, chosen, books, given, measured, free_tier)
     report.notes[:0] = notes
+    if app.services:
+        from flowc.cost.services import estimate_services
+
+        report.services, service_notes = estimate_services(app, books, chosen.hours("UTC"))
+        report.notes += service_notes
     return CostResult(report, diagnostics, sources)
 
 

@@ -160,6 +160,17 @@ class CostReport:
     books: dict[str, PriceBook]
     tasks: list[TaskCost]
     notes: list[str] = field(default_factory=list)
+    services: list[Any] = field(default_factory=list)  # flowc.cost.services.ServiceCost
+
+    def service_totals(self, target: str) -> dict[str, float]:
+        costs = [sc.targets[target] for sc in self.services if target in sc.targets]
+        return {"total": sum(c.total for c in costs),
+                "worst_case": sum(c.worst_total for c in costs)}
+
+    def grand_total(self, target: str, worst: bool = False) -> float:
+        """Tasks and services on `target`, in the expected (or worst) scenario."""
+        key = "worst_case" if worst else "total"
+        return self.totals(target)[key] + self.service_totals(target)[key]
 
     @property
     def targets(self) -> list[str]:
@@ -189,6 +200,12 @@ class CostReport:
             "totals": {t: {k: _r(v) for k, v in self.totals(t).items()}
                        for t in self.targets},
             "notes": list(self.notes),
+            **({"services": [sc.to_json() for sc in self.services],
+                "service_totals": {t: {k: _r(v) for k, v in self.service_totals(t).items()}
+                                   for t in self.targets},
+                "grand_totals": {t: {"total": _r(self.grand_total(t)),
+                                     "worst_case": _r(self.grand_total(t, worst=True))}
+                                 for t in self.targets}} if self.services else {}),
         }
 
 

@@ -27,6 +27,7 @@ SCHEMA: dict[str, dict[str, tuple[str, ...]]] = {
         "lambda": ("request_per_million", "gb_second", "billing_increment_ms",
                    "free_requests", "free_gb_seconds"),
         "fargate": ("vcpu_hour", "gb_hour", "minimum_seconds", "billing_increment_s"),
+        "alb": ("hour",),
         "scheduler": ("invocation_per_million", "free_invocations"),
         "queue": ("request_per_million", "free_requests"),
         "secrets": ("secret_month", "api_calls_per_10k"),

@@ -143,7 +143,37 @@ def render_table(report: CostReport, width: int | None = None) -> str:
     console = Console(file=buffer, width=width or shutil.get_terminal_size((200, 24)).columns,
                       force_terminal=False, color_system=None, highlight=False)
     console.print(table)
+    if report.services:
+        console.print(services_table(report))
     return buffer.getvalue() + "\n".join(summary_lines(report)) + "\n"
+
+
+def services_table(report: CostReport):
+    """Always-on services: one row per service and target, then tasks + services totals."""
+    from rich.table import Table
+
+    table = Table(title="Services (always on: expected at the lowest replicas, worst case at "
+                  "the highest)", title_justify="left")
+    for name in ("Service", "Target", "Product", "Replicas", "Size"):
+        table.add_column(name, justify="right" if name == "Replicas" else "left")
+    for name in ("Compute", "Load balancer", "Total", "Worst case"):
+        table.add_column(name, justify="right")
+    for sc in report.services:
+        for i, (target, cost) in enumerate(sc.targets.items()):
+            cats = {c: sum(line.gross for line in cost.lines if line.category == c)
+                    for c in ("compute", "load_balancer")}
+            replicas = (f"{cost.replicas}" if cost.replicas == cost.max_replicas
+                        else f"{cost.replicas}..{cost.max_replicas}")
+            table.add_row(sc.service.name if i == 0 else "", target, cost.product, replicas,
+                          _size_text(cost.size.vcpu, cost.size.memory_mib),
+                          money(cats["compute"]), money(cats["load_balancer"]),
+                          money(cost.total), money(cost.worst_total),
+                          end_section=i == len(sc.targets) - 1)
+    for target in report.targets:
+        table.add_row("TASKS + SERVICES", target, "", "", "", "", "",
+                      money(report.grand_total(target)),
+                      money(report.grand_total(target, worst=True)), style="bold")
+    return table
 
 
 def render_json(report: CostReport) -> str:
@@ -177,6 +207,13 @@ def csv_rows(report: CostReport) -> list[dict[str, Any]]:
                      "free_tier_usd": f"{totals['free_tier']:.6f}",
                      "total_usd": f"{totals['total']:.6f}",
                      "worst_case_usd": f"{totals['worst_case']:.6f}"})
+    for sc in report.services:  # always on: no runs, no per-run columns
+        for target, cost in sc.targets.items():
+            rows.append({"task": f"service:{sc.service.name}", "target": target,
+                         "product": cost.product, "vcpu": f"{cost.size.vcpu:g}",
+                         "memory_mib": cost.size.memory_mib,
+                         "compute_usd": f"{cost.total:.6f}", "total_usd": f"{cost.total:.6f}",
+                         "worst_case_usd": f"{cost.worst_total:.6f}"})
     return rows
 
 
