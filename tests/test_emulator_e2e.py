@@ -171,4 +171,7 @@ def test_dev_hot_reload_broken_edit_and_ctrl_c(tmp_path):
     statuses = {r["task"]: r["status"] for r in flowc_runs(tmp_path, "st")}
     # a run cut off by Ctrl-C did not complete: with the default on_failure = dead_letter
     # it is kept in the queue (its message says interrupted) rather than lost
-    assert statuses["stuck"] == "dead_lettered" and statuses["tick"] == "succeeded"
+    assert statuses["stuck"] == "dead_lettered"
+    ticks = [r["status"] for r in flowc_runs(tmp_path, "st") if r["task"] == "tick"]
+    # the last tick may have been in flight at Ctrl-C (grace 0.5s): then it is interrupted
+    assert set(ticks[:-1]) == {"succeeded"} and ticks[-1] in ("succeeded", "interrupted")

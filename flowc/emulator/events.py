@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO
 
 from flowc.emulator.clock import Clock, iso
 
@@ -28,6 +28,8 @@ EVENT_NAMES = (
     "failed",
     "retried",
     "dead_lettered",
+    "abandoned",  # a run whose flowc died in flight, closed by the next session
+    "missed",  # a fire that fell while no flowc ran on this state
     # services (flowc/emulator/services/): these carry `service` instead of `task`
     "service_started",
     "service_ready",
@@ -50,6 +52,7 @@ class EventBus:
         # a run's own time (executor.time_of): its events are stamped from it, not the clock
         self.run_time: Callable[[str], datetime | None] = lambda run_id: None
         self._lock = threading.Lock()
+        self.failures = 0  # listener errors (each listener reports its own cause)
 
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
@@ -69,27 +72,48 @@ class EventBus:
         record.update({k: v for k, v in fields.items() if v is not None})
         with self._lock:  # one total order for every listener
             for listener in self._listeners:
-                listener(record)
+                try:
+                    listener(record)
+                except Exception:  # noqa: BLE001 - a broken listener must not end a run
+                    self.failures += 1
         return record
 
 
 class JsonlWriter:
-    """Appends events to a JSONL file (created with its parent directory)."""
+    """Appends events to a JSONL file (created with its parent directory).
 
-    def __init__(self, path: str | Path):
+    Each line is one unbuffered write. A write that fails (full disk, `/dev/full`) is
+    counted in `failed`, never raised; the first failure is reported through `on_fault`.
+    """
+
+    def __init__(self, path: str | Path, on_fault: Callable[[str], None] | None = None):
         self.path = Path(path)
+        if self.path.is_dir():
+            raise IsADirectoryError(f"{self.path} is a directory")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file: TextIO | None = self.path.open("a", encoding="utf-8")
+        self._file: BinaryIO | None = self.path.open("ab", buffering=0)
+        self.on_fault = on_fault or (lambda reason: None)
+        self.failed = 0
+        self.first_failure: str | None = None
 
     def __call__(self, record: dict[str, Any]) -> None:
         if self._file is None:
             return
-        self._file.write(json.dumps(record, separators=(",", ":"), default=str) + "\n")
-        self._file.flush()
+        line = json.dumps(record, separators=(",", ":"), default=str) + "\n"
+        try:
+            self._file.write(line.encode("utf-8"))
+        except OSError as exc:
+            self.failed += 1
+            if self.first_failure is None:
+                self.first_failure = str(exc)
+                self.on_fault(str(exc))
 
     def close(self) -> None:
         if self._file is not None:
-            self._file.close()
+            try:
+                self._file.close()
+            except OSError:
+                pass
             self._file = None
 
 

@@ -85,7 +85,7 @@ class Executor:
         self.history = history
         self.cloud = cloud
         self.note = note
-        self.process = ProcessRunner(output)
+        self.process = ProcessRunner(output, on_spawn=self._spawned)
         self.docker = docker or DockerRunner(output)
         self.stopping = threading.Event()  # no further attempts; cancels retry waits
         self.abort = threading.Event()  # a second Ctrl-C: no more grace
@@ -96,6 +96,7 @@ class Executor:
         self.retries_enabled = True
         self.alerts = AlertTracker(cloud, message)
         self.versions: Versions | None = None  # set by the session
+        self.message = message
         self.until: datetime | None = None  # end of the `--for` window, set by the session
         self._timelines: dict[str, Timeline] = {}  # run id -> its own time
         bus.run_time = self.time_of
@@ -128,6 +129,7 @@ class Executor:
         # the timeline holds the clock at the fire from now on: nothing passes it unseen
         self._timelines[run_id] = self.clock.timeline(scheduled_at)
         choice = self.choose(task, scheduled_at or self.clock.now())
+        self._record_start(app, task, run_id, scheduled_at, "schedule", choice)  # write-ahead
         self.bus.emit("scheduled", task.name, at=scheduled_at, run_id=run_id,
                       version=choice.version or None)
         thread = threading.Thread(
@@ -160,6 +162,8 @@ class Executor:
     def _run_thread(self, app: App, task: Task, run_id: str, *args: Any) -> None:
         try:
             self.run(app, task, run_id, *args)
+        except Exception as exc:  # noqa: BLE001 - a bug must not leave the run `running`
+            self._crashed(task, run_id, exc)
         finally:
             self._end_timeline(run_id)
             with self._lock:
@@ -209,10 +213,7 @@ class Executor:
         now = self._now(run_id)
         choice = choice or self.choose(task, now)
         version = choice.version or None
-        self.history.start_run(
-            run_id, app.name, task.name, trigger, iso(scheduled_at) if scheduled_at else None,
-            iso(now), iso(self.clock.wall()), version,
-        )  # fmt: skip
+        self._record_start(app, task, run_id, scheduled_at, trigger, choice)
         log = RunLog(self.history.path.parent, app.name, task.name, run_id)
         max_attempts = 1 + (task.retries if self.retries_enabled else 0)
         result = AttemptResult(exit_code=None, interrupted=True, error="not started")
@@ -261,6 +262,26 @@ class Executor:
                                longest, outcome.status == "dead_lettered")  # fmt: skip
         return outcome
 
+    def _record_start(
+        self, app: App, task: Task, run_id: str, scheduled_at: datetime | None, trigger: str,
+        choice: Choice,
+    ) -> None:  # fmt: skip
+        """The run's row, before anything runs (a second call for the same run is a no-op)."""
+        self.history.start_run(
+            run_id, app.name, task.name, trigger, iso(scheduled_at) if scheduled_at else None,
+            iso(self._now(run_id)), iso(self.clock.wall()), choice.version or None,
+        )  # fmt: skip
+
+    def _spawned(self, attempt: Attempt, pid: int, started: int | None) -> None:
+        self.history.attempt_process(attempt.run_id, attempt.number, pid, started)
+
+    def _crashed(self, task: Task, run_id: str, exc: Exception) -> None:
+        """Last resort: close a run whose thread failed inside flowc, and say so."""
+        wall = iso(self.clock.wall())
+        error = f"internal error in flowc: {type(exc).__name__}: {exc}"
+        self.history.finish_run(run_id, "failed", wall, wall, None, error=error)
+        self.message(f"flowc: run {run_id} of `{task.name}` failed: {error}")
+
     def _attempt(
         self, app: App, task: Task, run_id: str, number: int, of: int,
         scheduled_at: datetime | None, choice: Choice, log: RunLog | None = None,
@@ -274,6 +295,7 @@ class Executor:
                 attempt = Attempt(app, task, run_id, number, env,
                                   choice.code_dir or code_dir(app, task),
                                   log.sink(number) if log is not None else None)
+                self.history.start_attempt(run_id, number, iso(v_start), iso(w_start))
                 self.bus.emit("started", task.name, run_id=run_id, attempt=number, of=of,
                               version=version)
                 started = True

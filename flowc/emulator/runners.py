@@ -1,10 +1,12 @@
 """Runners: run one attempt of a task and report how it ended.
 
 - `ProcessRunner` runs a python task as `python -c BOOTSTRAP CODE_DIR MODULE FUNCTION`
-  in its own process group (cwd = the code directory, like Lambda's /var/task),
-  streams stdout/stderr line by line to the output sink, and enforces the timeout
-  by killing the whole group. The group is also killed when the attempt ends, so a
-  task cannot leave background children behind.
+  (cwd = the code directory, like Lambda's /var/task) under a supervisor process
+  (supervisor.py, a child subreaper) that catches every descendant, even ones that
+  call `setsid` or double-fork, and kills them all when the task's main process exits,
+  on timeout, when flowc stops, and when flowc dies. Output is read in the attempt's
+  thread with `select`, line by line (each line capped at LINE_CAP bytes), and never
+  holds up the end of the attempt.
 - Image tasks run in containers: `flowc.emulator.docker_runner.DockerRunner`. A runner
   raises `StartError` for an attempt that cannot start (missing code directory, no
   Docker engine...); the caller turns it into a per-task failure, never a crash.
@@ -15,6 +17,7 @@ Exit codes: a process killed by signal N reports 128+N; a timed-out attempt 124.
 from __future__ import annotations
 
 import os
+import selectors
 import signal
 import subprocess
 import sys
@@ -27,11 +30,16 @@ from pathlib import Path
 
 from flowc.compiler.ir import App, PythonHandler, Task
 from flowc.diagnostics import Diagnostic, DiagnosticError
+from flowc.emulator.processes import start_time
 from flowc.emulator.secrets import ENV_PREFIX
 
 TIMEOUT_EXIT = 124
 TAIL_LINES = 40
 TAIL_CHARS = 4000
+LINE_CAP = 64 * 1024  # bytes kept of one output line
+READ_CHUNK = 64 * 1024
+DRAIN_S = 0.5  # output still read after the attempt's processes are gone
+SUPERVISOR = (Path(__file__).parent / "supervisor.py").read_text(encoding="utf-8")
 
 OutputSink = Callable[[str, str, str], None]  # (task, "stdout"|"stderr", line)
 
@@ -140,12 +148,58 @@ def host_environment() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
 
 
-class ProcessRunner:
-    """Python tasks as child processes, one process group per attempt."""
+class Lines:
+    """Splits one output stream into lines, capped at LINE_CAP bytes each (the rest of an
+    over-long line is counted and dropped), so memory stays bounded whatever a task prints."""
 
-    def __init__(self, output: OutputSink, python: str = sys.executable):
+    def __init__(self, task: str, stream: str, sink: OutputSink, tail: _Tail | None):
+        self.task, self.stream, self.sink, self.tail = task, stream, sink, tail
+        self._buffer = bytearray()
+        self._dropped = 0  # bytes of the current line beyond LINE_CAP
+        self._sink_broken = False
+
+    def feed(self, chunk: bytes) -> None:
+        while chunk:
+            newline = chunk.find(b"\n")
+            part = chunk if newline < 0 else chunk[:newline]
+            room = LINE_CAP - len(self._buffer)
+            self._buffer += part[:room]
+            self._dropped += max(0, len(part) - room)
+            if newline < 0:
+                return
+            self._emit()
+            chunk = chunk[newline + 1:]
+
+    def close(self) -> None:
+        if self._buffer or self._dropped:
+            self._emit()
+
+    def _emit(self) -> None:
+        line = self._buffer.decode("utf-8", errors="replace").rstrip("\r")
+        if self._dropped:
+            line += f" [flowc: {self._dropped} more bytes of this line dropped]"
+        self._buffer, self._dropped = bytearray(), 0
+        if self.tail is not None:
+            self.tail.add(line)
+        if not self._sink_broken:
+            try:
+                self.sink(self.task, self.stream, line)
+            except (OSError, ValueError):  # our own stdout went away: keep the attempt going
+                self._sink_broken = True
+
+
+class ProcessRunner:
+    """Python tasks as child processes, each under its own supervisor (supervisor.py)."""
+
+    def __init__(
+        self,
+        output: OutputSink,
+        python: str = sys.executable,
+        on_spawn: Callable[[Attempt, int, int | None], None] | None = None,
+    ):
         self.output = output
         self.python = python
+        self.on_spawn = on_spawn  # (attempt, supervisor pid, its start time): write-ahead
         self._active: dict[int, subprocess.Popen[bytes]] = {}
         self._interrupted: set[int] = set()
         self._lock = threading.Lock()
@@ -158,7 +212,8 @@ class ProcessRunner:
         env.update(attempt.env)
         env["PYTHONUNBUFFERED"] = "1"
         env["FLOWC_DEADLINE"] = str(time.time() + attempt.task.timeout_s)
-        argv = [self.python, "-c", BOOTSTRAP, str(attempt.code_dir), handler.module,
+        argv = [self.python, "-I", "-S", "-c", SUPERVISOR, str(os.getpid()), "--",
+                self.python, "-c", BOOTSTRAP, str(attempt.code_dir), handler.module,
                 handler.function]  # fmt: skip
         started = time.monotonic()
         proc = subprocess.Popen(
@@ -168,37 +223,33 @@ class ProcessRunner:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            start_new_session=True,
+            start_new_session=True,  # the terminal's Ctrl-C goes to flowc, which decides
+            bufsize=0,
         )
         with self._lock:
             self._active[proc.pid] = proc
         tail = _Tail()
         name, sink = attempt.task.name, attempt.sink(self.output)
-        readers = [
-            threading.Thread(target=_pump, args=(proc.stdout, name, "stdout", sink, None)),
-            threading.Thread(target=_pump, args=(proc.stderr, name, "stderr", sink, tail)),
-        ]
-        for reader in readers:
-            reader.daemon = True
-            reader.start()
+        streams = {
+            proc.stdout: Lines(name, "stdout", sink, None),
+            proc.stderr: Lines(name, "stderr", sink, tail),
+        }
         timed_out = False
         try:
-            returncode = proc.wait(timeout=attempt.task.timeout_s)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            _killpg(proc.pid, signal.SIGKILL)
-            returncode = proc.wait()
+            if self.on_spawn is not None:
+                self.on_spawn(attempt, proc.pid, start_time(proc.pid))
+            timed_out = _follow(proc, streams, started + attempt.task.timeout_s)
         finally:
-            _killpg(proc.pid, signal.SIGKILL)  # whatever the task left behind
+            _signal(proc, signal.SIGUSR1)  # no-op when it ended by itself
+            returncode = _reap(proc)
+            for pipe in streams:
+                pipe.close()
             with self._lock:
                 self._active.pop(proc.pid, None)
                 interrupted = proc.pid in self._interrupted
                 self._interrupted.discard(proc.pid)
-        for reader in readers:
-            reader.join(timeout=2)
-        for pipe in (proc.stdout, proc.stderr):
-            if pipe is not None:
-                pipe.close()
+        for lines in streams.values():
+            lines.close()
         if timed_out:
             tail.add(f"flowc: task timed out after {attempt.task.timeout_s}s and was killed")
         return AttemptResult(
@@ -215,23 +266,70 @@ class ProcessRunner:
             return len(self._active)
 
     def terminate_all(self, grace: float) -> None:
-        """SIGTERM every running attempt's group; SIGKILL what is left after `grace`."""
+        """SIGTERM every running attempt's processes; SIGKILL what is left after `grace`."""
         with self._lock:
-            pids = list(self._active)
-            self._interrupted.update(pids)
-        for pid in pids:
-            _killpg(pid, signal.SIGTERM)
+            procs = list(self._active.values())
+            self._interrupted.update(p.pid for p in procs)
+        for proc in procs:
+            _signal(proc, signal.SIGTERM)  # the supervisor forwards it to the whole tree
         deadline = time.monotonic() + grace
         while time.monotonic() < deadline and self.active:
             time.sleep(0.05)
         with self._lock:
-            pids = list(self._active)
-        for pid in pids:
-            _killpg(pid, signal.SIGKILL)
+            procs = list(self._active.values())
+        for proc in procs:
+            _signal(proc, signal.SIGUSR1)  # the supervisor kills the whole tree
 
 
-def _killpg(pgid: int, sig: int) -> None:
+def _follow(proc: subprocess.Popen[bytes], streams: dict, deadline: float) -> bool:
+    """Read the attempt's output until its supervisor has exited; True if it timed out.
+
+    Reading never blocks the end: once the supervisor is gone, output still buffered is
+    read for at most DRAIN_S (a pipe kept open by an escaped process is not waited for).
+    """
+    selector = selectors.DefaultSelector()
+    for pipe in streams:
+        selector.register(pipe, selectors.EVENT_READ)
+    timed_out, ended_at = False, None
     try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
+        while selector.get_map():
+            now = time.monotonic()
+            if not timed_out and now >= deadline:
+                timed_out = True
+                _signal(proc, signal.SIGUSR1)
+            if proc.poll() is not None:
+                ended_at = ended_at or now
+                if now - ended_at > DRAIN_S:
+                    break
+            wait = 0.05 if ended_at or timed_out else min(0.2, max(0.0, deadline - now))
+            for key, _ in selector.select(wait):
+                chunk = os.read(key.fd, READ_CHUNK)
+                if chunk:
+                    streams[key.fileobj].feed(chunk)
+                else:
+                    selector.unregister(key.fileobj)
+        while proc.poll() is None:  # both pipes closed: only the exit status is left
+            if not timed_out and time.monotonic() >= deadline:
+                timed_out = True
+                _signal(proc, signal.SIGUSR1)
+            time.sleep(0.02)
+    finally:
+        selector.close()
+    return timed_out
+
+
+def _signal(proc: subprocess.Popen[bytes], sig: int) -> None:
+    if proc.returncode is None:
+        try:
+            proc.send_signal(sig)
+        except OSError:
+            pass
+
+
+def _reap(proc: subprocess.Popen[bytes]) -> int:
+    """The supervisor's exit status; it exits right after killing the tree."""
+    try:
+        return proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:  # a wedged supervisor: kill it, its tree is orphaned
+        proc.kill()
+        return proc.wait()

@@ -2,10 +2,17 @@
 scheduler and watcher together, for `flowc dev` (continuous) and `flowc run` (once).
 
 Life cycle: `open()` loads the spec (diagnostics and exit code 1 when it has
-errors), starts or finds the AWS emulator and provisions it, opens the history;
-`start()` starts the clock, the scheduler and the watcher; `reload()` is called
-by the watcher; `close()` stops everything in order (no new fires, in-flight runs
-get their grace period, state flushed, embedded AWS server stopped).
+errors), takes the state lock (one `flowc dev` per state directory, statelock.py),
+opens the history, starts or finds the AWS emulator and provisions it;
+`start()` starts the clock, recovers what a crashed session left (recovery.py),
+records fires missed while none ran, then starts the scheduler, the heartbeat and
+the watcher; `reload()` is called by the watcher; `close()` stops everything in order
+(no new fires, in-flight runs get their grace period, runs still open closed as
+`interrupted`, state flushed, embedded AWS server stopped, lock released).
+
+Storage faults (full or read-only disk) never crash a session: the first failed write
+prints one E532 diagnostic and the session stops taking fires and asks to stop; at
+close it reports how many history writes and event lines were lost.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +37,16 @@ from flowc.emulator.docker_runner import DockerRunner
 from flowc.emulator.events import EventBus, JsonlWriter
 from flowc.emulator.executor import Executor, RunOutcome, code_dir
 from flowc.emulator.history import History
+from flowc.emulator.recovery import clock_kind, close_abandoned, record_missed
 from flowc.emulator.scheduler import Scheduler
 from flowc.emulator.secrets import SECRETS_FILE, env_var_for, local_secret_values
+from flowc.emulator.statelock import StateLock, StateLocked
 from flowc.emulator.versions import Versions
 from flowc.emulator.view import PlainView
 
 Loader = Callable[..., Any]  # (path, env=None) -> LoadResult
 CLOUD_FILE = "cloud.json"
+HEARTBEAT_S = 1.0  # how often a session records that it is alive (missed-fire detection)
 SERVICES_FILE = "services.json"  # service name -> the URL of its local proxy
 
 
@@ -60,6 +70,7 @@ class Options:
     pull: bool = False  # pull an image task's image that is missing locally
     isolate: str = "process"  # "docker": python tasks in the k8s target's python image
     only: tuple[str, ...] = ()  # run just these tasks and services (`flowc dev --only`)
+    exclusive: bool = True  # `flowc dev`: the state lock or E530; `flowc run`: if free
 
 
 class Session:
@@ -89,6 +100,11 @@ class Session:
         self._reload_lock = threading.Lock()
         self._closed = False
         self._stop: threading.Event | None = None  # what `wait` waits on (Ctrl-C)
+        self.lock = StateLock(options.state_dir)
+        self.fault = threading.Event()  # storage failed: no more fires
+        self.refused_fires = 0
+        self._fault_lock = threading.Lock()
+        self._heartbeat: threading.Thread | None = None
 
     # loading ------------------------------------------------------------------------
 
@@ -135,9 +151,16 @@ class Session:
         app = self.app
         assert app is not None
         try:
-            self.history = History(self.options.state_dir)
+            if self.options.exclusive:
+                self.lock.acquire()
+            else:
+                self.lock.try_acquire()
+            self.history = History(self.options.state_dir, self._history_fault)
             if self.options.events is not None:
-                self._writer = JsonlWriter(self.options.events)
+                self._writer = JsonlWriter(self.options.events, self._events_fault)
+        except StateLocked as exc:
+            self.show([exc.diagnostic])
+            return 1
         except (OSError, sqlite3.Error) as exc:
             self.show([Diagnostic(
                 "E508", f"cannot write the run history or events: {exc}",
@@ -145,6 +168,12 @@ class Session:
                 "writable --events path",
             )])  # fmt: skip
             return 1
+        if self.history.moved_aside is not None:
+            self.show([Diagnostic(
+                "W530", f"the run history {self.history.path} was not a readable database; "
+                f"moved it to {self.history.moved_aside.name} and started a fresh one",
+                help="keep the old file to investigate, or delete it",
+            )])  # fmt: skip
         if self.cloud is None:
             try:
                 self.cloud = Cloud.start(app.aws.region)
@@ -192,11 +221,103 @@ class Session:
         self._write_cloud_file()
 
     def _write_cloud_file(self) -> None:
-        if self.cloud is None:
+        """`<state>/cloud.json`, written only by the session holding the state lock."""
+        if self.cloud is None or not self.lock.held:
             return
         path = self.options.state_dir / CLOUD_FILE
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.cloud.describe(), indent=2) + "\n", encoding="utf-8")
+        record = dict(self.cloud.describe(), pid=os.getpid())
+        try:
+            path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        except OSError as exc:
+            self.view.message(f"flowc: cannot write {path}: {exc}")
+
+    def _remove_cloud_file(self) -> None:
+        """Remove cloud.json only if this process wrote it (never another session's)."""
+        path = self.options.state_dir / CLOUD_FILE
+        try:
+            if json.loads(path.read_text(encoding="utf-8")).get("pid") == os.getpid():
+                path.unlink()
+        except (OSError, ValueError, AttributeError):
+            pass
+
+    # storage faults ---------------------------------------------------------------
+
+    def _history_fault(self, reason: str) -> None:
+        self._storage_fault(f"the run history {self.options.state_dir / 'history.sqlite'}",
+                            reason)
+
+    def _events_fault(self, reason: str) -> None:
+        self._storage_fault(f"the events file {self.options.events}", reason)
+
+    def _storage_fault(self, what: str, reason: str) -> None:
+        """First failed write: one diagnostic, no more fires, and ask the session to stop."""
+        with self._fault_lock:
+            first = not self.fault.is_set()
+            self.fault.set()
+        if first:
+            self.show([Diagnostic(
+                "E532", f"cannot write {what}: {reason}; flowc stops taking new fires",
+                help="free some space or fix the permissions, then start flowc again; fires "
+                "that fall while it is stopped are recorded as `missed`",
+            )])  # fmt: skip
+        if self._stop is not None:
+            self._stop.set()
+
+    def storage_report(self) -> str | None:
+        """What could not be written, for the exit message (None: nothing was lost)."""
+        history = self.history.failed_writes if self.history is not None else 0
+        events = self._writer.failed if self._writer is not None else 0
+        if not (history or events or self.refused_fires):
+            return None
+        first = (self.history.first_failure if self.history and history else None) or (
+            self._writer.first_failure if self._writer else None)
+        return (f"flowc: storage fault: {history} run-history write(s) and {events} event "
+                f"line(s) could not be written; {self.refused_fires} fire(s) not taken "
+                f"after the fault (first error: {first or 'none'})")
+
+    # crash recovery -----------------------------------------------------------------
+
+    def recover(self) -> None:
+        """Close the runs a crashed flowc left (only with the state lock: no one else runs)."""
+        if not self.lock.held:
+            return
+        assert self.history is not None and self.app is not None
+        assert self.bus is not None and self.clock is not None
+        count = close_abandoned(self.history, self.app, self.cloud, self.bus, self.clock)
+        if count:
+            self.view.message(f"flowc: closed {count} run(s) left running by a flowc that "
+                              "stopped abruptly, as `abandoned` (see `flowc runs`)")
+
+    def _record_missed(self, planned: dict[str, datetime | None]) -> None:
+        if not self.lock.held:
+            return
+        assert self.history is not None and self.app is not None
+        assert self.bus is not None and self.clock is not None
+        counts = record_missed(self.history, self.app, self.bus, self.clock, planned)
+        for task, count in counts.items():
+            self.view.message(f"flowc: task `{task}` missed {count} fire(s) while no flowc "
+                              "ran; recorded as `missed`")
+
+    def _beat(self) -> None:
+        assert self.history is not None and self.app is not None and self.clock is not None
+        self.history.heartbeat(self.app.name, clock_kind(self.clock), iso(self.clock.now()),
+                               iso(self.clock.wall()))  # fmt: skip
+
+    def _heartbeat_loop(self) -> None:
+        while not self._closed and not self.fault.is_set():
+            self._beat()
+            time.sleep(HEARTBEAT_S)
+
+    def _close_open_runs(self) -> None:
+        """Runs of this session still open after the grace period: closed, never left."""
+        assert self.history is not None
+        wall = iso(datetime.now(UTC))
+        at = iso(self.clock.now()) if self.clock is not None else wall
+        for run in self.history.open_runs():
+            if run["run_id"] in self.history.mine:
+                self.history.close_attempts(run["run_id"], at, wall, "interrupted")
+                self.history.finish_run(run["run_id"], "interrupted", at, wall, None,
+                                        error="flowc stopped before the run finished")
 
     # running ------------------------------------------------------------------------
 
@@ -230,8 +351,14 @@ class Session:
         self._register_versions(self.app)
         if self.options.run_for is not None:
             self.until = self.clock.epoch() + timedelta(seconds=self.options.run_for)
+        self.recover()
         self.scheduler = Scheduler(self.clock, self._fire, self.until, self.view.message)
         self.scheduler.set_app(self.app)
+        self._record_missed(self.scheduler.snapshot())
+        if self.lock.held:
+            self._heartbeat = threading.Thread(target=self._heartbeat_loop,
+                                               name="flowc-heartbeat", daemon=True)
+            self._heartbeat.start()
         self.clock.set_end(self.until)
         self.executor.until = self.until
         self.clock.set_gate(self, None)
@@ -303,6 +430,9 @@ class Session:
 
     def _fire(self, app: App, task: Any, moment: datetime) -> None:
         assert self.executor is not None
+        if self.fault.is_set():  # storage failed: refuse (counted) rather than lose it
+            self.refused_fires += 1
+            return
         self.executor.submit(app, task, moment)
 
     def header(self) -> str:
@@ -366,6 +496,8 @@ class Session:
         """Block until `stop` is set or the `--for` window is over. True if the window ended."""
         assert self.clock is not None
         self._stop = stop
+        if self.fault.is_set():
+            stop.set()
         if self.until is None:
             stop.wait()
             return False
@@ -377,6 +509,8 @@ class Session:
         if self.executor is None:
             self._wire()
             self._register_versions(self.app)
+            self.recover()
+            self._record_missed({})
 
     def run_once(self, task_name: str, retries: bool = True) -> RunOutcome:
         """`flowc run`: one run of one task, in this thread, the same way as `flowc dev`."""
@@ -407,13 +541,20 @@ class Session:
             else:
                 self.executor.shutdown(grace)
         if self.history is not None:
+            self._close_open_runs()
+            if self._heartbeat is not None and not self.fault.is_set():
+                self._beat()  # downtime starts now
             self.history.close()
         if self._writer is not None:
             self._writer.close()
+        report = self.storage_report()
+        if report:
+            self.view.message(report)
         self.view.stop()
         if self.cloud is not None and self._owns_cloud:
             self.cloud.stop()
-            (self.options.state_dir / CLOUD_FILE).unlink(missing_ok=True)
+            self._remove_cloud_file()
+        self.lock.release()
 
 
 def _only(app: App, names: tuple[str, ...]) -> tuple[App, Diagnostic | None]:
