@@ -113,6 +113,8 @@ class SourceCache:
         text = self._texts.get(path)
         if text is None:
             try:
+                if not Path(path).is_file():  # a FIFO or device would block the read
+                    return None
                 text = Path(path).read_text(encoding="utf-8", errors="replace")
             except OSError:
                 return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 from typer.testing import CliRunner
 
@@ -110,3 +111,15 @@ def load_text_(text):
     from flowc.compiler.pipeline import load_text
 
     return load_text(text, "t.flow")
+
+
+def test_a_spec_that_is_not_a_regular_file_is_E008_without_blocking(tmp_path):
+    fifo = tmp_path / "pipe.flow"
+    os.mkfifo(fifo)
+    (tmp_path / "dir.flow").mkdir()
+    for path, kind in ((fifo, "named pipe"), (tmp_path / "dir.flow", "directory")):
+        result = load(path)  # a FIFO would block a plain read forever
+        assert [d.code for d in result.diagnostics] == ["E008"]
+        assert kind in result.diagnostics[0].message and result.diagnostics[0].help
+    cli = runner.invoke(app, ["check", str(fifo)])
+    assert cli.exit_code == 1 and "error[E008]" in cli.stderr and "not a regular file" in cli.stderr

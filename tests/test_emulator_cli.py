@@ -104,6 +104,8 @@ def test_flowc_run_of_a_broken_spec_prints_its_diagnostics(project):
     [(["--speed", "0"], "--speed must be a positive number or `max`"),
      (["--speed", "nan"], "not 'nan'"), (["--speed", "inf"], "not 'inf'"),
      (["--for", "soon"], "not a duration"),
+     (["--for", "-5m"], "not a duration"), (["--for", "0s"], "positive duration"),
+     (["--grace", "nan"], "--grace"),
      (["--start", "tuesday"], "not an ISO 8601 time")],
 )  # fmt: skip
 def test_flowc_dev_rejects_bad_options_with_E506(project, args, needle):

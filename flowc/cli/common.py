@@ -41,3 +41,13 @@ def load_or_exit(file: str, env: str | None = None,
 
 def exit_code(diagnostics: list[Diagnostic]) -> int:
     return 1 if has_errors(diagnostics) else 0
+
+
+def storage_diagnostic(exc: OSError) -> Diagnostic:
+    """E508 for a --state or --out directory that cannot be written (read-only, full)."""
+    where = f" {exc.filename}" if exc.filename else ""
+    return Diagnostic(
+        "E508", f"cannot write{where}: {exc.strerror or exc}",
+        help="free some space or pass writable directories with --state (default .flowc/) "
+        "and --out",
+    )  # fmt: skip

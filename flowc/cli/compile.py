@@ -16,7 +16,7 @@ from pathlib import Path
 import typer
 
 from flowc.cli.app import app
-from flowc.cli.common import OutputFormat, exit_code, print_diagnostics
+from flowc.cli.common import OutputFormat, exit_code, print_diagnostics, storage_diagnostic
 from flowc.compiler.ir import TARGET_NAMES, to_json
 from flowc.compiler.pipeline import load
 
@@ -74,13 +74,17 @@ def compile(
                            err=True)
     from flowc.releases.plan import prepare
 
-    release = prepare(spec, state, out / "aws", exclude=[out, state], warn="aws" in chosen)
-    diagnostics.extend(release.diagnostics)
-    results = compile_app(release.app, chosen, out, exclude=[state])
-    for r in results:
-        diagnostics.extend(r.diagnostics)
-    if chosen and not any(d.is_error for d in diagnostics):
-        release.commit()
+    try:
+        release = prepare(spec, state, out / "aws", exclude=[out, state], warn="aws" in chosen)
+        diagnostics.extend(release.diagnostics)
+        results = compile_app(release.app, chosen, out, exclude=[state])
+        for r in results:
+            diagnostics.extend(r.diagnostics)
+        if chosen and not any(d.is_error for d in diagnostics):
+            release.commit()
+    except OSError as exc:  # read-only or full --state / --out
+        print_diagnostics([*diagnostics, storage_diagnostic(exc)], result.sources, format)
+        raise typer.Exit(1) from None
     print_diagnostics(diagnostics, result.sources, format)
     if text:
         for r in results:

@@ -9,6 +9,7 @@ flight (and their retries) finish first.
 
 from __future__ import annotations
 
+import math
 import signal
 import sys
 import threading
@@ -66,6 +67,9 @@ def parse_window(run_for: str | None, start: str | None):
             raise option_error(
                 f"--for {run_for!r} is not a duration", "write it like 90s, 10m, 2h or 1d"
             ) from None
+        if not math.isfinite(seconds) or seconds <= 0:
+            raise option_error(f"--for must be a positive duration, not {run_for!r}",
+                               "write it like 90s, 10m, 2h or 1d")
     moment = None
     if start is not None:
         try:
@@ -109,6 +113,9 @@ def dev(
     reload."""
     rate = speed_option(speed)
     seconds, moment = parse_window(run_for, start)
+    if not math.isfinite(grace) or grace < 0:
+        raise option_error(f"--grace must be zero or more seconds, not {grace:g}",
+                           "e.g. --grace 5")
     from flowc.emulator.session import Options, Session
     from flowc.emulator.view import make_view
 
@@ -145,4 +152,6 @@ def dev(
         session.close(grace=0)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    if session.fault.is_set():  # storage failed: the E532 diagnostic and the count are above
+        code = 1
     raise typer.Exit(code)

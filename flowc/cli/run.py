@@ -37,7 +37,8 @@ def run(
     from flowc.emulator.view import PlainView
 
     options = Options(spec=file, env=env, speed=speed_option(speed), state_dir=state,
-                      events=events, watch=False, pull=pull, isolate=isolate.value)  # fmt: skip
+                      events=events, watch=False, pull=pull, isolate=isolate.value,
+                      exclusive=False)  # fmt: skip
     session = Session(options, PlainView(sys.stderr, output_stream=sys.stdout))
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
     code = 1

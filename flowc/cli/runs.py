@@ -20,9 +20,18 @@ def runs(
     format: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text or json."),
 ) -> None:
     """List recorded runs, oldest first: status, attempts, exit code, times, code version."""
-    from flowc.emulator.history import list_runs
+    from flowc.cli.dev import option_error
+    from flowc.compiler.diagnostics import render_text
+    from flowc.emulator.history import HistoryError, list_runs
 
-    rows = list_runs(state, task=task, app=app_name, limit=limit)
+    if limit is not None and limit < 1:
+        raise option_error(f"--limit must be a positive number of runs, not {limit}",
+                           "e.g. --limit 20, or leave it out for every run")
+    try:
+        rows = list_runs(state, task=task, app=app_name, limit=limit)
+    except HistoryError as exc:
+        typer.echo(render_text([exc.diagnostic]), err=True, nl=False)
+        raise typer.Exit(1) from None
     if format == OutputFormat.json:
         typer.echo(json.dumps(rows, indent=2))
         return

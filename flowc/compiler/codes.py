@@ -123,9 +123,9 @@ CODES: dict[str, str] = {
     "E503": "task reads a secret that has no value in the emulator's secret store",
     "E504": "task's code directory does not exist",
     "E505": "the spec could not be loaded (internal error in the front end)",
-    "E506": "bad `--speed`, `--for`, `--start` or `--only` value",
+    "E506": "bad command-line value (--speed, --for, --start, --only, --grace, --limit)",
     "E507": "the AWS emulator (LocalStack or embedded) could not be started",
-    "E508": "the run history (--state) or the events file (--events) cannot be written",
+    "E508": "the state directory (--state) or the events file (--events) cannot be written",
     "E509": "a task's image is not in the local Docker engine (flowc pulls only with --pull)",
     "E510": "`--pull`: pulling a task's image failed",
     "E511": "the Docker engine stopped answering while a task's container ran",
@@ -138,6 +138,11 @@ CODES: dict[str, str] = {
     "E521": "`flowc dlq redrive --run`: the task's queue holds no dead letter of that run",
     "E522": "`flowc dlq redrive`: give exactly one of `--run ID` and `--all`",
     "E523": "`flowc logs --deployed`: no log group of that task deployed by `flowc up`",
+    # -- faults (flowc/emulator/statelock.py, history.py, session.py)
+    "E530": "the state directory is in use by another flowc process (its pid is named)",
+    "E531": "the run history cannot be read (`flowc runs`; a corrupt file)",
+    "E532": "storage failed while running (full or read-only disk): flowc stops taking fires",
+    "W530": "the run history was corrupt: moved aside, a fresh one started",
     # -- `flowc up` / `flowc down` (flowc/deploy/, flowc/cli/up.py)
     "E601": "the local cloud (embedded moto server or LocalStack) cannot be started or reached",
     "E602": "`terraform` is not on PATH",

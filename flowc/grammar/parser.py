@@ -7,6 +7,8 @@ every problem as a `Diagnostic` with a span and, where one exists, a fix.
 from __future__ import annotations
 
 import functools
+import os
+import stat
 from pathlib import Path
 
 from lark import (
@@ -382,10 +384,24 @@ def _comment_tokens(text: str):
         return
 
 
+def _not_regular(mode: int) -> str | None:
+    """What a path that is not a regular file is, in words (None for a regular file)."""
+    for test, kind in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+                       (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return kind
+    return None
+
+
 def read_source(path: str | Path) -> tuple[str | None, list[Diagnostic]]:
     """Read a .flow file as UTF-8; unreadable or non-text files become diagnostics."""
     p = str(path)
     try:
+        kind = _not_regular(os.stat(path).st_mode)
+        if kind:  # reading a FIFO or a device could block forever
+            return None, [Diagnostic("E008", f"cannot read file: it is {kind}, not a regular file",
+                                     Span(p, 1, 1), help="pass the path of a .flow file")]
         data = Path(path).read_bytes()
     except OSError as exc:
         return None, [Diagnostic("E008", f"cannot read file: {exc.strerror or exc}",
