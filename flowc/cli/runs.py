@@ -21,7 +21,7 @@ def runs(
 ) -> None:
     """List recorded runs, oldest first: status, attempts, exit code, times, code version."""
     from flowc.cli.dev import option_error
-    from flowc.compiler.diagnostics import render_text
+    from flowc.diagnostics import render_text
     from flowc.emulator.history import HistoryError, list_runs
 
     if limit is not None and limit < 1:
