@@ -290,6 +290,10 @@ class History:
         self._write("INSERT OR REPLACE INTO redrives VALUES (?, ?)",
                     (original_run_id, replay_run_id))
 
+    def forget_replay(self, replay_run_id: str) -> None:
+        """A replay cut short by a crash does not count: its letter is replayed again."""
+        self._write("DELETE FROM redrives WHERE replay_run_id = ?", (replay_run_id,))
+
     def replay_of(self, original_run_id: str) -> tuple[str, str] | None:
         """(replay run id, its status) of a dead letter replayed before, or None."""
         rows = self._query(

@@ -5,7 +5,8 @@ Run at the start of every session that holds the state lock (statelock.py):
   start time, so a reused pid is never mistaken for it). Their processes are killed
   (the recorded supervisor, then anything still carrying their FLOWC_RUN_ID), their
   unfinished attempts closed, the run closed as `abandoned` and, when the task has
-  `on_failure = dead_letter`, sent to its dead-letter queue with that reason.
+  `on_failure = dead_letter`, sent to its dead-letter queue with that reason (a cut-short
+  redrive instead leaves its letter queued, to be replayed again).
 - `record_missed`: fires that fell between the last instant a session of this app was
   alive (the `sessions` heartbeat) and the first fire the new session will take, with
   no run recorded: each becomes a `missed` row and event. Only on the real clock:
@@ -61,7 +62,11 @@ def _close(history: History, app: App, task: Task | None, run: dict[str, Any], c
     error = f"abandoned: the flowc process (pid {owner}) running it stopped before it finished"
     history.close_attempts(run["run_id"], at, wall, error)
     queue = message_id = None
-    if task is not None and task.on_failure == "dead_letter" and cloud is not None:
+    if run["trigger"] == "redrive":
+        # its letter is still queued (deleted only after a replay is recorded, redrive.py):
+        # no second letter, and the next redrive replays it again
+        history.forget_replay(run["run_id"])
+    elif task is not None and task.on_failure == "dead_letter" and cloud is not None:
         body = {
             "app": app.name, "task": task.name, "run_id": run["run_id"],
             "attempts": run["attempts"], "attempt": run["attempts"], "exit_code": None,
