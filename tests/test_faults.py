@@ -259,22 +259,31 @@ def test_fires_that_fell_while_no_flowc_ran_are_recorded_as_missed(project):
     from flowc.emulator.history import History
 
     cwd, _ = project
-    last = datetime.now(UTC) - timedelta(minutes=5, seconds=1)
+    before = datetime.now(UTC)
+    last = before - timedelta(minutes=5, seconds=1)
     history = History(cwd / "st")
     history.heartbeat("faults", "real", iso(last), iso(last))  # a session that stopped
     history.close()
     result = flowc(cwd, "run", "app.flow", "setsid", "--state", "st", "--events", "ev.jsonl")
+    after = datetime.now(UTC)
     assert result.returncode == 0, result.stderr
+
+    def minute_marks(end: datetime) -> list[str]:
+        mark = last.replace(second=0, microsecond=0) + timedelta(minutes=1)
+        marks = []
+        while mark <= end:
+            marks.append(iso(mark))
+            mark += timedelta(minutes=1)
+        return marks
+
     missed = [r for r in runs(cwd, "st") if r["status"] == "missed"]
-    per_task = {t: sorted(r["scheduled_at"] for r in missed if r["task"] == t)
-                for t in ("setsid", "daemon", "flood", "hang")}  # fmt: skip
-    for times in per_task.values():  # every 1m: five minute marks in 5m01s
-        assert len(times) == 5 and all(":00.000+00:00" in t for t in times)
-        assert all(iso(last) < t for t in times)
+    for task in ("setsid", "daemon", "flood", "hang"):  # every 1m
+        times = sorted(r["scheduled_at"] for r in missed if r["task"] == task)
+        assert set(minute_marks(before)) <= set(times) <= set(minute_marks(after)), times
     events = [e for e in wait_for_file_events(cwd / "ev.jsonl", lambda ev: ev)
               if e["event"] == "missed"]
-    assert len(events) == 20 and {e["run_id"] for e in events} == {r["run_id"] for r in missed}
-    assert "missed 5 fire(s)" in result.stderr
+    assert {e["run_id"] for e in events} == {r["run_id"] for r in missed}
+    assert f"missed {len(missed) // 4} fire(s)" in result.stderr
 
 
 # -- 3. storage faults --------------------------------------------------------------------

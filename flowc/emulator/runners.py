@@ -333,3 +333,11 @@ def _reap(proc: subprocess.Popen[bytes]) -> int:
     except subprocess.TimeoutExpired:  # a wedged supervisor: kill it, its tree is orphaned
         proc.kill()
         return proc.wait()
+
+
+def _killpg(pgid: int, sig: int) -> None:
+    """Signal a process group, if it is still there (services' instances use groups)."""
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
