@@ -140,3 +140,22 @@ def test_ir_json_carries_services(tmp_path):
     data = json.loads((tmp_path / "out" / "ir.json").read_text())
     assert [s["name"] for s in data["services"]] == ["api", "worker"]
     assert data["services"][0]["scaling"]["metric"] == "memory"
+
+
+def test_env_rules_apply_to_services(tmp_path):
+    spec = tmp_path / "app.flow"
+    spec.write_text('service s {\n  image = "x:1"\n  port = 8000\n  targets = [k8s]\n'
+                    '  env {\n    PORT = "9"\n    FLOWC_X = "y"\n  }\n}\n')
+    out = CliRunner().invoke(cli, ["check", str(spec), "--format", "json"])
+    assert out.exit_code != 0
+    found = {d["code"]: d for d in json.loads(out.output)}
+    assert "service `s`" in found["E450"]["message"] and "PORT" in found["E450"]["message"]
+    assert "service `s`" in found["E451"]["message"]
+
+
+def test_flowc_run_names_a_service_as_such(tmp_path):
+    spec = tmp_path / "app.flow"
+    spec.write_text('service web {\n  image = "x:1"\n  port = 8000\n  targets = [k8s]\n}\n')
+    out = CliRunner().invoke(cli, ["run", str(spec), "web"])
+    assert out.exit_code == 1
+    assert "is a service" in out.output and "--only web" in out.output

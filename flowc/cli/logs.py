@@ -32,6 +32,11 @@ def task_or_exit(spec: Any, file: Path, task: str | None) -> None:
     names = [t.name for t in spec.tasks]
     if task is None or task in names:
         return
+    if task in [s.name for s in getattr(spec, "services", ())]:
+        sys.stderr.write(render_text([Diagnostic(
+            "E501", f"`{task}` is a service in {file}, not a task",
+            help=f"services run with `flowc dev {file} --only {task}`")]))
+        raise typer.Exit(1)
     close = difflib.get_close_matches(task, names, n=1)
     hint = f"did you mean `{close[0]}`?" if close else "tasks: " + ", ".join(names)
     sys.stderr.write(render_text([Diagnostic("E501", f"no task `{task}` in {file}", help=hint)]))

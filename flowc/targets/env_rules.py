@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from flowc.compiler.ir import App, ImageHandler, PythonHandler, SecretRef, Task
+from flowc.compiler.ir import App, ImageHandler, PythonHandler, SecretRef, Service, Task, unit_kind
 from flowc.diagnostics import Diagnostic
 
 FLOWC_PREFIX = "FLOWC_"
@@ -62,19 +62,22 @@ _LAMBDA_OWN = ("FLOWC_ENTRYPOINT", "FLOWC_TASK")
 _SECRET_ARN_FIXED = len("arn:aws:secretsmanager:") + len(":123456789012:secret:") + 7
 
 
-def _kind(task: Task) -> str:
+def _kind(task: Task | Service) -> str:
     return "image" if isinstance(task.handler, ImageHandler) else "python"
 
 
-def reserved_by(target: str, task: Task, name: str) -> str | None:
-    """The runtime that reserves env var `name` for `task` on `target`, or None."""
+def reserved_by(target: str, task: Task | Service, name: str) -> str | None:
+    """The runtime that reserves env var `name` for `task` (or service) on `target`, or
+    None. A service with a port also gets PORT from flowc itself, on every target."""
     runtime, names, prefixes = RESERVED[(target, _kind(task))]
     if name in names or name.startswith(prefixes):
         return runtime
+    if name == "PORT" and isinstance(task, Service) and task.port is not None:
+        return "flowc (the service's `port`)"
     return None
 
 
-def lambda_env_bytes(app: App, task: Task) -> int:
+def lambda_env_bytes(app: App, task: Task | Service) -> int:
     """The size Lambda counts for the function's variables (secret ARNs estimated)."""
     assert isinstance(task.handler, PythonHandler)
     size = sum(len(k) for k in _LAMBDA_OWN) + len(task.handler.entrypoint) + len(task.name)
@@ -91,7 +94,7 @@ def lambda_env_bytes(app: App, task: Task) -> int:
 def flowc_env_diagnostics(app: App, targets: Sequence[str]) -> list[Diagnostic]:
     """The rules every target shares (FLOWC_* names, NUL bytes): one diagnostic per cause."""
     out: list[Diagnostic] = []
-    for task in app.tasks:
+    for task in (*app.tasks, *app.services):
         where = ", ".join(t for t in task.targets if t in targets)
         if not where:
             continue
@@ -99,34 +102,38 @@ def flowc_env_diagnostics(app: App, targets: Sequence[str]) -> list[Diagnostic]:
             span = var.span or task.span
             if var.name.startswith(FLOWC_PREFIX):
                 out.append(Diagnostic(
-                    "E451", f"env var `{var.name}` of task `{task.name}` is in flowc's own "
+                    "E451", f"env var `{var.name}` of {unit_kind(task)} `{task.name}` is in "
+                    "flowc's own "
                     f"`FLOWC_*` namespace (targets {where}): flowc sets these to start the "
                     "task and pass its secrets", span,
                     "rename the variable (any name not starting with FLOWC_)"))
             if isinstance(var.value, str) and "\0" in var.value:
                 out.append(Diagnostic(
-                    "E452", f"env var `{var.name}` of task `{task.name}` holds a NUL byte, "
+                    "E452", f"env var `{var.name}` of {unit_kind(task)} `{task.name}` holds a "
+                    "NUL byte, "
                     f"which no process environment can carry (targets {where})", span,
                     "remove the \\0 from the value"))
     return out
 
 
 def env_diagnostics(app: App, target: str) -> list[Diagnostic]:
-    """Reserved names and size limits of `target`'s runtimes, for its tasks."""
+    """Reserved names and size limits of `target`'s runtimes, for its tasks and services."""
     out: list[Diagnostic] = []
-    for task in app.tasks_for(target):
+    for task in (*app.tasks_for(target), *app.services_for(target)):
+        what = f"{unit_kind(task)} `{task.name}`"
         for var in task.env:
             runtime = reserved_by(target, task, var.name)
             if runtime is not None and not var.name.startswith(FLOWC_PREFIX):
                 out.append(Diagnostic(
-                    "E450", f"env var `{var.name}` of task `{task.name}` is reserved on "
+                    "E450", f"env var `{var.name}` of {what} is reserved on "
                     f"{target}: {runtime} sets it itself", var.span or task.span,
-                    f"rename the variable, or leave {target} out of the task's `targets`"))
+                    f"rename the variable, or leave {target} out of the {unit_kind(task)}'s "
+                    "`targets`"))
         if target == "aws" and isinstance(task.handler, PythonHandler):
             size = lambda_env_bytes(app, task)
             if size > LAMBDA_ENV_LIMIT:
                 out.append(Diagnostic(
-                    "E452", f"the env vars of task `{task.name}` take about {size} bytes on "
+                    "E452", f"the env vars of {what} take about {size} bytes on "
                     f"aws; AWS Lambda allows {LAMBDA_ENV_LIMIT} bytes for all of them",
                     task.span, "move large values into a file in the code directory, or "
                     "into a secret"))
