@@ -220,3 +220,28 @@ def test_image_service_without_docker_is_a_diagnostic(services, tmp_path, monkey
     crashed = services.recorder.wait_for("service_crashed")
     assert "needs Docker" in crashed["reason"]
     assert services.recorder.notes[0].code == "E502"
+
+
+def test_image_service_in_a_real_container_is_swapped_without_failures(
+    services, tmp_path, docker_host, busybox_image
+):
+    """busybox httpd in the private dockerd (hardened: read-only root, uid 65532)."""
+
+    def web(version: str) -> ServiceSpec:
+        script = (f"mkdir -p /tmp/www && echo {version} > /tmp/www/index.html && "
+                  "echo ok > /tmp/www/health && exec httpd -f -p $PORT -h /tmp/www")
+        return ServiceSpec(name="api", code_dir=tmp_path, image=busybox_image,
+                           command=("sh", "-c", script), port=8000, health="/health",
+                           memory_mib=64)  # fmt: skip
+
+    s = services()
+    s.update([web("v1")])
+    url = s.urls()["api"] + "/index.html"
+    assert get(url).strip() == "v1"
+    s.update([web("v2")])  # a spec change: new container healthy first, then the switch
+    services.recorder.wait_for("service_stopped")
+    assert get(url).strip() == "v2"
+    import docker
+
+    labels = [c.labels for c in docker.from_env().containers.list()]
+    assert [x["flowc.service"] for x in labels if "flowc.service" in x] == ["api"]

@@ -131,19 +131,33 @@ class ProcessInstance(Instance):
 
 
 class ContainerInstance(Instance):
-    """An image service in Docker, its port published on a free loopback port."""
+    """An image service in Docker, hardened as image tasks are (flowc.emulator.docker_runner).
+
+    Two instances of one service must listen side by side during a swap, so each gets
+    its own loopback port: on an engine with a bridge network the service's `port` is
+    published there (PORT = the declared port); on one without (`--bridge=none`), the
+    container shares the host's network and PORT is that free port, which the image's
+    server must then listen on (as on Cloud Run).
+    """
 
     def __init__(self, spec: ServiceSpec, output: OutputSink, on_exit: ExitCallback, client):
         super().__init__(spec, output, on_exit)
-        ports = None
+        from flowc.emulator.docker_runner import LABEL, hardening, owner_label
+
+        options = hardening()
+        env = dict(spec.env)
         if spec.port is not None:
-            ports = {f"{spec.port}/tcp": (HOST, self.backend_port)}
+            if has_bridge(client):
+                options.pop("network_mode")
+                options["ports"] = {f"{spec.port}/tcp": (HOST, self.backend_port)}
+                env["PORT"] = str(spec.port)
+            else:
+                env["PORT"] = str(self.backend_port)
         self.container = client.containers.run(
-            spec.image, command=list(spec.command) or None, environment=dict(spec.env),
-            detach=True, ports=ports,
+            spec.image, command=list(spec.command) or None, environment=env, detach=True,
             mem_limit=f"{spec.memory_mib}m" if spec.memory_mib else None,
             nano_cpus=int(spec.cpu * 1e9) if spec.cpu else None,
-            labels={"flowc.service": spec.name},
+            labels={"flowc.service": spec.name, LABEL: owner_label()}, **options,
         )  # fmt: skip
         threading.Thread(target=self._logs, daemon=True).start()
         threading.Thread(target=self._watch, daemon=True).start()
@@ -172,6 +186,13 @@ class ContainerInstance(Instance):
         except Exception:  # noqa: BLE001 - already gone
             pass
         self.exited.wait(timeout=5)
+
+
+def has_bridge(client) -> bool:
+    try:
+        return bool(client.networks.list(names=["bridge"]))
+    except Exception:  # noqa: BLE001 - cannot tell: assume the common case
+        return True
 
 
 def docker_client(spec: ServiceSpec):
