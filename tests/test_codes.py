@@ -53,6 +53,8 @@ EXAMPLES: dict[str, tuple[str, str | None]] = {
     "W101": ("secret unused\n" + T + "}\n", None),
     "W102": ("app x\n", None),
     "W103": ('task t {\n  python = "nowhere.mod:main"\n  schedule = "daily"\n}\n', None),
+    "E127": ('task t {\n  python = "code.ok:main"\n  schedule = "daily"\n}\n', None),
+    "W104": (T + "}\n", None),  # the example's jobs/ has no __init__.py
     "E130": (S + "  replicas = 10..3\n}\n", None),
     "E131": (S + "  replicas = 1..3\n  scale_on = disk 50%\n}\n", None),
     "E132": ('service s {\n  image = "x:1"\n  health = "/health"\n}\n', None),

@@ -408,3 +408,50 @@ def test_an_events_file_that_cannot_be_written_stops_dev_with_every_run_final(pr
 def test_runs_limit_must_be_positive(tmp_path, limit):
     result = flowc(tmp_path, "runs", "--limit", limit)
     assert result.returncode == 2 and shown("E506") in result.stderr and "--limit" in result.stderr
+
+
+# -- 5. imports that cannot work -----------------------------------------------------------
+
+
+def test_check_catches_a_handler_shadowed_by_the_standard_library(tmp_path):
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "ok.py").write_text("def main():\n    print('ok')\n")
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "job.py").write_text("def main():\n    print('ok')\n")
+    (tmp_path / "app.flow").write_text(
+        'task shadowed {\n  python = "code.ok:main"\n  schedule = "daily"\n}\n'
+        'task loose {\n  python = "pkg.job:main"\n  schedule = "daily"\n}\n')
+    result = flowc(tmp_path, "check", "app.flow")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "app.flow:2:12: error[E127]" in result.stderr and "help: rename `code`" in result.stderr
+    assert "app.flow:6:12: warning[W104]" in result.stderr and "__init__.py" in result.stderr
+
+
+# -- 4. (continued) Ctrl-C during `flowc up` ----------------------------------------------
+
+
+@pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_interrupting_up_is_one_line_and_a_failure_exit(tmp_path, sig, code):
+    (tmp_path / "jobs").mkdir()
+    (tmp_path / "jobs" / "__init__.py").write_text("")
+    (tmp_path / "jobs" / "main.py").write_text("def main():\n    pass\n")
+    (tmp_path / "app.flow").write_text(
+        'task t {\n  python = "jobs.main:main"\n  schedule = "daily"\n  targets = [aws]\n}\n')
+    proc = subprocess.Popen([FLOWC, "up", "app.flow", "--yes", "--state", "st"], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)  # fmt: skip
+    try:
+        time.sleep(3)  # synthesising (cdktf's node process) or applying
+        if sig == signal.SIGINT:
+            os.killpg(proc.pid, sig)  # a terminal's Ctrl-C: the whole foreground group
+        else:
+            proc.send_signal(sig)  # `timeout`: flowc only
+        out, err = proc.communicate(timeout=150)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        flowc(tmp_path, "down", "app.flow", "--state", "st")  # stops a started emulator
+    assert proc.returncode == code, err
+    assert err.count("interrupted:") == 1 and "Traceback" not in out + err
+    assert "BrokenPipeError" not in err and "Applied to" not in err

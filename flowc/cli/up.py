@@ -17,6 +17,7 @@ import typer
 
 from flowc.cli.app import app
 from flowc.cli.common import load_or_exit, print_diagnostics
+from flowc.cli.interrupts import Interrupts
 from flowc.diagnostics import Diagnostic, SourceCache
 
 STATE_HELP = "Where flowc keeps the emulator's pid/port and Terraform state (default .flowc)."
@@ -49,15 +50,16 @@ def up(
     out, err = _consoles()
     from flowc.releases.plan import after_up, before_up  # releases: aliases, versions
 
-    release = before_up(spec, state)
-    print_diagnostics(release.diagnostics, SourceCache())
-    ask = not (plan or yes) and sys.stdin.isatty() and err.is_terminal
-    try:
-        outcome = run_up(release.app, state, err, plan_only=plan,
-                         confirm=_asker(out, err, file) if ask else None)
-    except KeyboardInterrupt:
-        err.print("interrupted: Terraform stopped and saved its state; run `flowc up` again")
-        raise typer.Exit(130) from None
+    with Interrupts() as interrupts:
+        try:
+            release = before_up(spec, state)
+            print_diagnostics(release.diagnostics, SourceCache())
+            ask = not (plan or yes) and sys.stdin.isatty() and err.is_terminal
+            outcome = run_up(release.app, state, err, plan_only=plan,
+                             confirm=_asker(out, err, file) if ask else None)
+        except BaseException as exc:
+            interrupts.stop_if_interrupted(exc, err, "up")
+            raise
     after_up(release, state, outcome.result is not None)
     print_diagnostics(outcome.diagnostics, SourceCache())
     if plan:
@@ -125,11 +127,13 @@ def down(
         print_diagnostics(loaded.diagnostics, loaded.sources)
         raise typer.Exit(1)
     out, err = _consoles()
-    try:
-        outcome = run_down(loaded.app if loaded.ok else None, stack, state, err, keep_emulator)
-    except KeyboardInterrupt:
-        err.print("interrupted: Terraform stopped and saved its state; run `flowc down` again")
-        raise typer.Exit(130) from None
+    with Interrupts() as interrupts:
+        try:
+            outcome = run_down(loaded.app if loaded.ok else None, stack, state, err,
+                               keep_emulator)
+        except BaseException as exc:
+            interrupts.stop_if_interrupted(exc, err, "down")
+            raise
     print_diagnostics(outcome.diagnostics, loaded.sources)
     if outcome.message:
         err.print(outcome.message, highlight=False)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from flowc.compiler import ir, schedules
 from flowc.compiler.check_release import release_settings, resolve_release, task_layers
+from flowc.compiler.imports import import_problems
 from flowc.compiler.limits import limits_for
 from flowc.compiler.schedule_sources import schedule_sources
 from flowc.compiler.settings import SettingsLayer
@@ -258,6 +259,10 @@ class TaskChecker:
                     "W103", f"module `{module}` not found next to the spec", py.value.span,
                     help=f"create {mod_path.with_suffix('.py')}; code is looked up relative "
                     "to the .flow file"))
+            problems = import_problems(self.base_dir, module, py.value.span)
+            self.diagnostics.extend(problems)
+            if any(d.is_error for d in problems):
+                return None
             return ir.PythonHandler(module, function)
         ref = self.read.string("image", image.value, '"busybox:1.36"')
         cmd: tuple[str, ...] = ()

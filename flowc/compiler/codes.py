@@ -48,9 +48,11 @@ CODES: dict[str, str] = {
     "E124": "value is not a schedule",
     "E125": "unknown reference (only secret.NAME)",
     "E126": "declaration written in the wrong shape",
+    "E127": "python handler module shadowed by the standard library (`code/ok.py`)",
     "W101": "secret declared but unused",
     "W102": "file declares no task",
     "W103": "python module not found next to the spec",
+    "W104": "package directory of a python handler without __init__.py",
     # -- services (flowc/compiler/check_service.py)
     "E130": "bad `replicas` (not 1..1000, or a range written high first)",
     "E131": "bad `scale_on` (not `cpu N%` or `memory N%`)",

@@ -180,7 +180,7 @@ class Terraform:
         """`terraform init`; E603 with Terraform's own error when it fails."""
         out = subprocess.run(
             [self.binary, "init", "-input=false", "-no-color"], cwd=self.workdir,
-            env=self.env, capture_output=True, text=True)
+            env=self.env, capture_output=True, text=True, start_new_session=True)
         if out.returncode == 0:
             return
         errors = _error_summaries(out.stdout + out.stderr)
@@ -219,7 +219,10 @@ class Terraform:
         result = Result()
         proc = subprocess.Popen([self.binary, *args], cwd=self.workdir, env=self.env,
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, bufsize=1)
+                                stderr=subprocess.STDOUT, text=True, bufsize=1,
+                                # the terminal's Ctrl-C reaches flowc only, which forwards
+                                # exactly one SIGINT (a second makes Terraform drop its state)
+                                start_new_session=True)
         assert proc.stdout is not None
         try:
             for line in proc.stdout:
