@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from flowc.compiler import ir
-from flowc.compiler.check_task import COMPARATORS, TaskChecker
+from flowc.compiler.check_task import TaskChecker
 from flowc.compiler.service_limits import service_limits
-from flowc.compiler.values import EMAIL_RE, HANDLER_RE, did_you_mean
+from flowc.compiler.values import did_you_mean
 from flowc.diagnostics import Diagnostic
 from flowc.grammar import syntax as s
 
@@ -61,7 +61,7 @@ class ServiceChecker:
                     return layer[key]
             return None
 
-        handler = self._handler(name, block, own)
+        handler = self.tasks._handler(name, block, own, unit="service")
         port = self._int(own.get("port"), "port", 1, 65535, "8000")
         health = self._health(own.get("health"), port, name)
         public = self._public(own.get("public"), port, name)
@@ -126,45 +126,6 @@ class ServiceChecker:
 
     def _int(self, node, key: str, lo: int, hi: int, example: str) -> int | None:
         return None if node is None else self.read.integer(key, node.value, lo, hi, example)
-
-    def _handler(self, name: str, block: s.Block, own: dict) -> ir.Handler | None:
-        py, image, command = own.get("python"), own.get("image"), own.get("command")
-        if py is not None and image is not None:
-            self.read.error("E105", f"service `{name}` has both `python` and `image`", image.span,
-                            help="a service runs either a python app or a container image: "
-                            "keep one")
-            return None
-        if py is None and image is None:
-            self.read.error("E106", f"service `{name}` has neither `python` nor `image`",
-                            block.span, help='add `python = "app.main:app"` (an ASGI or WSGI '
-                            'app) or `image = "repo/name:tag"`')
-            return None
-        if py is not None:
-            if command is not None:
-                self.read.error("E108", "`command` goes with `image`, not `python`",
-                                command.key.span, help="remove `command`; flowc serves the "
-                                "`module:app` it names")
-            target = self.read.string("python", py.value, '"app.main:app"')
-            if target is None:
-                return None
-            if not HANDLER_RE.match(target):
-                self.read.error("E107", f"`python = \"{target}\"` is not `module:app`",
-                                py.value.span, help='write it like `python = "app.main:app"`'
-                                " (a dotted module, a colon, the ASGI/WSGI app's name)")
-                return None
-            module, attr = target.split(":")
-            return ir.PythonHandler(module, attr)
-        ref = self.read.string("image", image.value, '"ghcr.io/acme/api:1.4"')
-        cmd: tuple[str, ...] = ()
-        if command is not None:
-            cmd = self.read.strings("command", command.value, '["uvicorn", "app:app"]') or ()
-        if ref is None:
-            return None
-        if not ref.strip() or any(c.isspace() for c in ref):
-            self.read.error("E107", f"`image = \"{ref}\"` is not an image reference",
-                            image.value.span, help='write it like `image = "ghcr.io/acme/api:1.4"`')
-            return None
-        return ir.ImageHandler(ref, cmd)
 
     def _health(self, node, port: int | None, name: str) -> str | None:
         if node is None:
@@ -268,14 +229,8 @@ class ServiceChecker:
         return None
 
     def _alert(self, stmt: s.AlertStmt, port: int | None) -> ir.Alert | None:
-        metric = stmt.metric.name
-        if metric not in ALERT_METRICS:
-            self.read.error("E117", f"unknown service alert metric `{metric}`", stmt.metric.span,
-                            help=did_you_mean(metric, ALERT_METRICS, "service metrics are"))
-            return None
-        if stmt.comparator not in COMPARATORS:
-            self.read.error("E117", f"comparison `{stmt.comparator}` is not supported in alerts",
-                            stmt.span, help="use one of " + ", ".join(COMPARATORS))
+        metric = self.tasks.alert_metric(stmt, ALERT_METRICS, "service ")
+        if metric is None:
             return None
         if port is None and metric in ("error_rate", "latency_p95", "unhealthy"):
             self.read.error("E117", f"`{metric}` needs requests, and a worker has no `port`",
@@ -296,15 +251,4 @@ class ServiceChecker:
                 self.read.expect(f"alert {metric}", value, "a duration", "500ms")
         else:
             threshold = self.read.integer(f"alert {metric}", value, 0, MAX_REPLICAS, "0")
-        emails = []
-        for item in stmt.notify:
-            email = self.read.string("notify", item, '"ops@example.com"')
-            if email is not None and not EMAIL_RE.match(email):
-                self.read.error("E118", f"`{email}` is not an email address", item.span,
-                                help='write it like `notify "ops@example.com"`')
-                continue
-            if email is not None:
-                emails.append(email)
-        if threshold is None or len(emails) != len(stmt.notify):
-            return None
-        return ir.Alert(metric, stmt.comparator, float(threshold), tuple(emails), stmt.span)
+        return self.tasks.alert(stmt, metric, threshold)

@@ -46,7 +46,25 @@ BUILTIN = {
 IMAGE_MEMORY_MIB = 512
 ALERT_METRICS = {"errors": "failed runs in 5 minutes", "duration": "run duration in seconds"}
 COMPARATORS = (">", ">=", "<", "<=")
-ON_FAILURE = ("dead_letter", "discard")  # discard: opt out, failed runs are only logged
+ON_FAILURE = ("dead_letter", "discard")
+# What `_handler` says about a task's or a service's `python`/`image`/`command`.
+HANDLER_WORDS: dict[str, dict[str, str]] = {
+    "task": {
+        "both": "a task runs either python code or a container image: keep one",
+        "neither": 'add `python = "module:function"` or `image = "repo/name:tag"`',
+        "command": "remove `command`; the python handler is the `module:function` it names",
+        "python": '"jobs.daily:main"', "form": "module:function", "attr": "a function name",
+        "image": '"busybox:1.36"', "command_example": '["sh", "-c", "echo hi"]',
+    },
+    "service": {
+        "both": "a service runs either a python app or a container image: keep one",
+        "neither": 'add `python = "app.main:app"` (an ASGI or WSGI app) or '
+                   '`image = "repo/name:tag"`',
+        "command": "remove `command`; flowc serves the `module:app` it names",
+        "python": '"app.main:app"', "form": "module:app", "attr": "the ASGI/WSGI app's name",
+        "image": '"ghcr.io/acme/api:1.4"', "command_example": '["uvicorn", "app:app"]',
+    },
+}  # discard: opt out, failed runs are only logged
 
 
 class TaskChecker:
@@ -228,29 +246,30 @@ class TaskChecker:
             return None
         return rel
 
-    def _handler(self, name: str, block: s.Block, own: dict) -> ir.Handler | None:
+    def _handler(self, name: str, block: s.Block, own: dict,
+                 unit: str = "task") -> ir.Handler | None:
+        """The python or image handler of a task (or service: `unit`, see HANDLER_WORDS)."""
+        words = HANDLER_WORDS[unit]
         py, image, command = own.get("python"), own.get("image"), own.get("command")
         if py is not None and image is not None:
-            self.read.error("E105", f"task `{name}` has both `python` and `image`", image.span,
-                            help="a task runs either python code or a container image: keep one")
+            self.read.error("E105", f"{unit} `{name}` has both `python` and `image`", image.span,
+                            help=words["both"])
             return None
         if py is None and image is None:
-            self.read.error("E106", f"task `{name}` has neither `python` nor `image`",
-                            block.span, help='add `python = "module:function"` or '
-                            '`image = "repo/name:tag"`')
+            self.read.error("E106", f"{unit} `{name}` has neither `python` nor `image`",
+                            block.span, help=words["neither"])
             return None
         if py is not None:
             if command is not None:
                 self.read.error("E108", "`command` goes with `image`, not `python`",
-                                command.key.span, help="remove `command`; the python handler "
-                                "is the `module:function` it names")
-            target = self.read.string("python", py.value, '"jobs.daily:main"')
+                                command.key.span, help=words["command"])
+            target = self.read.string("python", py.value, words["python"])
             if target is None:
                 return None
             if not HANDLER_RE.match(target):
-                self.read.error("E107", f"`python = \"{target}\"` is not `module:function`",
-                                py.value.span, help='write it like `python = "jobs.daily:main"`'
-                                " (a dotted module, a colon, a function name)")
+                self.read.error("E107", f"`python = \"{target}\"` is not `{words['form']}`",
+                                py.value.span, help=f"write it like `python = {words['python']}`"
+                                f" (a dotted module, a colon, {words['attr']})")
                 return None
             module, function = target.split(":")
             mod_path = Path(self.base_dir, *module.split("."))
@@ -264,15 +283,15 @@ class TaskChecker:
             if any(d.is_error for d in problems):
                 return None
             return ir.PythonHandler(module, function)
-        ref = self.read.string("image", image.value, '"busybox:1.36"')
+        ref = self.read.string("image", image.value, words["image"])
         cmd: tuple[str, ...] = ()
         if command is not None:
-            cmd = self.read.strings("command", command.value, '["sh", "-c", "echo hi"]') or ()
+            cmd = self.read.strings("command", command.value, words["command_example"]) or ()
         if ref is None:
             return None
         if not ref.strip() or any(c.isspace() for c in ref):
             self.read.error("E107", f"`image = \"{ref}\"` is not an image reference",
-                            image.value.span, help='write it like `image = "busybox:1.36"`')
+                            image.value.span, help=f"write it like `image = {words['image']}`")
             return None
         return ir.ImageHandler(ref, cmd)
 
@@ -322,20 +341,31 @@ class TaskChecker:
         return None
 
     def _alert(self, stmt: s.AlertStmt) -> ir.Alert | None:
-        metric = stmt.metric.name
-        if metric not in ALERT_METRICS:
-            self.read.error("E117", f"unknown alert metric `{metric}`", stmt.metric.span,
-                            help=did_you_mean(metric, ALERT_METRICS, "metrics are"))
-            return None
-        if stmt.comparator not in COMPARATORS:
-            self.read.error("E117", f"comparison `{stmt.comparator}` is not supported in alerts",
-                            stmt.span, help="use one of " + ", ".join(COMPARATORS))
+        metric = self.alert_metric(stmt, ALERT_METRICS, "")
+        if metric is None:
             return None
         threshold: float | None
         if metric == "duration":
             threshold = self.read.duration_s("alert duration", stmt.threshold)
         else:
             threshold = self.read.integer(f"alert {metric}", stmt.threshold, 0, 10**6, "0")
+        return self.alert(stmt, metric, threshold)
+
+    def alert_metric(self, stmt: s.AlertStmt, metrics, what: str) -> str | None:
+        """The alert's metric if it is one of `metrics` and its comparison is supported."""
+        metric = stmt.metric.name
+        if metric not in metrics:
+            self.read.error("E117", f"unknown {what}alert metric `{metric}`", stmt.metric.span,
+                            help=did_you_mean(metric, metrics, f"{what}metrics are"))
+            return None
+        if stmt.comparator not in COMPARATORS:
+            self.read.error("E117", f"comparison `{stmt.comparator}` is not supported in alerts",
+                            stmt.span, help="use one of " + ", ".join(COMPARATORS))
+            return None
+        return metric
+
+    def alert(self, stmt: s.AlertStmt, metric: str, threshold: float | None) -> ir.Alert | None:
+        """The alert with its notify addresses checked; None if anything was wrong."""
         emails: list[str] = []
         for item in stmt.notify:
             email = self.read.string("notify", item, '"ops@example.com"')

@@ -31,6 +31,15 @@ class EnvVar:
     span: Span | None = field(default=None, compare=False)
 
 
+def secret_names(env: tuple[EnvVar, ...]) -> tuple[str, ...]:
+    """The secrets an env block reads, in order, without repeats."""
+    seen: dict[str, None] = {}
+    for var in env:
+        if isinstance(var.value, SecretRef):
+            seen.setdefault(var.value.secret, None)
+    return tuple(seen)
+
+
 @dataclass(frozen=True)
 class Secret:
     name: str
@@ -151,11 +160,7 @@ class Task:
     @property
     def secrets(self) -> tuple[str, ...]:
         """Names of the secrets this task reads, in env order, without repeats."""
-        seen: dict[str, None] = {}
-        for var in self.env:
-            if isinstance(var.value, SecretRef):
-                seen.setdefault(var.value.secret, None)
-        return tuple(seen)
+        return secret_names(self.env)
 
 
 @dataclass(frozen=True)
@@ -216,11 +221,7 @@ class Service:
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        seen: dict[str, None] = {}
-        for var in self.env:
-            if isinstance(var.value, SecretRef):
-                seen.setdefault(var.value.secret, None)
-        return tuple(seen)
+        return secret_names(self.env)
 
 
 @dataclass(frozen=True)

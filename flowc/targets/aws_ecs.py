@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flowc.compiler.ir import ImageHandler, SecretRef, Task
+from flowc.compiler.ir import ImageHandler, SecretRef, Service, Task
 from flowc.diagnostics import Diagnostic
 from flowc.targets import aws_iam as iam
 from flowc.targets.base import Resource, escape_literal
@@ -41,6 +41,34 @@ def fargate_size(cpu: float | None, memory_mib: int) -> tuple[int, int]:
 
 class EcsParts:
     # -- image tasks: ECS Fargate -------------------------------------------------------
+
+    def ecs_container(self, unit: Task | Service, handler: ImageHandler, logs: Resource,
+                      own: dict[str, str], stream_prefix: str) -> dict[str, Any]:
+        """The container definition: the unit's env (sorted), flowc's `own` variables after
+        it, secrets from Secrets Manager, logs to `logs`, a read-only root filesystem."""
+        env = sorted(unit.env, key=lambda v: v.name)
+        return {
+            "name": unit.name,
+            "image": escape_literal(handler.image),
+            "essential": True,
+            "readonlyRootFilesystem": True,
+            "environment": [
+                {"name": v.name, "value": escape_literal(v.value)}
+                for v in env if not isinstance(v.value, SecretRef)
+            ] + [{"name": k, "value": v} for k, v in own.items()],
+            "secrets": [
+                {"name": v.name, "valueFrom": self.secrets[v.value.secret].ref("arn")}
+                for v in env if isinstance(v.value, SecretRef)
+            ],
+            "logConfiguration": {
+                "logDriver": "awslogs",
+                "options": {
+                    "awslogs-group": logs.ref("name"),
+                    "awslogs-region": self.app.aws.region,
+                    "awslogs-stream-prefix": stream_prefix,
+                },
+            },
+        }
 
     def ecs_task(self, task: Task, dlq: Resource | None) -> list[dict[str, Any]]:
         s = self.stack
@@ -73,30 +101,7 @@ class EcsParts:
                 task.span,
                 "set `cpu` and `memory` to a Fargate combination to silence this",
             ))
-        container: dict[str, Any] = {
-            "name": task.name,
-            "image": escape_literal(handler.image),
-            "essential": True,
-            "readonlyRootFilesystem": True,
-            "environment": [
-                {"name": v.name, "value": escape_literal(v.value)}
-                for v in sorted(task.env, key=lambda v: v.name)
-                if not isinstance(v.value, SecretRef)
-            ] + [{"name": "FLOWC_TASK", "value": task.name}],
-            "secrets": [
-                {"name": v.name, "valueFrom": self.secrets[v.value.secret].ref("arn")}
-                for v in sorted(task.env, key=lambda v: v.name)
-                if isinstance(v.value, SecretRef)
-            ],
-            "logConfiguration": {
-                "logDriver": "awslogs",
-                "options": {
-                    "awslogs-group": logs.ref("name"),
-                    "awslogs-region": self.app.aws.region,
-                    "awslogs-stream-prefix": "task",
-                },
-            },
-        }
+        container = self.ecs_container(task, handler, logs, {"FLOWC_TASK": task.name}, "task")
         if handler.command:
             container["command"] = [escape_literal(c) for c in handler.command]
         definition = s.resource("aws_ecs_task_definition", f"{task.name}_ecs_task", {

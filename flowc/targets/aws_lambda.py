@@ -14,7 +14,7 @@ from __future__ import annotations
 from importlib import resources
 from typing import Any
 
-from flowc.compiler.ir import SecretRef, Task
+from flowc.compiler.ir import SecretRef, Service, Task
 from flowc.targets import aws_iam as iam
 from flowc.targets.base import Resource, escape_literal
 
@@ -31,6 +31,17 @@ def _handler_source() -> bytes:
 
 class LambdaParts:
     # -- python tasks: Lambda ---------------------------------------------------------
+
+    def lambda_variables(self, unit: Task | Service, own: dict[str, str]) -> dict[str, str]:
+        """flowc's `own` variables plus the unit's env: secrets as FLOWC_SECRET_<NAME> ARNs,
+        which flowc_handler resolves before the code runs."""
+        variables = dict(own)
+        for var in unit.env:
+            if isinstance(var.value, SecretRef):
+                variables[SECRET_ENV_PREFIX + var.name] = self.secrets[var.value.secret].ref("arn")
+            else:
+                variables[var.name] = escape_literal(var.value)
+        return variables
 
     def function(self, task: Task, dlq: Resource | None) -> tuple[str, Resource]:
         s = self.stack
@@ -52,15 +63,10 @@ class LambdaParts:
         asset = s.code_asset(task, extra={LAMBDA_HANDLER_FILE: _handler_source()},
                              layers=False)
         layers = self.layer_arns(task)
-        variables = {
+        variables = self.lambda_variables(task, {
             "FLOWC_ENTRYPOINT": task.handler.entrypoint,
             "FLOWC_TASK": task.name,
-        }
-        for var in task.env:
-            if isinstance(var.value, SecretRef):
-                variables[SECRET_ENV_PREFIX + var.name] = self.secrets[var.value.secret].ref("arn")
-            else:
-                variables[var.name] = escape_literal(var.value)
+        })
         body: dict[str, Any] = {
             "function_name": fn_name,
             "description": escape_literal(task.description or f"flowc task {task.name}"),

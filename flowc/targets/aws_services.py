@@ -23,11 +23,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from flowc.compiler.ir import Alert, ImageHandler, PythonHandler, SecretRef, Service
+from flowc.compiler.ir import Alert, ImageHandler, PythonHandler, Service
 from flowc.targets import aws_iam as iam
 from flowc.targets.aws_alerts import COMPARATORS
 from flowc.targets.aws_ecs import fargate_size
-from flowc.targets.aws_lambda import LAMBDA_HANDLER_FILE, LAMBDA_RUNTIME, SECRET_ENV_PREFIX
+from flowc.targets.aws_lambda import LAMBDA_HANDLER_FILE, LAMBDA_RUNTIME
 from flowc.targets.base import Resource, escape_literal, standard_tags
 from flowc.targets.naming import DNS
 
@@ -119,30 +119,14 @@ class ServiceParts:
         ])
         task_role = self.service_role(service, "task", "ecs-tasks.amazonaws.com", [])
         cpu, memory = fargate_size(service.cpu, service.memory_mib)
-        container: dict[str, Any] = {
-            "name": name,
-            "image": escape_literal(handler.image),
-            "essential": True,
-            "readonlyRootFilesystem": True,
-            "environment": [
-                {"name": v.name, "value": escape_literal(v.value)}
-                for v in sorted(service.env, key=lambda v: v.name)
-                if not isinstance(v.value, SecretRef)
-            ] + [{"name": "FLOWC_SERVICE", "value": name}],
-            "secrets": [
-                {"name": v.name, "valueFrom": self.secrets[v.value.secret].ref("arn")}
-                for v in sorted(service.env, key=lambda v: v.name)
-                if isinstance(v.value, SecretRef)
-            ],
-            "logConfiguration": {"logDriver": "awslogs", "options": {
-                "awslogs-group": logs.ref("name"), "awslogs-region": self.app.aws.region,
-                "awslogs-stream-prefix": "service"}},
-        }  # fmt: skip
+        own = {"FLOWC_SERVICE": name}
+        if service.port is not None:
+            own["PORT"] = str(service.port)
+        container = self.ecs_container(service, handler, logs, own, "service")
         if handler.command:
             container["command"] = [escape_literal(c) for c in handler.command]
         if service.port is not None:
             container["portMappings"] = [{"containerPort": service.port, "protocol": "tcp"}]
-            container["environment"].append({"name": "PORT", "value": str(service.port)})
         definition = s.resource("aws_ecs_task_definition", f"svc_{name}_task", {
             "family": family,
             "requires_compatibilities": ["FARGATE"],
@@ -341,12 +325,8 @@ class ServiceParts:
             LAMBDA_HANDLER_FILE: _asset("lambda_handler.py"),
             SERVICE_HANDLER_FILE: _asset("lambda_service_handler.py"),
         }, layers=False, vendor_extra=(adapter_requirements(),))
-        variables = {"FLOWC_ENTRYPOINT": handler.entrypoint, "FLOWC_SERVICE": name}
-        for var in service.env:
-            if isinstance(var.value, SecretRef):
-                variables[SECRET_ENV_PREFIX + var.name] = self.secrets[var.value.secret].ref("arn")
-            else:
-                variables[var.name] = escape_literal(var.value)
+        variables = self.lambda_variables(service, {"FLOWC_ENTRYPOINT": handler.entrypoint,
+                                                    "FLOWC_SERVICE": name})
         body: dict[str, Any] = {
             "function_name": fn_name,
             "description": escape_literal(service.description or f"flowc service {name}"),

@@ -172,7 +172,13 @@ class Gcp:
                               "version with its value before the first run")
         return self.secrets[name]
 
-    def plain_env(self, task: Task) -> dict[str, str]:
+    def function_secret_env(self, unit: Task | Service) -> list[dict[str, Any]]:
+        """A Cloud Function's `secret_environment_variables` for the unit's secrets."""
+        return [{"key": v.name, "project_id": self.project,
+                 "secret": self.secret(v.value.secret).ref("secret_id"), "version": "latest"}
+                for v in unit.env if isinstance(v.value, SecretRef)]
+
+    def plain_env(self, task: Task | Service) -> dict[str, str]:
         return {v.name: escape_literal(v.value) for v in task.env
                 if not isinstance(v.value, SecretRef)}
 
@@ -198,11 +204,7 @@ class Gcp:
         }
         if task.cpu is not None:
             service["available_cpu"] = cpu_quantity(task.cpu)
-        secret_env = [
-            {"key": v.name, "project_id": self.project,
-             "secret": self.secret(v.value.secret).ref("secret_id"), "version": "latest"}
-            for v in task.env if isinstance(v.value, SecretRef)
-        ]
+        secret_env = self.function_secret_env(task)
         if secret_env:
             service["secret_environment_variables"] = secret_env
         body: dict[str, Any] = {

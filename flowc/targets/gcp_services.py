@@ -32,6 +32,8 @@ class Gcp(Protocol):
     python_runtime: str
 
     def secret(self, name: str) -> Resource: ...
+    def plain_env(self, unit: Any) -> dict[str, str]: ...
+    def function_secret_env(self, unit: Any) -> list[dict[str, Any]]: ...
     def secret_access(self, unit: Any, secret: str, runtime_sa: Resource) -> Resource: ...
     def bucket(self) -> Resource: ...
     def source_object(self, unit: Any, extra: dict[str, bytes] | None = None,
@@ -201,8 +203,7 @@ def _function(gcp: Gcp, service: Service, handler: PythonHandler, sa: Resource,
     if source is None:
         return None
     env = {"FLOWC_SERVICE": service.name, "FLOWC_APP_TARGET": handler.entrypoint,
-           **{v.name: escape_literal(v.value) for v in service.env
-              if not isinstance(v.value, SecretRef)}}  # fmt: skip
+           **gcp.plain_env(service)}
     config: dict[str, Any] = {
         "available_memory": memory_quantity(service.memory_mib),
         "min_instance_count": service.scaling.min_replicas,
@@ -213,11 +214,7 @@ def _function(gcp: Gcp, service: Service, handler: PythonHandler, sa: Resource,
         "service_account_email": sa.ref("email"),
         "environment_variables": env,
     }
-    secret_env = [
-        {"key": v.name, "project_id": gcp.project,
-         "secret": gcp.secret(v.value.secret).ref("secret_id"), "version": "latest"}
-        for v in service.env if isinstance(v.value, SecretRef)
-    ]  # fmt: skip
+    secret_env = gcp.function_secret_env(service)
     if secret_env:
         config["secret_environment_variables"] = secret_env
     body: dict[str, Any] = {

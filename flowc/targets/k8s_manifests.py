@@ -205,6 +205,39 @@ class Describer:
             "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
         }
 
+    def python_code(self, unit: Task | Service, main: dict[str, Any], env: list[dict[str, Any]],
+                    volumes: list[dict[str, Any]], init: list[dict[str, Any]],
+                    deps: list[str]) -> None:
+        """Mount the unit's code ConfigMap at /code in `main` (adding to its env, the pod's
+        volumes and init containers): requirements go to /deps by a pip init container."""
+        configmap, items = self.code(unit)
+        deps.append(configmap.tf_id)
+        has_requirements = any(i["path"] == REQUIREMENTS_KEY for i in items)
+        env += [
+            {"name": "PYTHONPATH",
+             "value": f"{CODE_DIR}:{DEPS_DIR}" if has_requirements else CODE_DIR},
+            {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
+            {"name": "PYTHONUNBUFFERED", "value": "1"},
+            {"name": "HOME", "value": "/tmp"},
+        ]
+        main["workingDir"] = CODE_DIR
+        code_mount = {"name": "code", "mountPath": CODE_DIR, "readOnly": True}
+        main["volumeMounts"].append(code_mount)
+        volumes.append({"name": "code", "configMap": {
+            "name": configmap.manifest["metadata"]["name"], "defaultMode": 0o444,
+            "items": items}})
+        if has_requirements:
+            deps_mount = {"name": "deps", "mountPath": DEPS_DIR}
+            pip = self.container(unit, "install-requirements", self.app.k8s.python_image)
+            pip["command"] = ["python", "-m", "pip", "install", "--no-cache-dir",
+                              "--disable-pip-version-check", "--target", DEPS_DIR,
+                              "-r", f"{CODE_DIR}/{REQUIREMENTS_KEY}"]
+            pip["env"] = [{"name": "HOME", "value": "/tmp"}]
+            pip["volumeMounts"] += [code_mount, deps_mount]
+            init.append(pip)
+            main["volumeMounts"].append(dict(deps_mount, readOnly=True))
+            volumes.append({"name": "deps", "emptyDir": {}})
+
     def pod_security(self) -> dict[str, Any]:
         return {
             "runAsNonRoot": True,
@@ -233,35 +266,9 @@ class Describer:
         handler = task.handler
         if isinstance(handler, PythonHandler):
             main = self.container(task, "task", self.app.k8s.python_image)
-            configmap, items = self.code(task)
-            deps.append(configmap.tf_id)
-            has_requirements = any(i["path"] == REQUIREMENTS_KEY for i in items)
-            env += [
-                {"name": "FLOWC_HANDLER", "value": handler.entrypoint},
-                {"name": "PYTHONPATH",
-                 "value": f"{CODE_DIR}:{DEPS_DIR}" if has_requirements else CODE_DIR},
-                {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
-                {"name": "PYTHONUNBUFFERED", "value": "1"},
-                {"name": "HOME", "value": "/tmp"},
-            ]
+            env.append({"name": "FLOWC_HANDLER", "value": handler.entrypoint})
             main["command"] = ["python", "-c", RUNNER]
-            main["workingDir"] = CODE_DIR
-            code_mount = {"name": "code", "mountPath": CODE_DIR, "readOnly": True}
-            main["volumeMounts"].append(code_mount)
-            volumes.append({"name": "code", "configMap": {
-                "name": configmap.manifest["metadata"]["name"], "defaultMode": 0o444,
-                "items": items}})
-            if has_requirements:
-                deps_mount = {"name": "deps", "mountPath": DEPS_DIR}
-                pip = self.container(task, "install-requirements", self.app.k8s.python_image)
-                pip["command"] = ["python", "-m", "pip", "install", "--no-cache-dir",
-                                  "--disable-pip-version-check", "--target", DEPS_DIR,
-                                  "-r", f"{CODE_DIR}/{REQUIREMENTS_KEY}"]
-                pip["env"] = [{"name": "HOME", "value": "/tmp"}]
-                pip["volumeMounts"] += [code_mount, deps_mount]
-                init.append(pip)
-                main["volumeMounts"].append(dict(deps_mount, readOnly=True))
-                volumes.append({"name": "deps", "emptyDir": {}})
+            self.python_code(task, main, env, volumes, init, deps)
         else:
             assert isinstance(handler, ImageHandler)
             main = self.container(task, "task", handler.image)

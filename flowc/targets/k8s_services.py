@@ -25,8 +25,6 @@ from flowc.emulator.services.instance import SERVE
 from flowc.targets.base import standard_tags
 from flowc.targets.k8s_manifests import (
     CODE_DIR,
-    DEPS_DIR,
-    REQUIREMENTS_KEY,
     Describer,
     K8sObject,
     TooLarge,
@@ -131,35 +129,9 @@ def _pod(d: Describer, service: Service, name: str, deps: list[str]) -> dict[str
     init: list[dict[str, Any]] = []
     if isinstance(handler, PythonHandler):
         main = d.container(service, "service", d.app.k8s.python_image)
-        configmap, items = d.code(service)
-        deps.append(configmap.tf_id)
-        has_requirements = any(i["path"] == REQUIREMENTS_KEY for i in items)
         main["command"] = ["python", "-c", SERVE.read_text(encoding="utf-8"), CODE_DIR,
                            handler.entrypoint, *([str(service.port)] if service.port else [])]
-        main["workingDir"] = CODE_DIR
-        env += [
-            {"name": "PYTHONPATH",
-             "value": f"{CODE_DIR}:{DEPS_DIR}" if has_requirements else CODE_DIR},
-            {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
-            {"name": "PYTHONUNBUFFERED", "value": "1"},
-            {"name": "HOME", "value": "/tmp"},
-        ]  # fmt: skip
-        code_mount = {"name": "code", "mountPath": CODE_DIR, "readOnly": True}
-        main["volumeMounts"].append(code_mount)
-        volumes.append({"name": "code", "configMap": {
-            "name": configmap.manifest["metadata"]["name"], "defaultMode": 0o444,
-            "items": items}})  # fmt: skip
-        if has_requirements:
-            deps_mount = {"name": "deps", "mountPath": DEPS_DIR}
-            pip = d.container(service, "install-requirements", d.app.k8s.python_image)
-            pip["command"] = ["python", "-m", "pip", "install", "--no-cache-dir",
-                              "--disable-pip-version-check", "--target", DEPS_DIR,
-                              "-r", f"{CODE_DIR}/{REQUIREMENTS_KEY}"]  # fmt: skip
-            pip["env"] = [{"name": "HOME", "value": "/tmp"}]
-            pip["volumeMounts"] += [code_mount, deps_mount]
-            init.append(pip)
-            main["volumeMounts"].append(dict(deps_mount, readOnly=True))
-            volumes.append({"name": "deps", "emptyDir": {}})
+        d.python_code(service, main, env, volumes, init, deps)
     else:
         assert isinstance(handler, ImageHandler)
         main = d.container(service, "service", handler.image)
