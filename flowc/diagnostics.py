@@ -11,6 +11,8 @@ Text form (SPEC §1):
 from __future__ import annotations
 
 import json
+import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +54,7 @@ class Diagnostic:
     span: Span | None = None
     help: str | None = None
     notes: tuple[str, ...] = field(default=())
+    target: str | None = None  # the one target it concerns (aws, gcp, k8s), if any
 
     @property
     def severity(self) -> str:
@@ -109,16 +112,22 @@ class SourceCache:
     def add(self, path: str, text: str) -> None:
         self._texts[path] = text
 
-    def line(self, path: str, lineno: int) -> str | None:
+    def text(self, path: str) -> str | None:
         text = self._texts.get(path)
         if text is None:
             try:
                 if not Path(path).is_file():  # a FIFO or device would block the read
                     return None
                 text = Path(path).read_text(encoding="utf-8", errors="replace")
-            except OSError:
+            except (OSError, ValueError):
                 return None
             self._texts[path] = text
+        return text
+
+    def line(self, path: str, lineno: int) -> str | None:
+        text = self.text(path)
+        if text is None:
+            return None
         lines = text.splitlines()
         if 1 <= lineno <= len(lines):
             return lines[lineno - 1]
@@ -126,9 +135,19 @@ class SourceCache:
 
 
 def render_text(diagnostics: Iterable[Diagnostic], sources: SourceCache | None = None) -> str:
-    """Render diagnostics as SPEC §1 text, one block each, separated by blank lines."""
+    """Render diagnostics as SPEC §1 text, one block each, separated by blank lines.
+
+    Identical diagnostics (same code, message, place and help) are shown once, with a
+    note saying how many times they were reported.
+    """
     sources = sources or SourceCache()
-    blocks = [render_one(d, sources) for d in sorted(diagnostics, key=sort_key)]
+    counts = Counter(diagnostics)
+    blocks = []
+    for d in sorted(counts, key=sort_key):
+        if counts[d] > 1:
+            d = Diagnostic(d.code, d.message, d.span, d.help,
+                           (*d.notes, f"reported {counts[d]} times"))
+        blocks.append(render_one(d, sources))
     return "\n\n".join(blocks) + ("\n" if blocks else "")
 
 
@@ -158,3 +177,47 @@ def render_one(d: Diagnostic, sources: SourceCache) -> str:
 
 def render_json(diagnostics: Iterable[Diagnostic]) -> str:
     return json.dumps([d.to_json() for d in sorted(diagnostics, key=sort_key)], indent=2)
+
+
+# `# flowc: allow W300 W301` anywhere in a spec silences those warnings for that file.
+ALLOW_COMMENT = re.compile(r"#\s*flowc:\s*allow\b([^\n#]*)", re.IGNORECASE)
+
+
+def allowed_codes(text: str) -> set[str]:
+    """The warning codes a spec's `# flowc: allow ...` comments silence."""
+    return {code.upper() for m in ALLOW_COMMENT.finditer(text)
+            for code in re.findall(r"\b[Ww]\d{3}\b", m.group(1))}
+
+
+class WarningFilter:
+    """Which warnings one command shows: each distinct warning once (a reload that finds it
+    again says nothing new), none that `--quiet`, `-W CODE` or a `# flowc: allow CODE`
+    comment in the warning's file silences. Errors always show.
+    """
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self, quiet: bool = False, allowed: Iterable[str] = ()) -> None:
+        self.quiet = quiet
+        self.allowed = {code.upper() for code in allowed}
+        self._shown: set[Diagnostic] = set()
+        self.printed = False  # the command printed diagnostics already
+
+    def visible(self, diagnostics: Iterable[Diagnostic],
+                sources: SourceCache | None = None) -> list[Diagnostic]:
+        sources = sources or SourceCache()
+        out = []
+        for d in diagnostics:
+            if not d.is_error:
+                if self.quiet or d.code in self.allowed or d in self._shown:
+                    continue
+                text = sources.text(d.span.file) if d.span is not None else None
+                if text is not None and d.code in allowed_codes(text):
+                    continue
+                self._shown.add(d)
+            out.append(d)
+        return out
+
+
+WARNINGS = WarningFilter()  # the running command's (reset by the `flowc` callback)

@@ -63,6 +63,9 @@ EXAMPLES: dict[str, tuple[str, str | None]] = {
     "W130": (S + "  replicas = 3\n  scale_on = cpu 70%\n}\n", None),
     "E230": ('service s {\n  python = "jobs.main:main"\n  targets = [aws]\n}\n', None),
     "W230": (S + "  targets = [k8s]\n  release { strategy = blue_green }\n}\n", None),
+    "W302": ('task t {\n  python = "jobs.main:main"\n  schedule = at("2020-01-01T00:00")\n'
+             '  targets = [aws]\n}\n',
+             None),
     "E201": (T + "  timeout = 20m\n}\n", None),
     "E202": (T + "  memory = 20GB\n  targets = [aws]\n}\n", None),
     "E203": (T + "  retries = 3\n  targets = [aws]\n}\n", None),

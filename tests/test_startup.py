@@ -31,7 +31,7 @@ def _heavy_modules_after(args: list[str]) -> tuple[str, str]:
 
 
 def test_check_imports_nothing_heavy():
-    heavy, code = _heavy_modules_after(["check", str(EXAMPLES / "reports.flow")])
+    heavy, code = _heavy_modules_after(["check", str(EXAMPLES / "reports.flow"), "--env", "prod"])
     assert code == "0" and heavy == ""
 
 

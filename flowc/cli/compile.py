@@ -17,6 +17,7 @@ import typer
 
 from flowc.cli.app import app
 from flowc.cli.common import OutputFormat, exit_code, print_diagnostics, storage_diagnostic
+from flowc.cli.paths import exit_on_problems, writable_dir
 from flowc.compiler.ir import TARGET_NAMES, to_json
 from flowc.compiler.pipeline import load
 
@@ -50,6 +51,8 @@ def compile(
     """Compile a .flow file to Terraform (cdktf JSON) for AWS, GCP and Kubernetes."""
     from flowc.targets.compile import compile_app, write_if_changed
 
+    exit_on_problems(writable_dir(out, "--out"),
+                     None if emit == Emit.ir else writable_dir(state, "--state", parents=False))
     result = load(file, env)
     diagnostics = list(result.diagnostics)
     if not result.ok:

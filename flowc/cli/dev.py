@@ -20,6 +20,7 @@ from pathlib import Path
 import typer
 
 from flowc.cli.app import app
+from flowc.cli.paths import check_run_paths
 from flowc.diagnostics import Diagnostic, render_text
 
 
@@ -116,6 +117,7 @@ def dev(
     if not math.isfinite(grace) or grace < 0:
         raise option_error(f"--grace must be zero or more seconds, not {grace:g}",
                            "e.g. --grace 5")
+    check_run_paths(state, events)
     from flowc.emulator.session import Options, Session
     from flowc.emulator.view import make_view
 

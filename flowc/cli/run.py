@@ -33,9 +33,11 @@ def run(
 ) -> None:
     """Run one task once, locally, and exit with its exit code."""
     from flowc.cli.dev import speed_option
+    from flowc.cli.paths import check_run_paths
     from flowc.emulator.session import Options, Session
     from flowc.emulator.view import PlainView
 
+    check_run_paths(state, events)
     options = Options(spec=file, env=env, speed=speed_option(speed), state_dir=state,
                       events=events, watch=False, pull=pull, isolate=isolate.value,
                       exclusive=False)  # fmt: skip

@@ -172,6 +172,7 @@ def _usage(code: str, message: str, help: str) -> Diagnostic:
 
 
 def _parse_from(value: str | None, zone: str, fail) -> datetime:
+    from flowc.compiler.schedules.spec import MAX_YEAR, MIN_YEAR
     from flowc.compiler.schedules.zones import get_zone
 
     if value is None:
@@ -190,6 +191,9 @@ def _parse_from(value: str | None, zone: str, fail) -> datetime:
         )
     if when.tzinfo is None:
         when = when.replace(tzinfo=get_zone(zone))
+    if not MIN_YEAR <= when.year <= MAX_YEAR:  # schedules live in 1970..2199
+        fail([_usage("E312", f"--from `{value}` is outside {MIN_YEAR}..{MAX_YEAR}",
+                     f"give a time between {MIN_YEAR} and {MAX_YEAR}")])
     return when
 
 

@@ -18,6 +18,7 @@ import typer
 from flowc.cli.app import app
 from flowc.cli.common import load_or_exit, print_diagnostics
 from flowc.cli.interrupts import Interrupts
+from flowc.cli.paths import exit_on_problems, writable_dir
 from flowc.diagnostics import Diagnostic, SourceCache
 
 STATE_HELP = "Where flowc keeps the emulator's pid/port and Terraform state (default .flowc)."
@@ -46,7 +47,8 @@ def up(
     from flowc.deploy.inventory import render
     from flowc.deploy.runner import up as run_up
 
-    spec = load_or_exit(file, env)
+    exit_on_problems(writable_dir(state, "--state", parents=False))
+    spec = load_or_exit(file, env, target="aws")  # up applies aws only: its warnings only
     out, err = _consoles()
     from flowc.releases.plan import after_up, before_up  # releases: aliases, versions
 

@@ -64,7 +64,9 @@ def resolve_release(read: Reader, task_name: str, targets: tuple[str, ...], kind
                        "remove `canary`")
         else:
             percent = value.value
-            _check_canary_targets(read, task_name, targets, kind, value)
+            shared_canary = "canary" not in own
+            _check_canary_targets(read, None if shared_canary else task_name, targets, kind,
+                                  value)
     canary_for = None
     if "for" in merged:
         value = merged["for"].value
@@ -78,16 +80,26 @@ def resolve_release(read: Reader, task_name: str, targets: tuple[str, ...], kind
                       canary_for_s=canary_for if percent is not None else None)
 
 
-def _check_canary_targets(read: Reader, task_name: str, targets, kind: str, value) -> None:
-    for target in targets:
-        lim = limits_for(target, kind)
-        if not lim.supports_canary:
-            others = [t for t in targets if limits_for(t, kind).supports_canary]
-            read.error("E701", f"task `{task_name}` runs on {target} ({lim.runtime}), which "
-                       "cannot split scheduled runs between two versions", value.span,
-                       help=(f"set `targets = [{', '.join(others)}]` for this task, or "
-                             if others else "") + "remove `canary` (releases then switch at "
-                       "once; roll back with `flowc rollback`)")
+def _check_canary_targets(read: Reader, task_name: str | None, targets, kind: str,
+                          value) -> None:
+    """One E701 per task naming every target that cannot split runs; for a canary in the
+    top-level `release { }` (task_name None) the same one for every task, so the
+    renderer folds them into one with a count."""
+    unable = [f"{t} ({limits_for(t, kind).runtime})" for t in targets
+              if not limits_for(t, kind).supports_canary]
+    if not unable:
+        return
+    others = [t for t in targets if limits_for(t, kind).supports_canary]
+    who = (f"task `{task_name}` runs on" if task_name is not None else
+           "`canary` in the top-level `release { }` applies to every task, and they run on")
+    read.error("E701", f"{who} {' and '.join(unable)}, which cannot split scheduled runs "
+               "between two versions", value.span,
+               help=(f"set `targets = [{', '.join(others)}]` for "
+                     f"{'this task' if task_name else 'the tasks'}, or " if others else "")
+               + ("move `canary` into the `release { }` of the tasks on aws, or "
+                  if task_name is None else "")
+               + "remove `canary` (releases then switch at once; roll back with "
+               "`flowc rollback`)")
 
 
 def check_layer(read: Reader, block: s.Block, base_dir: str) -> ir.Layer | None:

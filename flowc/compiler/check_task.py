@@ -7,6 +7,7 @@ translated for each of the task's targets here, once, so targets only read them.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from flowc.compiler import ir, schedules
@@ -387,11 +388,20 @@ class TaskChecker:
         for kind, text, span in schedule_sources(value, self.read):
             try:
                 out.append(schedules.parse_schedule(kind, text, timezone, span))
+                if kind == "at":
+                    self._warn_if_past(out[-1], span)
             except schedules.ScheduleError as err:
                 # parse_schedule narrows err.span to the faulty token when it can
                 self.read.error(err.code, err.message, getattr(err, "span", None) or span,
                                 help=err.help)
         return out
+
+    def _warn_if_past(self, sched, span) -> None:
+        when = schedules.at_datetime(sched.text).replace(tzinfo=schedules.get_zone(sched.timezone))
+        if when < datetime.now(UTC):
+            self.diagnostics.append(Diagnostic(
+                "W302", f"{sched.source} is in the past ({sched.timezone}): the task never runs",
+                span, help="give a future time, or remove this schedule"))
 
     def _translate(self, task: ir.Task, node) -> tuple[ir.TargetSchedule, ...]:
         out: list[ir.TargetSchedule] = []
@@ -407,7 +417,7 @@ class TaskChecker:
                 for warning in schedules.schedule_warnings(sched, target):
                     self.diagnostics.append(Diagnostic(
                         warning.code, f"task `{task.name}` on {target}: {warning.message}",
-                        span, warning.help))
+                        span, warning.help, target=target))
                 # A zone written in a calendar string ("Mon 09:00 Europe/Paris") wins.
                 out.extend(ir.TargetSchedule(target, e, sched.timezone, index)
                            for e in expressions)
@@ -441,7 +451,8 @@ class TaskChecker:
             if lim.cpu_ignored and task.cpu is not None and "cpu" in own:
                 self.diagnostics.append(Diagnostic(
                     "W201", f"{where}: `cpu` is ignored; CPU follows memory",
-                    own["cpu"].value.span, help="raise `memory` for more CPU on this target"))
+                    own["cpu"].value.span, help="raise `memory` for more CPU on this target",
+                    target=target))
 
 
 def _human(seconds: int) -> str:

@@ -82,6 +82,7 @@ CODES: dict[str, str] = {
     "E325": "weekday AND day of month that is not an n-th or last weekday (aws)",
     "W300": "schedule fires in a DST gap, and the target treats it differently",
     "W301": "schedule fires in a repeated DST hour, and the target treats it differently",
+    "W302": "`at(...)` time is in the past: the task never runs",
     # -- target limits (flowc/compiler/limits.py)
     "E201": "timeout over the target runtime's limit",
     "E202": "memory outside the target runtime's range",
@@ -165,4 +166,8 @@ CODES: dict[str, str] = {
     # -- `flowc report` (flowc/report/, flowc/cli/report.py)
     "E901": "`flowc report --out`: the page cannot be written there",
     "W902": "the run history under --state cannot be read: the report shows no runs",
+    # -- any command (flowc/cli/paths.py, flowc/cli/app.py)
+    "E920": "a path given on the command line cannot be used (a file where a directory is "
+            "expected, a missing parent for --state/--events, not writable)",
+    "E921": "the filesystem or a value refused what a command needed (OSError/ValueError)",
 }

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from flowc.compiler.ir import App
-from flowc.diagnostics import Diagnostic, SourceCache, render_text
+from flowc.diagnostics import WARNINGS, Diagnostic, SourceCache, render_text
 from flowc.emulator.clock import Clock, iso, make_clock, speed_label
 from flowc.emulator.cloud import Cloud
 from flowc.emulator.deadletters import Journal
@@ -127,6 +127,7 @@ class Session:
         return app, list(result.diagnostics), result.sources
 
     def show(self, diagnostics: list[Diagnostic], sources: SourceCache | None = None) -> None:
+        diagnostics = WARNINGS.visible(diagnostics, sources)  # a reload repeats no warning
         if diagnostics:
             self.view.message(render_text(diagnostics, sources))
 

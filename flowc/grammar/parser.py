@@ -360,6 +360,12 @@ def _parse(text: str, path: str, start: str):
 def parse_text(text: str, path: str) -> tuple[s.File | None, list[Diagnostic]]:
     """Parse a whole .flow source. The tree is None when there are syntax errors."""
     tree, errors = _parse(text, path, "start")
+    bad_units = _bad_units(text, path)
+    if bad_units:  # the parser trips over them later; report them at their own token
+        first = bad_units[0].span
+        return None, bad_units + [e for e in errors
+                                  if e.span is not None and (e.span.line, e.span.column)
+                                  < (first.line, first.column)]
     if tree is None:
         return None, errors
     transformer = _ToSyntax(path)
@@ -371,6 +377,36 @@ def parse_text(text: str, path: str) -> tuple[s.File | None, list[Diagnostic]]:
     comments = tuple(s.Comment(line=t.line, column=t.column, text=str(t))
                      for t in _comment_tokens(text))
     return s.File(path=path, body=body, comments=comments), transformer.diagnostics
+
+
+SIZE_UNITS = "KB MB GB TB KiB MiB GiB TiB"
+DURATION_UNITS = "ms s m h d"
+_NUMBER_TOKENS = ("INT", "FLOAT", "SIZE", "DURATION", "PERCENT")
+
+
+def _bad_units(text: str, path: str) -> list[Diagnostic]:
+    """A number glued to letters that make no unit (`12XB`, `5min`): one E110/E111 each,
+    at the whole word, instead of a syntax error at whatever token comes next."""
+    out: list[Diagnostic] = []
+    prev = None
+    try:
+        for tok in _lark().lex(text, dont_ignore=True):
+            if (prev is not None and tok.type == "NAME" and prev.type in _NUMBER_TOKENS
+                    and tok.start_pos == prev.end_pos):
+                word = str(prev) + str(tok)
+                unit = word.lstrip("-0123456789.")
+                span = Span(path, prev.line, prev.column, tok.end_line, tok.end_column)
+                if unit[-1:].upper() == "B":
+                    out.append(Diagnostic("E110", f"unknown size unit `{unit}` in `{word}`",
+                                          span, help=f"sizes take {SIZE_UNITS}, e.g. `512MB`"))
+                else:
+                    out.append(Diagnostic("E111", f"unknown duration unit `{unit}` in `{word}`",
+                                          span, help=f"durations take {DURATION_UNITS}, "
+                                          "combinable, e.g. `5m` or `1h30m`"))
+            prev = tok
+    except UnexpectedInput:
+        pass  # the parser reports it
+    return out
 
 
 def _comment_tokens(text: str):

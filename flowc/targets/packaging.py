@@ -247,7 +247,7 @@ def vendor_requirements(requirements: Path, pip_args: Iterable[str] = ()) -> dic
 
     Cached by content; an empty requirements file (comments only) vendors nothing.
     """
-    requirements = Path(requirements)
+    requirements = Path(requirements).resolve()  # pip runs in its directory, not in ours
     try:
         text = requirements.read_text(encoding="utf-8")
     except OSError as exc:

@@ -194,9 +194,12 @@ def _parse_epoch(cur: _Cursor, weekdays: frozenset[int] | None) -> Spec:
         cur.pos += 1
     if cur.pos == start or not cur.at_end():
         raise cur.error("`@` must be followed by seconds since 1970 and nothing else")
-    when = datetime.fromtimestamp(int(cur.text[start:]), UTC)
-    if when.year > MAX_YEAR:
+    seconds = int(cur.text[start:])
+    # Checked before converting: a huge number overflows the C time functions (OSError,
+    # ValueError "year 10000 is out of range") instead of giving a date.
+    if seconds >= int(datetime(MAX_YEAR + 1, 1, 1, tzinfo=UTC).timestamp()):
         raise cur.error(f"`@` time is after {MAX_YEAR}")
+    when = datetime.fromtimestamp(seconds, UTC)
     rule = Rule(
         years=frozenset({when.year}),
         months=frozenset({when.month}),
