@@ -23,6 +23,7 @@ DST = ('defaults {\n  timezone = "Europe/Berlin"\n}\n'
 
 def _spec(tmp_path: Path, text: str, name: str = "app.flow") -> Path:
     (tmp_path / "jobs").mkdir(exist_ok=True)
+    (tmp_path / "jobs" / "__init__.py").write_text("")
     (tmp_path / "jobs" / "main.py").write_text("def main():\n    return 0\n")
     (tmp_path / name).write_text(text)
     return tmp_path / name
