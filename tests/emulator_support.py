@@ -112,6 +112,17 @@ class Collector:
                 self._cond.wait(min(left, 0.1))
 
 
+def wait_until(predicate, timeout: float = 20.0, what: str = "a condition"):
+    """Poll `predicate` until it returns something true (returned), or fail after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 def wait_for_file_events(path: Path, predicate, timeout: float = 30.0) -> list[dict[str, Any]]:
     """Poll a JSONL events file until `predicate(events)` holds."""
     deadline = time.monotonic() + timeout

@@ -19,7 +19,13 @@ from pathlib import Path
 import pytest
 
 from flowc.deploy.localcloud import free_port
-from tests.emulator_support import processes_with, shown, unique, wait_for_file_events
+from tests.emulator_support import (
+    processes_with,
+    shown,
+    unique,
+    wait_for_file_events,
+    wait_until,
+)
 
 FLOWC = str(Path(sys.executable).parent / "flowc")
 
@@ -194,16 +200,6 @@ class Dev:
     @property
     def output(self) -> str:
         return self.log_path.read_text()
-
-
-def wait_until(predicate, timeout: float = 30.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_kill_9_mid_run_then_restart_closes_the_run_as_abandoned_in_its_queue(project):

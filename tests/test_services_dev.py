@@ -9,12 +9,12 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import urllib.request
 from pathlib import Path
 
 from flowc.deploy.localcloud import free_port
 from flowc.emulator.events import read_events
+from tests.emulator_support import wait_until
 
 APP = '''
 def app(environ, start_response):
@@ -41,16 +41,6 @@ def write_code(base: Path, version: str) -> Path:
     tmp.write_text(APP.format(version=version))
     os.replace(tmp, path)  # as editors save: the server never imports half a file
     return path
-
-
-def wait_until(predicate, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("timed out")
 
 
 def test_rewriting_the_code_twenty_times_under_a_request_loop(tmp_path):

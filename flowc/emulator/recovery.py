@@ -70,6 +70,7 @@ def _close(history: History, app: App, task: Task | None, run: dict[str, Any], c
         body = {
             "app": app.name, "task": task.name, "run_id": run["run_id"],
             "attempts": run["attempts"], "attempt": run["attempts"], "exit_code": None,
+            "timed_out": False, "interrupted": True, "stderr_tail": None,
             "reason": "abandoned", "error": error, "scheduled_at": run["scheduled_at"],
             "failed_at": at,
         }  # fmt: skip
