@@ -22,6 +22,8 @@ def spec(tmp_path):
             path = tmp_path / module
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text("def main():\n    print('hi')\n")
+            if path.parent != tmp_path:  # a regular package (W104 otherwise)
+                (path.parent / "__init__.py").touch()
         path = tmp_path / name
         path.write_text(text)
         return load(path, env)

@@ -120,6 +120,7 @@ environment prod {
 
 def _spec_dir(tmp_path: Path) -> Path:
     (tmp_path / "jobs").mkdir()
+    (tmp_path / "jobs" / "__init__.py").touch()
     (tmp_path / "jobs" / "main.py").write_text("def main():\n    print('hi')\n")
     (tmp_path / "app.flow").write_text(FLOW)
     return tmp_path / "app.flow"

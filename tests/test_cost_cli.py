@@ -51,6 +51,7 @@ environment frankfurt {
 @pytest.fixture
 def flow(tmp_path) -> Path:
     (tmp_path / "jobs").mkdir()
+    (tmp_path / "jobs" / "__init__.py").touch()
     (tmp_path / "jobs" / "main.py").write_text("def main():\n    pass\n")
     path = tmp_path / "shop.flow"
     path.write_text(SPEC)

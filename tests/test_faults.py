@@ -57,6 +57,8 @@ def flood_stderr():
 def hang():
     subprocess.Popen([sys.executable, "-c", "import time; time.sleep(900)", MARKER],
                      start_new_session=True)
+    with open("supervisor.pid", "w") as f:  # the attempt's supervisor is our parent
+        f.write(str(os.getppid()))
     time.sleep(900)
 
 def ok():
@@ -136,6 +138,27 @@ def test_a_task_that_leaves_a_child_in_its_own_session_ends_and_the_child_dies(p
     [run] = runs(cwd)
     assert run["status"] == "succeeded" and run["attempts"] == 1
     no_traceback(result.stdout, result.stderr)
+
+
+def test_an_attempt_whose_supervisor_is_killed_still_ends_and_leaves_nothing(project):
+    cwd, marker = project
+    proc = subprocess.Popen([FLOWC, "run", "app.flow", "hang", "--no-retries"], cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, LOCALSTACK_HOST=f"127.0.0.1:{free_port()}"))
+    try:
+        supervisor = wait_until(lambda: (cwd / "supervisor.pid").exists()
+                                and (cwd / "supervisor.pid").read_text(), what="the task")
+        wait_until(lambda: processes_with(marker), what="the task's child")
+        os.kill(int(supervisor), signal.SIGKILL)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 128 + signal.SIGKILL, err
+    assert processes_with(marker) == [] and "Traceback" not in err
+    [run] = runs(cwd)
+    assert run["status"] == "dead_lettered" and run["exit_code"] == 137
 
 
 def test_two_hundred_megabytes_without_a_newline_keep_flowc_run_small(project):

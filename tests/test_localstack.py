@@ -69,6 +69,7 @@ def test_flowc_dev_provisions_and_uses_localstack(tmp_path, localstack_host, doc
     app = unique("ls")
     (tmp_path / "app.flow").write_text(SPEC.format(app=app, image=busybox_image, script=SCRIPT))
     (tmp_path / "jobs").mkdir()
+    (tmp_path / "jobs" / "__init__.py").touch()
     (tmp_path / "jobs" / "main.py").write_text(JOBS)
     sqs, sns = aws("sqs", localstack_host), aws("sns", localstack_host)
     # an SQS queue subscribed to the alert topic flowc creates (create_topic is idempotent)
@@ -122,6 +123,7 @@ def test_up_applies_what_localstack_can_and_down_destroys_it(tmp_path, localstac
     app = unique("up")
     (tmp_path / "app.flow").write_text(UP_SPEC.format(app=app))
     (tmp_path / "jobs").mkdir()
+    (tmp_path / "jobs" / "__init__.py").touch()
     (tmp_path / "jobs" / "main.py").write_text("def main():\n    print('hi')\n")
     env = {**os.environ, "COLUMNS": "200"}
     up = subprocess.run([FLOWC, "up", "app.flow"], cwd=tmp_path, capture_output=True,

@@ -22,6 +22,7 @@ IMG = 'task t {\n  image = "busybox:1.36"\n  schedule = "daily"\n'
 
 def rules(text: str, base: Path) -> list:
     (base / "jobs").mkdir(exist_ok=True)
+    (base / "jobs" / "__init__.py").touch()
     (base / "jobs" / "main.py").write_text("def main():\n    pass\n")
     result = load_text(text, str(base / "app.flow"))
     assert result.ok, result.diagnostics
@@ -85,6 +86,7 @@ def _of(names: dict[str, set[str]], task: str) -> dict[str, set[str]]:
 def test_names_of_untouched_tasks_never_move(tmp_path):
     """Add `x` (two schedules) next to `x_1`, reorder, remove: `x_1`'s names stay."""
     (tmp_path / "jobs").mkdir()
+    (tmp_path / "jobs" / "__init__.py").touch()
     (tmp_path / "jobs" / "main.py").write_text("def main():\n    pass\n")
     x1 = 'task x_1 {\n  python = "jobs.main:main"\n  schedule = "daily"\n}\n'
     x = ('task x {\n  python = "jobs.main:main"\n  schedule = ["Mon 09:00", "Tue 10:00"]\n}\n')
@@ -122,6 +124,7 @@ def test_minimal_tasks_compile_on_every_target_with_the_defaults(tmp_path_factor
                                                                  schedule):
     base = tmp_path_factory.mktemp("minimal")
     (base / "jobs").mkdir()
+    (base / "jobs" / "__init__.py").touch()
     (base / "jobs" / "main.py").write_text("def main():\n    pass\n")
     text = KINDS[kind].replace("SCHED", schedule)
     if kind == "image":  # ECS Fargate needs subnets: the one setting with no default

@@ -30,6 +30,7 @@ environment prod { aws { subnets = ["subnet-1"] } }
 
 def compiled(tmp_path):
     (tmp_path / "jobs").mkdir()
+    (tmp_path / "jobs" / "__init__.py").touch()
     (tmp_path / "jobs" / "main.py").write_text("def main():\n    pass\n")
     result = load_text(SPEC, str(tmp_path / "scope.flow"), env="prod")
     assert result.ok, result.diagnostics

@@ -67,7 +67,8 @@ def _session(file: Path, env: str | None, state: Path, task: str | None, speed: 
     from flowc.emulator.session import Options, Session
     from flowc.emulator.view import PlainView
 
-    options = Options(spec=file, env=env, speed=speed_option(speed), state_dir=state, watch=False)
+    options = Options(spec=file, env=env, speed=speed_option(speed), state_dir=state, watch=False,
+                      exclusive=False)  # alongside a running `flowc dev`, like `flowc run`
     session = Session(options, PlainView(sys.stderr, output_stream=sys.stdout))
     if session.load() != 0:
         raise typer.Exit(1)

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from flowc.compiler.ir import App, PythonHandler, Task
 from flowc.diagnostics import Diagnostic, DiagnosticError
-from flowc.emulator.processes import start_time
+from flowc.emulator.processes import kill_leftovers, start_time
 from flowc.emulator.secrets import ENV_PREFIX
 
 TIMEOUT_EXIT = 124
@@ -242,6 +242,8 @@ class ProcessRunner:
         finally:
             _signal(proc, signal.SIGUSR1)  # no-op when it ended by itself
             returncode = _reap(proc)
+            if returncode < 0:  # the supervisor itself was killed: it could not clean up
+                kill_leftovers([attempt.run_id])
             for pipe in streams:
                 pipe.close()
             with self._lock:

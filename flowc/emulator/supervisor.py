@@ -95,6 +95,8 @@ def main() -> int:
             os.execvp(argv[0], argv)
         finally:
             os._exit(127)
+    if killing:  # SIGUSR1 came before the fork: the task must not outlive it either
+        signal_all(signal.SIGKILL)
     status = None
     while status is None:
         try:
