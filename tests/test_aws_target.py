@@ -140,13 +140,18 @@ def test_image_task_runs_on_fargate_in_the_environments_subnets(tmp_path):
     assert json.loads(rule["event_pattern"])["detail"]["lastStatus"] == ["STOPPED"]
 
 
-def test_image_task_without_subnets_is_reported(tmp_path):
+def test_image_task_without_subnets_runs_in_the_default_vpc_W403(tmp_path):
     spec = aws_app(tmp_path, subnets=())
     diags = AwsTarget().check(spec)
-    assert [d.code for d in diags] == ["E401"]
+    assert [d.code for d in diags] == ["W403"]
     d = diags[0]
-    assert "`cleanup`" in d.message and "prod" in d.message
+    assert "`cleanup`" in d.message and "prod" in d.message and "default VPC" in d.message
     assert "aws { subnets" in d.help and d.span == spec.task("cleanup").span
+    stack = build(spec)
+    ecs = only(stack.resources["aws_scheduler_schedule"], "cleanup_schedule_")["target"][0]
+    assert ecs["ecs_parameters"][0]["network_configuration"] == [
+        {"subnets": "${data.aws_subnets.default_subnets.ids}", "assign_public_ip": True}]
+    assert stack.data_sources["aws_vpc"]["default_vpc"] == {"default": True}
 
 
 def test_alerts_aws_cannot_measure_are_reported(tmp_path):

@@ -126,15 +126,20 @@ def test_minimal_tasks_compile_on_every_target_with_the_defaults(tmp_path_factor
     (base / "jobs").mkdir()
     (base / "jobs" / "__init__.py").touch()
     (base / "jobs" / "main.py").write_text("def main():\n    pass\n")
-    text = KINDS[kind].replace("SCHED", schedule)
-    if kind == "image":  # ECS Fargate needs subnets: the one setting with no default
-        text += 'environment prod {\n  aws { subnets = ["subnet-0abc"] }\n}\n'
-    (base / "m.flow").write_text(text)
-    args = ["compile", str(base / "m.flow"), "--out", str(base / "out")]
-    if kind == "image":
-        args += ["--env", "prod"]
-    result = CliRunner().invoke(cli, args)
+    (base / "m.flow").write_text(KINDS[kind].replace("SCHED", schedule))
+    result = CliRunner().invoke(cli, ["compile", str(base / "m.flow"), "--out", str(base / "out")])
     assert result.exit_code == 0, result.output
     assert {p.name for p in (base / "out").iterdir()} == set(TARGET_NAMES)
-    check = CliRunner().invoke(cli, ["check", *args[1:2], *args[4:]])
+    check = CliRunner().invoke(cli, ["check", str(base / "m.flow")])
     assert check.exit_code == 0, check.output
+    if kind == "image":  # no subnets: the default VPC, said once
+        assert check.output.count("warning[W403]") == 1
+
+
+def test_image_services_without_subnets_stay_E401():
+    """Services need the subnets (an ALB needs two zones): no default VPC fallback."""
+    from tests.conftest import EXAMPLES
+
+    result = CliRunner().invoke(cli, ["check", str(EXAMPLES / "platform.flow")])
+    code = "E401"
+    assert result.exit_code == 1 and f"error[{code}]" in result.output

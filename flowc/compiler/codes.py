@@ -97,6 +97,7 @@ CODES: dict[str, str] = {
     "E402": "alert on dead letters for a task without a dead-letter queue (aws)",
     "E403": "symlink in a code directory that leads outside it (or nowhere): never shipped",
     "W401": "image task's cpu/memory rounded up to a valid ECS Fargate size",
+    "W403": "image task on aws without subnets: runs in the default VPC with a public IP",
     "W402": "duration alert on an image task: no per-run metric on ECS, no alarm on aws",
     # -- gcp and k8s targets (flowc/targets/gcp*.py, k8s*.py)
     "E450": "env var name reserved by the target's runtime (Lambda, ECS, Cloud Run, flowc's pod)",

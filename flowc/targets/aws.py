@@ -40,12 +40,13 @@ class AwsTarget(Target):
             if isinstance(task.handler, ImageHandler) and not app.aws.subnets:
                 where = f"environment `{app.environment}`" if app.environment else "the spec"
                 out.append(Diagnostic(
-                    "E401",
-                    f"image task `{task.name}` runs on ECS Fargate on aws, "
-                    f"but {where} sets no subnets",
+                    "W403",
+                    f"image task `{task.name}` runs on ECS Fargate in the default VPC's "
+                    f"subnets with a public IP (to pull its image): {where} sets no subnets",
                     task.span,
-                    "add `aws { subnets = [\"subnet-...\"] }` to the environment, "
-                    "or leave AWS out with `targets = [gcp, k8s]`",
+                    "add `aws { subnets = [\"subnet-...\"] }` to the environment for private "
+                    "subnets (with a NAT gateway or VPC endpoints for the image pull)",
+                    target="aws",
                 ))
             for alert in task.alerts:
                 if alert.metric == "dead_letters" and task.on_failure != "dead_letter":
@@ -153,6 +154,17 @@ class _Builder(LambdaParts, EcsParts, AlertParts, ReleaseParts, ServiceParts):
             self.task(task)
         self.services(services)
 
+    def default_subnets(self) -> str:
+        """The account's default-VPC subnets (one per zone), for image tasks when the spec
+        names none: a Terraform expression, looked up once per stack."""
+        if "aws_subnets" not in self.stack.data_sources:
+            vpc = self.stack.data("aws_vpc", "default_vpc", {"default": True})
+            self.stack.data("aws_subnets", "default_subnets", {"filter": [
+                {"name": "vpc-id", "values": [vpc.ref("id")]},
+                {"name": "default-for-az", "values": ["true"]},
+            ]})
+        return "${data.aws_subnets.default_subnets.ids}"
+
     def secret(self, name: str) -> None:
         res = self.stack.resource("aws_secretsmanager_secret", f"{name}_secret", {
             "name": self.names.name(name, kind="secret"),
@@ -243,6 +255,8 @@ class _Builder(LambdaParts, EcsParts, AlertParts, ReleaseParts, ServiceParts):
             if isinstance(task.handler, ImageHandler):
                 network: dict[str, Any] = {"subnets": list(self.app.aws.subnets),
                                            "assign_public_ip": False}
+                if not self.app.aws.subnets:  # W403: the default VPC, public to pull
+                    network = {"subnets": self.default_subnets(), "assign_public_ip": True}
                 if self.app.aws.security_groups:
                     network["security_groups"] = list(self.app.aws.security_groups)
                 target["ecs_parameters"] = [{
