@@ -40,3 +40,18 @@ from tests.components_support import (  # noqa: E402,F401  (session fixtures: do
     localstack_host,
     python_image,
 )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def warm_cloud_idle():
+    """The warm embedded AWS servers the tests' state directories get (one each, see
+    flowc/emulator/warmcloud.py) stop 3 s after their last command, not 15 minutes."""
+    import os
+
+    previous = os.environ.get("FLOWC_CLOUD_IDLE")
+    os.environ["FLOWC_CLOUD_IDLE"] = "3"
+    yield
+    if previous is None:
+        os.environ.pop("FLOWC_CLOUD_IDLE", None)
+    else:
+        os.environ["FLOWC_CLOUD_IDLE"] = previous

@@ -9,7 +9,8 @@ import sys
 
 from tests.conftest import EXAMPLES
 
-HEAVY = ("cdktf", "constructs", "jsii", "boto3", "botocore", "moto", "docker")
+HEAVY = ("cdktf", "constructs", "jsii", "boto3", "botocore", "moto", "docker",
+         "pydantic")  # typer >= 0.29 imports pydantic at every command (pinned below it)
 
 PROBE = """
 import sys

@@ -49,7 +49,7 @@ def test_embedded_server_is_detached_recorded_reused_and_stopped(root):
 
 def test_a_dead_server_is_replaced_on_its_old_port(root):
     first = localcloud.ensure(root, environ={})
-    localcloud._terminate(first.pid)
+    localcloud.terminate(first.pid)
     second = localcloud.ensure(root, environ={})
     assert second.started and second.pid != first.pid
     assert second.port == first.port  # endpoints in Terraform's state stay valid

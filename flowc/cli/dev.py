@@ -142,7 +142,8 @@ def dev(
     try:
         code = session.open()
         if code == 0 and not stop.is_set():
-            session.start()
+            code = session.start()
+        if code == 0 and not stop.is_set():
             finished = session.wait(stop)
             session.view.message(
                 "flowc dev: window over, finishing runs in flight"

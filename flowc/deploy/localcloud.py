@@ -122,7 +122,7 @@ def start_moto(root: Path, port: int | None = None, python: str = sys.executable
         if not is_running(pid):
             raise LocalCloudError(_start_error(f"it exited on port {port}", log))
         time.sleep(0.2)
-    _terminate(pid)
+    terminate(pid)
     raise LocalCloudError(_start_error(f"it did not answer within {timeout:.0f}s", log))
 
 
@@ -132,7 +132,7 @@ def stop(root: Path) -> LocalCloud | None:
     with _locked(root):
         rec = recorded(root)
         if rec is not None and rec.kind == "moto" and rec.pid and _is_moto(rec.pid):
-            _terminate(rec.pid)
+            terminate(rec.pid)
         (root / CLOUD_FILE).unlink(missing_ok=True)
         return rec
 
@@ -185,7 +185,7 @@ def _is_moto(pid: int) -> bool:
     return b"moto" in cmdline
 
 
-def _terminate(pid: int, grace: float = 5.0) -> None:
+def terminate(pid: int, grace: float = 5.0) -> None:
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
             os.kill(pid, sig)

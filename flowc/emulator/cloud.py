@@ -1,8 +1,14 @@
 """The AWS side of the emulator: LocalStack when one answers, else an embedded moto server.
 
 Detection follows localstack-client: `LOCALSTACK_HOST` (`host[:port]`, default
-127.0.0.1:4566), health at `/_localstack/health`. Otherwise flowc starts
-`moto.server.ThreadedMotoServer` on a free loopback port and stops it on exit.
+127.0.0.1:4566), health at `/_localstack/health`. Otherwise `connect()` uses the warm
+embedded moto server shared by every command (warmcloud.py), starting it if needed
+without waiting for it; `start()` runs one in-process for this command only.
+
+Nothing waits for the server before it is needed: `provision_in_background` creates
+the resources in a thread, and the calls that need them (secrets, dead letters,
+alerts) wait until it has finished (`settle()`), so a failed run still reaches its
+queue, while a run that needs nothing from AWS never waits for it.
 
 What the spec declares is created there (idempotently, again on every reload):
 - one SQS queue `<app>-<task>-dlq` per task with `on_failure = dead_letter`, holding
@@ -22,13 +28,14 @@ import logging
 import os
 import threading
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from flowc.compiler.ir import App, Task
 from flowc.diagnostics import Diagnostic
-from flowc.emulator import deadletters
+from flowc.emulator import deadletters, warmcloud
 from flowc.targets.naming import Namer
 
 TEST_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
@@ -48,10 +55,22 @@ def topic_name(app: App, task: Task, index: int) -> str:
     return Namer(app).name(task.name, "alert", str(index))
 
 
+def parse_localstack_host(given: str) -> tuple[str, int]:
+    """`host[:port]` as localstack-client reads LOCALSTACK_HOST (default port 4566).
+
+    Its own parser lives in a module that imports boto3 (half a second at start-up),
+    which a `flowc run` that needs no AWS call must not pay."""
+    hostname, _, port = given.partition(":")
+    if not port:
+        return hostname.strip() or "localhost", 4566
+    try:
+        return hostname.strip() or "localhost", int(port)
+    except ValueError:
+        raise ValueError(f"could not parse {given} into <hostname>:<port>") from None
+
+
 def localstack_endpoint(environ: Mapping[str, str] | None = None) -> str | None:
     """The LocalStack edge URL if one answers its health check, else None."""
-    from localstack_client.config import parse_localstack_host
-
     environ = os.environ if environ is None else environ
     hostname, port = parse_localstack_host(environ.get("LOCALSTACK_HOST") or DEFAULT_LOCALSTACK)
     scheme = "https" if environ.get("USE_SSL") in ("1", "true") else "http"
@@ -75,16 +94,35 @@ class ProvisionReport:
 class Cloud:
     """Clients for one AWS endpoint; `start()` picks LocalStack or the embedded server."""
 
-    def __init__(self, endpoint: str, kind: str, region: str = "us-east-1", server: Any = None):
+    def __init__(self, endpoint: str, kind: str, region: str = "us-east-1", server: Any = None,
+                 warm: warmcloud.WarmServer | None = None):
         self.endpoint = endpoint
         self.kind = kind  # "localstack" | "moto" | "external"
         self.region = region
         self._server = server
+        self.warm = warm  # the shared server, while it may still be starting
+        self._settled = threading.Event()  # the last provisioning has finished
+        self._settled.set()
+        self.failure: Exception | None = None  # why the last provisioning failed
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._queue_urls: dict[str, str] = {}
         self.report = ProvisionReport()
         self.journal: deadletters.Journal | None = None  # set by the session: letters kept
+
+    @classmethod
+    def connect(cls, state_dir: Path, region: str = "us-east-1",
+                environ: Mapping[str, str] | None = None) -> Cloud:
+        """LocalStack if it answers, else the state directory's warm server (started, not
+        awaited)."""
+        environ = os.environ if environ is None else environ
+        if not warmcloud.enabled(environ):
+            return cls.start(region, environ)
+        url = localstack_endpoint(environ)
+        if url:
+            return cls(url, "localstack", region)
+        server = warmcloud.ensure(state_dir, environ)  # leased to this process
+        return cls(server.endpoint, "moto", region, warm=server)
 
     @classmethod
     def start(cls, region: str = "us-east-1", environ: Mapping[str, str] | None = None) -> Cloud:
@@ -102,13 +140,17 @@ class Cloud:
         return cls(f"http://{host}:{port}", "moto", region, server)
 
     def stop(self) -> None:
-        """Stop the embedded server, if this session started one."""
+        """Stop the embedded server, if this session started one (a warm one keeps running)."""
+        if self.warm is not None:
+            self.warm.release()
         if self._server is not None:
             server, self._server = self._server, None
             server.stop()
 
     def client(self, service: str) -> Any:
         with self._lock:
+            if self.warm is not None and not self._clients:
+                self.warm.wait()  # the first client: the shared server may still be starting
             if service not in self._clients:
                 import boto3
                 from botocore.config import Config
@@ -133,6 +175,35 @@ class Cloud:
         }
 
     # provisioning -----------------------------------------------------------------
+
+    def provision_in_background(self, app: App, secret_values: Mapping[str, str | None],
+                                then: Callable[[], None] = lambda: None) -> None:
+        """`provision` in a thread, then `then()`; `settle()` waits for both."""
+        self._settled.wait()  # one provisioning at a time, in order
+        self._settled.clear()
+
+        def work() -> None:
+            try:
+                self.provision(app, secret_values)
+                then()
+                self.failure = None
+            except Exception as exc:  # noqa: BLE001 - reported by whoever needs the cloud
+                self.failure = exc
+            finally:
+                self._settled.set()
+
+        threading.Thread(target=work, name="flowc-provision", daemon=True).start()
+
+    def _after_provisioning(self) -> None:
+        """Run-time calls wait for provisioning (the queue restored, the secrets stored);
+        if it failed they still try, and report their own error."""
+        self._settled.wait()
+
+    def settle(self) -> None:
+        """Wait for the last provisioning; raise what made it fail."""
+        self._settled.wait()
+        if self.failure is not None:
+            raise self.failure
 
     def provision(self, app: App, secret_values: Mapping[str, str | None]) -> ProvisionReport:
         """Create (or update) the queues, secrets and topics `app` declares."""
@@ -181,6 +252,7 @@ class Cloud:
     # run time -------------------------------------------------------------------
 
     def get_secret(self, app: App, name: str) -> str | None:
+        self._after_provisioning()
         sm = self.client("secretsmanager")
         try:
             return sm.get_secret_value(SecretId=secret_id(app, name))["SecretString"]
@@ -189,6 +261,7 @@ class Cloud:
 
     def send_dead_letter(self, app: App, task: str, body: dict[str, Any]) -> tuple[str, str]:
         """Send a failed run to the task's queue; returns (queue url, message id)."""
+        self._after_provisioning()
         url = self.queue_url(app, task)
         message_id = deadletters.send(self.client("sqs"), url, body)
         if self.journal is not None:
@@ -197,21 +270,25 @@ class Cloud:
 
     def dead_letters(self, app: App, task: str) -> list[deadletters.Letter]:
         """The task's dead letters, left in the queue."""
+        self._after_provisioning()
         return deadletters.peek(self.client("sqs"), self.queue_url(app, task))
 
     def take_dead_letters(self, app: App, task: str, run_ids: set[str] | None,
                           hold_s: float) -> list[deadletters.Letter]:
         """Dead letters to replay, hidden from other readers for `hold_s` seconds."""
+        self._after_provisioning()
         return deadletters.take(self.client("sqs"), self.queue_url(app, task), run_ids, hold_s)
 
     def delete_dead_letter(self, app: App, task: str, letter: deadletters.Letter) -> None:
         """Delete the message, then its journal entry (a crash between: sent back once)."""
+        self._after_provisioning()
         self.client("sqs").delete_message(QueueUrl=self.queue_url(app, task),
                                           ReceiptHandle=letter.receipt)
         if self.journal is not None:
             self.journal.remove(dlq_name(app, task), letter.run_id)
 
     def publish_alert(self, topic_arn: str, subject: str, message: str) -> str:
+        self._after_provisioning()
         return self.client("sns").publish(
             TopicArn=topic_arn, Subject=subject[:99], Message=message
         )["MessageId"]

@@ -105,6 +105,7 @@ class Session:
         self.refused_fires = 0
         self._fault_lock = threading.Lock()
         self._heartbeat: threading.Thread | None = None
+        self._cloud_failed = False  # E507 shown
 
     # loading ------------------------------------------------------------------------
 
@@ -177,7 +178,7 @@ class Session:
             )])  # fmt: skip
         if self.cloud is None:
             try:
-                self.cloud = Cloud.start(app.aws.region)
+                self.cloud = Cloud.connect(self.options.state_dir, app.aws.region)
             except Exception as exc:  # noqa: BLE001 - e.g. no free port, broken moto install
                 self.show([Diagnostic(
                     "E507", f"could not start the embedded AWS emulator: {exc}",
@@ -192,9 +193,16 @@ class Session:
                     help="start LocalStack there, or unset LOCALSTACK_HOST",
                 )])  # fmt: skip
         self.cloud.journal = Journal(self.options.state_dir)
+        self._provision(app)  # in the background: nothing waits for it until it is needed
+        return 0
+
+    def settle_cloud(self) -> int:
+        """Wait for the AWS side to be provisioned. Returns 0, or 1 after printing E507."""
+        assert self.cloud is not None
         try:
-            self._provision(app)
+            self.cloud.settle()
         except Exception as exc:  # noqa: BLE001 - the endpoint answered but refused
+            self._cloud_failed = True
             self.show([Diagnostic(
                 "E507", f"could not provision the AWS side at {self.cloud.endpoint}: {exc}",
                 help="check that LocalStack is healthy, or unset LOCALSTACK_HOST to use the "
@@ -218,12 +226,12 @@ class Session:
             if values.get(s.name) is None
         ]
         self.show(missing)
-        self.cloud.provision(app, values)
-        self._write_cloud_file()
+        self.cloud.provision_in_background(app, values, then=self._write_cloud_file)
 
     def _write_cloud_file(self) -> None:
-        """`<state>/cloud.json`, written only by the session holding the state lock."""
-        if self.cloud is None or not self.lock.held:
+        """`<state>/cloud.json`, written only by the session holding the state lock (and
+        not after it closed: provisioning may end after a `flowc run`)."""
+        if self.cloud is None or not self.lock.held or self._closed:
             return
         path = self.options.state_dir / CLOUD_FILE
         record = dict(self.cloud.describe(), pid=os.getpid())
@@ -343,8 +351,11 @@ class Session:
     def _note(self, diagnostic: Diagnostic) -> None:
         self.show([diagnostic])
 
-    def start(self) -> None:
-        """Start the clock, the scheduler and (unless disabled) the watcher."""
+    def start(self) -> int:
+        """Start the clock, the scheduler and (unless disabled) the watcher.
+
+        The plan is printed first; the scheduler starts once the AWS side is provisioned
+        (so the first failed run finds its queue). Returns 0, or 1 after E507."""
         assert self.app is not None
         self._wire()
         assert self.clock is not None and self.executor is not None
@@ -374,8 +385,20 @@ class Session:
             )
             self.watcher.start()
         self.view.start(self.scheduler.snapshot, self.header(), self.clock.now)
+        self.view.message(self.plan())
+        if self.settle_cloud():
+            return 1
         self.scheduler.start()
         self._start_services(self.app)
+        return 0
+
+    def plan(self, shown: int = 8) -> str:
+        """The next fire of the first `shown` tasks, soonest first."""
+        assert self.scheduler is not None
+        nexts = sorted((t, n) for n, t in self.scheduler.snapshot().items() if t is not None)
+        listed = ", ".join(f"{name} {iso(moment)}" for moment, name in nexts[:shown])
+        more = f" (and {len(nexts) - shown} more)" if len(nexts) > shown else ""
+        return f"flowc dev: next fires: {listed or 'none'}{more}"
 
     # services ---------------------------------------------------------------------
 
@@ -551,6 +574,8 @@ class Session:
         report = self.storage_report()
         if report:
             self.view.message(report)
+        if self.cloud is not None and self.cloud.failure is not None and not self._cloud_failed:
+            self.settle_cloud()  # prints E507 (a `flowc run` does not wait to find out)
         self.view.stop()
         if self.cloud is not None and self._owns_cloud:
             self.cloud.stop()
