@@ -26,6 +26,15 @@ from flowc.targets.aws_services import ServiceParts
 from flowc.targets.base import Resource, Stack, Target, standard_tags
 from flowc.targets.naming import schedule_keys
 
+# Account quotas a spec can exceed on its own (AWS defaults; both can be raised on request).
+IAM_ROLES_PER_ACCOUNT = 1000
+LAMBDA_CONCURRENCY_PER_ACCOUNT = 1000
+LAMBDA_UNRESERVED_MINIMUM = 100  # AWS refuses reservations that leave less than this
+# IAM roles per task: the scheduler's, plus the function's (python) or the ECS execution
+# and task roles (image): see `role()` and aws_lambda.py / aws_ecs.py.
+ROLES_PER_TASK = {"python": 2, "image": 3}
+RESERVED_CONCURRENCY = 1  # every function reserves this much (aws_lambda.py)
+
 PROVIDER_SOURCE = "hashicorp/aws"
 PROVIDER_VERSION = "~> 5.100"
 LOG_RETENTION_DAYS = 365
@@ -61,7 +70,7 @@ class AwsTarget(Target):
                         f"no `{alert.metric}` alarm for task `{task.name}` on aws: ECS "
                         "reports no per-run duration metric", alert.span or task.span,
                         "alert on `errors` for image tasks, or set `timeout` to bound runs"))
-        return out
+        return out + account_limits(app)
 
     def build(self, app: App, stack: Stack) -> None:
         tasks = app.tasks_for("aws")
@@ -287,3 +296,30 @@ class _Builder(LambdaParts, EcsParts, AlertParts, ReleaseParts, ServiceParts):
             names.append(sched.ref("name"))
         self.stack.output(f"{task.name}_schedule_names", names,
                           f"EventBridge Scheduler schedules of task `{task.name}`")
+
+
+def account_limits(app: App) -> list[Diagnostic]:
+    """W403/W404 when the spec alone exceeds an account's default IAM role or Lambda
+    concurrency quota (reported at the first task, once each)."""
+    tasks = app.tasks_for("aws")
+    if not tasks:
+        return []
+    out: list[Diagnostic] = []
+    roles = sum(ROLES_PER_TASK[t.handler.kind] for t in tasks)
+    if roles > IAM_ROLES_PER_ACCOUNT:
+        out.append(Diagnostic(
+            "W403", f"the aws stack creates {roles} IAM roles; an AWS account holds "
+            f"{IAM_ROLES_PER_ACCOUNT} by default, so the deploy would fail part-way",
+            tasks[0].span, "request a higher `Roles per account` IAM quota (up to 5000), or "
+            "split the tasks between apps deployed to several accounts"))
+    functions = sum(1 for t in tasks if isinstance(t.handler, PythonHandler))
+    room = LAMBDA_CONCURRENCY_PER_ACCOUNT - LAMBDA_UNRESERVED_MINIMUM
+    if functions * RESERVED_CONCURRENCY > room:
+        out.append(Diagnostic(
+            "W404", f"{functions} Lambda functions each reserve {RESERVED_CONCURRENCY} "
+            f"concurrent execution; an AWS account has {LAMBDA_CONCURRENCY_PER_ACCOUNT} by "
+            f"default and must keep {LAMBDA_UNRESERVED_MINIMUM} unreserved, so at most "
+            f"{room} can reserve", tasks[0].span,
+            "request a higher Lambda `Concurrent executions` quota before deploying, or "
+            "split the tasks between accounts"))
+    return out
