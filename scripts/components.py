@@ -75,6 +75,28 @@ def stop_pid(pid: int, timeout: float) -> None:
             time.sleep(0.05)
 
 
+def start_until_ready(name: str, argv: list[str], base: Path, ready, stop, timeout: float,
+                      env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """Start `argv` in its own session (log in base/<name>.log) and wait for `ready()`.
+
+    On exit or timeout: `stop()`, then ComponentError with the log's tail.
+    """
+    log_path = base / f"{name.lower()}.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(argv, cwd=base, env=env, stdin=subprocess.DEVNULL,
+                                   stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)  # fmt: skip
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        if ready():
+            return process
+        time.sleep(0.2)
+    stop_pid(process.pid, 10.0)
+    stop()
+    tail = log_path.read_text(errors="replace")[-2000:]
+    raise ComponentError(f"{name} did not become ready within {timeout:.0f}s:\n{tail}")
+
+
 def _processes_under(marker: str) -> list[int]:
     """Processes whose command line names `marker`, and all their descendants."""
     parents: dict[int, int] = {}
@@ -128,26 +150,13 @@ class Dockerd:
                 "scripts/install-docker.sh (apt-get install docker.io) and see its output"
             )
         self.base.mkdir(parents=True, exist_ok=True)
-        log = open(self.base / "dockerd.log", "wb")
-        self.process = subprocess.Popen(
-            [binary, "--data-root", str(self.base / "data"), "--exec-root",
-             str(self.base / "exec"), "--pidfile", str(self.base / "dockerd.pid"),
-             "--host", self.host, "--bridge=none", "--iptables=false", "--ip6tables=false",
-             "--shutdown-timeout=2"],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
-        log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                break
-            if self.ping():
-                return self
-            time.sleep(0.2)
-        self.stop()
-        tail = (self.base / "dockerd.log").read_text(errors="replace")[-1500:]
-        raise ComponentError(f"dockerd did not become ready within {timeout:.0f}s:\n{tail}")
+        argv = [binary, "--data-root", str(self.base / "data"), "--exec-root",
+                str(self.base / "exec"), "--pidfile", str(self.base / "dockerd.pid"),
+                "--host", self.host, "--bridge=none", "--iptables=false", "--ip6tables=false",
+                "--shutdown-timeout=2"]  # fmt: skip
+        self.process = start_until_ready("dockerd", argv, self.base, self.ping, self.stop,
+                                         timeout)
+        return self
 
     def ping(self) -> bool:
         import docker
@@ -333,23 +342,10 @@ class LocalStack:
             SKIP_SSL_CERT_DOWNLOAD="1", DNS_ADDRESS="0", DISABLE_EVENTS="1",
             LOCALSTACK_VOLUME_DIR=str(self.base / "volume"), TMPDIR=str(self.base),
         )  # fmt: skip
-        log = open(self.base / "localstack.log", "wb")
-        self.process = subprocess.Popen(
-            [str(python), "-m", "localstack.runtime.main"], cwd=self.base, env=env,
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
-        log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                break
-            if self.ready():
-                return self
-            time.sleep(0.3)
-        self.stop()
-        tail = (self.base / "localstack.log").read_text(errors="replace")[-2000:]
-        raise ComponentError(f"LocalStack did not become ready within {timeout:.0f}s:\n{tail}")
+        argv = [str(python), "-m", "localstack.runtime.main"]
+        self.process = start_until_ready("LocalStack", argv, self.base, self.ready, self.stop,
+                                         timeout, env)
+        return self
 
     def ready(self) -> bool:
         try:

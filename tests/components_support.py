@@ -39,26 +39,25 @@ def dockerd():
     shutil.rmtree(base, ignore_errors=True)
 
 
+def offline_image(dockerd, build, name: str) -> str:
+    """Build (or take from the cache) a rootfs tarball and import it into `dockerd`."""
+    try:
+        dockerd.import_image(build(), name)
+    except components.ComponentError as exc:
+        pytest.fail(f"the offline image {name} could not be built: {exc}", pytrace=False)
+    return name
+
+
 @pytest.fixture(scope="session")
 def busybox_image(dockerd) -> str:
     """The offline busybox image (Debian's busybox-static), imported into `dockerd`."""
-    try:
-        tarball = components.busybox_rootfs()
-        dockerd.import_image(tarball, BUSYBOX)
-    except components.ComponentError as exc:
-        pytest.fail(f"the offline busybox image could not be built: {exc}", pytrace=False)
-    return BUSYBOX
+    return offline_image(dockerd, components.busybox_rootfs, BUSYBOX)
 
 
 @pytest.fixture(scope="session")
 def python_image(dockerd) -> str:
-    """The offline python image (debootstrap minbase + python3-minimal), in `dockerd`."""
-    try:
-        tarball = components.python_rootfs()
-        dockerd.import_image(tarball, PYTHON)
-    except components.ComponentError as exc:
-        pytest.fail(f"the offline python image could not be built: {exc}", pytrace=False)
-    return PYTHON
+    """The offline python image (debootstrap minbase + python3), in `dockerd`."""
+    return offline_image(dockerd, components.python_rootfs, PYTHON)
 
 
 @pytest.fixture

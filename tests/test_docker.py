@@ -214,6 +214,32 @@ def test_isolated_python_task_runs_in_the_python_image_with_read_only_code(
     assert not (tmp_path / "jobs" / "new.txt").exists()
 
 
+def test_flowc_run_isolate_docker_uses_the_environments_python_image(
+    tmp_path, docker_host, python_image
+):
+    tmp_path.chmod(0o755)
+    write_jobs(tmp_path)
+    (tmp_path / "jobs" / "iso.py").write_text(ISOLATED_JOBS)
+    (tmp_path / "app.flow").write_text(f"""
+app {unique("iso")}
+task ok {{
+  python = "jobs.iso:ok"
+  schedule = every 1h
+  env {{ GREETING = "hello" }}
+}}
+environment dev {{ k8s {{ python_image = "{python_image}" }} }}
+""")
+    done = subprocess.run([*FLOWC, "run", "app.flow", "ok", "--env", "dev", "--isolate", "docker",
+                           "--state", ".flowc"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "LOCALSTACK_HOST": "127.0.0.1:9"})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "uid 65532 cwd /code env hello" in done.stdout
+    plain = subprocess.run([*FLOWC, "run", "app.flow", "ok", "--env", "dev", "--state", ".flowc"],
+                           cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                           env={**os.environ, "LOCALSTACK_HOST": "127.0.0.1:9"})  # fmt: skip
+    assert f"uid {os.getuid()} cwd {tmp_path}" in plain.stdout  # the default: a process
+
+
 # -- flowc dev / flowc run end to end ---------------------------------------------------------
 
 SPEC = """

@@ -45,6 +45,7 @@ from flowc.targets.k8s_manifests import CODE_DIR, UID
 
 STOP_GRACE_S = 2  # seconds between SIGTERM and SIGKILL when a container is stopped
 TMPFS = {"/tmp": "rw,nosuid,nodev,size=256m,mode=1777"}
+POOL_SIZE = 64  # > 3 connections x the executor's 16 concurrent attempts
 LABEL = "flowc.owner"  # host:pid of the flowc process running the container
 
 
@@ -93,7 +94,8 @@ class DockerRunner:
         try:
             import docker
 
-            client = docker.from_env(timeout=10)
+            # each attempt holds up to 3 connections (wait + stdout + stderr streams)
+            client = docker.from_env(timeout=10, max_pool_size=POOL_SIZE)
             client.ping()
         except Exception as exc:  # any failure to reach an engine is the same to the user
             reason = str(exc).split("\n")[0][:200]
