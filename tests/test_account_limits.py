@@ -1,4 +1,4 @@
-"""Account quotas a spec can exceed on its own (issue 16): W403 (IAM roles per account)
+"""Account quotas a spec can exceed on its own (issue 16): W405 (IAM roles per account)
 and W404 (Lambda reserved concurrency), from the same rules `flowc check` and `flowc
 compile` run (flowc/targets/rules.py)."""
 
@@ -24,12 +24,12 @@ def python_tasks(n: int):
     return [make_task(f"t{i}") for i in range(n)]
 
 
-def test_roles_over_the_default_quota_warn_W403_at_the_first_task(tmp_path):
+def test_roles_over_the_default_quota_warn_W405_at_the_first_task(tmp_path):
     fits = IAM_ROLES_PER_ACCOUNT // ROLES_PER_TASK["python"]
     assert codes(make_app(tmp_path, *python_tasks(fits))) == []
     app = make_app(tmp_path, *python_tasks(fits + 1))
     [warning] = account_limits(app)
-    assert warning.code == "W403" and f"{(fits + 1) * 2} IAM roles" in warning.message
+    assert warning.code == "W405" and f"{(fits + 1) * 2} IAM roles" in warning.message
     assert warning.span == app.tasks[0].span and "quota" in warning.help
 
 
@@ -37,7 +37,7 @@ def test_image_tasks_count_their_execution_and_task_roles(tmp_path):
     image = ImageHandler("busybox:1.36", ())
     fits = IAM_ROLES_PER_ACCOUNT // ROLES_PER_TASK["image"]
     tasks = [make_task(f"i{i}", handler=image) for i in range(fits + 1)]
-    assert codes(make_app(tmp_path, *tasks)) == ["W403"]
+    assert codes(make_app(tmp_path, *tasks)) == ["W405"]
 
 
 def test_reserved_concurrency_over_what_an_account_allows_warns_W404(tmp_path):

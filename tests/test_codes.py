@@ -126,3 +126,14 @@ def test_several_errors_are_reported_in_one_run():
     text = (T + "  memroy = 1GB\n  timezone = \"Mars/Base\"\n  targets = [aws, azur]\n}\n")
     result = load_text(text, "app.flow")
     assert {"E102", "E113", "E115"} <= {d.code for d in result.diagnostics}
+
+
+def test_no_code_is_declared_twice():
+    """A dict literal keeps the last of two equal keys silently: read the source instead."""
+    import ast
+
+    source = Path(__file__).resolve().parents[1] / "flowc" / "compiler" / "codes.py"
+    keys = [k.value for node in ast.walk(ast.parse(source.read_text()))
+            if isinstance(node, ast.Dict)
+            for k in node.keys if isinstance(k, ast.Constant) and isinstance(k.value, str)]
+    assert sorted(k for k in set(keys) if keys.count(k) > 1) == []

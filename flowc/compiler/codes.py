@@ -99,7 +99,7 @@ CODES: dict[str, str] = {
     "W401": "image task's cpu/memory rounded up to a valid ECS Fargate size",
     "W403": "image task on aws without subnets: runs in the default VPC with a public IP",
     "W402": "duration alert on an image task: no per-run metric on ECS, no alarm on aws",
-    "W403": "the aws stack needs more IAM roles than an account holds by default (1000)",
+    "W405": "the aws stack needs more IAM roles than an account holds by default (1000)",
     "W404": "the aws functions reserve more concurrency than an account allows by default",
     # -- gcp and k8s targets (flowc/targets/gcp*.py, k8s*.py)
     "E450": "env var name reserved by the target's runtime (Lambda, ECS, Cloud Run, flowc's pod)",

@@ -299,7 +299,7 @@ class _Builder(LambdaParts, EcsParts, AlertParts, ReleaseParts, ServiceParts):
 
 
 def account_limits(app: App) -> list[Diagnostic]:
-    """W403/W404 when the spec alone exceeds an account's default IAM role or Lambda
+    """W405/W404 when the spec alone exceeds an account's default IAM role or Lambda
     concurrency quota (reported at the first task, once each)."""
     tasks = app.tasks_for("aws")
     if not tasks:
@@ -308,7 +308,7 @@ def account_limits(app: App) -> list[Diagnostic]:
     roles = sum(ROLES_PER_TASK[t.handler.kind] for t in tasks)
     if roles > IAM_ROLES_PER_ACCOUNT:
         out.append(Diagnostic(
-            "W403", f"the aws stack creates {roles} IAM roles; an AWS account holds "
+            "W405", f"the aws stack creates {roles} IAM roles; an AWS account holds "
             f"{IAM_ROLES_PER_ACCOUNT} by default, so the deploy would fail part-way",
             tasks[0].span, "request a higher `Roles per account` IAM quota (up to 5000), or "
             "split the tasks between apps deployed to several accounts"))
