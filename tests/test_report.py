@@ -250,3 +250,16 @@ def test_a_service_gets_a_section_with_what_each_target_creates(tmp_path):
 
     html = render_html(page)
     assert 'id="service-api"' in html and 'id="task-sync"' in html
+
+
+def test_a_schedule_in_its_own_zone_is_drawn_in_the_tasks_zone(tmp_path):
+    spec = tmp_path / "zones.flow"
+    spec.write_text('defaults { timezone = "Europe/Berlin" }\n'
+                    'task t {\n  image = "busybox:1.36"\n'
+                    '  schedule = ["Mon 09:00", "Tue 09:00 Asia/Tokyo"]\n  targets = [aws]\n}\n')
+    result = load(spec)
+    assert result.ok, result.diagnostics
+    page = build_page(result.app, Month(2027, 3), result.diagnostics, state_dir=tmp_path)
+    source, aws = workload(page, "t").source, placement(page, "t", "aws").calendar
+    assert [f.label for f in day(source, 2).fires] == ["01:00"]  # Tokyo 09:00 is Berlin 01:00
+    assert aws.marked == [] and aws.runs == source.runs == 10

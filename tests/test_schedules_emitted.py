@@ -176,7 +176,8 @@ def test_overlapping_aws_expressions_run_twice_and_the_calendar_shows_it():
     out = translate(schedule, "aws")
     assert len(out) == 2
     source = source_calendar("source", [schedule], Month(2027, 3), BERLIN)
-    aws = target_calendar("aws", out, Month(2027, 3), BERLIN, source)
+    aws = target_calendar("aws", [Emitted("aws", tuple(out), BERLIN)], Month(2027, 3), BERLIN,
+                          source)
     assert [d.day.day for d in aws.marked] == [1]  # Monday 2027-03-01
     day = aws.marked[0]
     assert day.status == DIFFERS and day.code is None and day.runs == 2

@@ -147,6 +147,7 @@ def _print_calendars(schedules, target: str | None, month, zone: str) -> None:
     from rich.console import Console
 
     from flowc.compiler.schedules import translate
+    from flowc.compiler.schedules.emitted import Emitted
     from flowc.compiler.schedules.zones import get_zone
     from flowc.report.calendar import source_calendar, target_calendar
     from flowc.report.terminal import month_table
@@ -158,9 +159,8 @@ def _print_calendars(schedules, target: str | None, month, zone: str) -> None:
     console = Console(highlight=False, width=shutil.get_terminal_size((110, 24)).columns)
     console.print(month_table(source))
     if target is not None:
-        expressions = [e for s in schedules for e in translate(s, target)]
-        console.print(month_table(target_calendar(target, expressions, month, shown, source,
-                                                  today)))
+        emitted = [Emitted(target, tuple(translate(s, target)), s.zone) for s in schedules]
+        console.print(month_table(target_calendar(target, emitted, month, shown, source, today)))
 
 
 def _instant(when: datetime) -> float:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import calendar as cal
 import heapq
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -124,15 +124,16 @@ def source_calendar(title: str, schedules: Sequence[Schedule], month: Month, zon
     return MonthCalendar(title, month, zone, _days(month, zone, fires, today))
 
 
-def target_calendar(target: str, expressions: Iterable[str], month: Month, zone: str,
+def target_calendar(target: str, emitted: Sequence[Emitted], month: Month, zone: str,
                     source: MonthCalendar, today: date | None = None) -> MonthCalendar:
-    """The target's fires compared with `source`'s, day by day."""
-    expressions = tuple(expressions)
-    emitted = Emitted(target, expressions, zone)
+    """What the target runs (its expressions, grouped by the zone each is read in),
+    compared with `source`'s runs day by day, in `zone`."""
+    expressions = tuple(e for group in emitted for e in group.expressions)
     start, end = month_window(month, zone)
     try:
-        fires = emitted.fires_between(start, end)
-        uncertain = emitted.uncertain_days(start, end)
+        fires = list(heapq.merge(*(group.fires_between(start, end) for group in emitted),
+                                 key=lambda t: t.timestamp()))
+        uncertain = set().union(*(group.uncertain_days(start, end) for group in emitted))
     except UnreadableExpression as err:
         return MonthCalendar(target, month, zone, [], expressions, error=str(err))
     days = _days(month, zone, fires, today)

@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from flowc.compiler.ir import App, Service, Task
-from flowc.compiler.schedules.emitted import documents_dst
+from flowc.compiler.schedules.emitted import Emitted, documents_dst
 from flowc.compiler.schedules.zones import get_zone
 from flowc.cost.model import TargetCost
 from flowc.cost.runs import Month
@@ -97,11 +97,6 @@ class Page:
     totals: list[TargetTotal]
     cost_notes: list[str]
     state_dir: str
-    has_history: bool
-
-    @property
-    def errors(self) -> int:
-        return sum(1 for d, _ in self.warnings if d.is_error)
 
 
 def location(diagnostic_or_span) -> str:
@@ -120,9 +115,7 @@ def build_page(app: App, month: Month, diagnostics: list[Diagnostic], *,
     from flowc.targets import TARGETS
 
     now = now or datetime.now(UTC)
-    services = tuple(getattr(app, "services", ()))
-    targets = [t for t in TARGETS
-               if app.tasks_for(t) or any(s.runs_on(t) for s in services)]
+    targets = [t for t in TARGETS if app.tasks_for(t) or app.services_for(t)]
     found = list(diagnostics)
     built: dict[str, TargetResources] = {}
     for target in targets:
@@ -136,14 +129,14 @@ def build_page(app: App, month: Month, diagnostics: list[Diagnostic], *,
     found.extend(history_problems)
     workloads = [_task(app, task, month, built, costs.get(task.name, {}), runs, today or now)
                  for task in app.tasks]
-    workloads += [_service(service, built) for service in services]
+    workloads += [_service(service, built) for service in app.services]
     _scale_costs(workloads)
     warnings = _unique(found)
     for w in workloads:
         w.warnings = [d for d in warnings if _about(d, w)]
     totals = _totals(report, targets, built)
     return Page(app, month, now, [(d, location(d)) for d in warnings], workloads, totals,
-                report.notes if report else [], str(state_dir), bool(runs))
+                report.notes if report else [], str(state_dir))
 
 
 def _task(app: App, task: Task, month: Month, built: dict[str, TargetResources],
@@ -160,10 +153,13 @@ def _task(app: App, task: Task, month: Month, built: dict[str, TargetResources],
     for target, resources in built.items():
         if not task.runs_on(target):
             continue
-        expressions = [ts.expression for ts in task.schedules_for(target)]
+        by_zone: dict[str, list[str]] = {}  # a schedule may name its own zone
+        for ts in task.schedules_for(target):
+            by_zone.setdefault(ts.timezone, []).append(ts.expression)
+        emitted = [Emitted(target, tuple(exprs), tz) for tz, exprs in by_zone.items()]
         placements.append(Placement(
             target=target,
-            calendar=target_calendar(target, expressions, month, zone, source, today),
+            calendar=target_calendar(target, emitted, month, zone, source, today),
             resources=resources.of(owner_key("task", task.name)),
             counts=resources.counts(owner_key("task", task.name)),
             cost=costs.get(target), dst_documented=documents_dst(target)))

@@ -75,7 +75,7 @@ def owner(app: App, doc: dict[str, Any], address: str) -> tuple[str, str, Span |
         return None
     block, type_, name = parsed
     workloads = {("task", t.name): t.span for t in app.tasks}
-    workloads.update({("service", s.name): s.span for s in getattr(app, "services", ())})
+    workloads.update({("service", s.name): s.span for s in app.services})
     body = doc.get(block, {}).get(type_, {}).get(name) or {}
 
     def tagged(b: Any) -> tuple[str, str] | None:
