@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from flowc.compiler.ir import App
-from flowc.diagnostics import Diagnostic, Span
+from flowc.diagnostics import Diagnostic
 
 MAX_RUNS = 200  # the most recent runs of a workload drawn on its timeline
 MIN_WIDTH = 0.4  # percent: a run shorter than this is still visible
@@ -49,22 +49,25 @@ class Timeline:
 
 def timelines(app: App, state_dir: str | Path) -> tuple[dict[str, Timeline], list[Diagnostic]]:
     """A timeline per workload that has runs, and W902 if the history cannot be read."""
-    from flowc.emulator.history import db_path, list_runs
+    from flowc.emulator.history import HistoryError, db_path, list_runs
 
     try:
         rows = list_runs(state_dir, app=app.name)
-    except sqlite3.Error as exc:
+    except (HistoryError, sqlite3.Error) as exc:
+        help_ = exc.diagnostic.help if isinstance(exc, HistoryError) else None
         return {}, [Diagnostic(
-            "W902", f"the run history {db_path(state_dir)} cannot be read, so the report shows "
-            f"no runs: {exc}",
-            Span(str(db_path(state_dir)), 1, 1),
-            help="point --state at the directory `flowc dev` wrote, or move the damaged "
-                 "history.sqlite away (the report is written without runs)")]
+            "W902", f"{_reason(exc, db_path(state_dir))}; the report shows no runs",
+            help=help_ or "point --state at the directory `flowc dev` wrote")]
     by_task: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         if row.get("started_at"):
             by_task.setdefault(row["task"], []).append(row)
     return {name: _timeline(name, runs) for name, runs in by_task.items()}, []
+
+
+def _reason(exc: Exception, path: Path) -> str:
+    text = str(exc)
+    return text if str(path) in text else f"cannot read the run history {path}: {text}"
 
 
 def _timeline(name: str, rows: list[dict[str, Any]]) -> Timeline:
