@@ -92,6 +92,11 @@ def test_the_dst_night_per_target(march):
         assert (cell.status, cell.code, cell.dst, cell.runs) == (DIFFERS, "W300", "gap", 0)
         assert [(f.label, f.status) for f in cell.fires] == [("03:00 CEST", MISSING)]
         assert [d.day.day for d in placement(march, "cron_nightly", target).calendar.marked] == [28]
+    # Each calendar says what its side does when the clocks change.
+    assert workload(march, "cron_nightly").source.dst == (
+        "flowc runs a skipped time after the jump, runs a repeated time twice")
+    assert placement(march, "nightly", "k8s").calendar.dst.endswith("runs a repeated time twice")
+    assert "wall clock" in placement(march, "nightly", "gcp").calendar.dst
 
 
 def test_the_repeated_hour_runs_twice_on_kubernetes_only(dst_spec):

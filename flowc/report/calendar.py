@@ -19,8 +19,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from flowc.compiler.schedules.emitted import Emitted, UnreadableExpression
+from flowc.compiler.schedules.dst import ONCE, SHIFT, SKIP, TWICE
+from flowc.compiler.schedules.emitted import (
+    Emitted,
+    UnreadableExpression,
+    dst_words,
+    target_dst_words,
+)
 from flowc.compiler.schedules.model import Schedule
+from flowc.compiler.schedules.spec import GAP_SKIP, OVERLAP_BOTH
 from flowc.compiler.schedules.zones import get_zone
 from flowc.cost.runs import Month
 
@@ -80,6 +87,7 @@ class MonthCalendar:
     days: list[Day]
     expressions: tuple[str, ...] = ()
     error: str | None = None  # why there is no calendar (e.g. the target cannot say it)
+    dst: str = ""  # what this side does when the clocks change, in words
 
     @property
     def weeks(self) -> list[list[Day | None]]:
@@ -121,7 +129,10 @@ def source_calendar(title: str, schedules: Sequence[Schedule], month: Month, zon
                     today: date | None = None) -> MonthCalendar:
     start, end = month_window(month, zone)
     fires = source_fires(schedules, start, end, zone)
-    return MonthCalendar(title, month, zone, _days(month, zone, fires, today))
+    policies = {dst_words(SKIP if s.spec.gap == GAP_SKIP else SHIFT,
+                          TWICE if s.spec.overlap == OVERLAP_BOTH else ONCE) for s in schedules}
+    return MonthCalendar(title, month, zone, _days(month, zone, fires, today),
+                         dst="flowc " + "; or ".join(sorted(policies)))
 
 
 def target_calendar(target: str, emitted: Sequence[Emitted], month: Month, zone: str,
@@ -141,7 +152,7 @@ def target_calendar(target: str, emitted: Sequence[Emitted], month: Month, zone:
         _compare(mine, theirs, zone)
         if mine.status == SAME and mine.day in uncertain:
             mine.status = UNCERTAIN
-    return MonthCalendar(target, month, zone, days, expressions)
+    return MonthCalendar(target, month, zone, days, expressions, dst=target_dst_words(target))
 
 
 def _days(month: Month, zone: str, fires: list[datetime], today: date | None) -> list[Day]:

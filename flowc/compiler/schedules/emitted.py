@@ -24,6 +24,8 @@ from functools import cached_property, lru_cache
 from flowc.compiler.schedules.dst import (
     ONCE,
     SHIFT,
+    SKIP,
+    TARGET_NAME,
     TARGET_POLICY,
     TWICE,
     UNKNOWN,
@@ -73,6 +75,22 @@ def target_spec(target: str, expression: str) -> Spec:
     return Spec(rules=rules, gap=_GAP.get(gap, GAP_SKIP), overlap=_OVERLAP[overlap])
 
 
+_GAP_WORDS = {SKIP: "skips a time the clocks skip", SHIFT: "runs a skipped time after the jump",
+              UNKNOWN: "does not document a time the clocks skip"}
+_OVERLAP_WORDS = {ONCE: "runs a repeated time once", TWICE: "runs a repeated time twice",
+                  UNKNOWN: "does not document a repeated time"}
+
+
+def dst_words(gap: str, overlap: str) -> str:
+    """A DST policy in words: "skips a time the clocks skip, runs a repeated time once"."""
+    return f"{_GAP_WORDS[gap]}, {_OVERLAP_WORDS[overlap]}"
+
+
+def target_dst_words(target: str) -> str:
+    words = f"{TARGET_NAME[target]} " + dst_words(*TARGET_POLICY[target])
+    return words if documents_dst(target) else words + " (drawn as the wall clock reads)"
+
+
 def documents_dst(target: str) -> bool:
     """Does the target say what it does in a DST gap and in a repeated hour?"""
     return UNKNOWN not in TARGET_POLICY[target]
@@ -119,4 +137,5 @@ def _until(stream, end_s: float):
         yield ts
 
 
-__all__ = ["READERS", "Emitted", "UnreadableExpression", "documents_dst", "target_spec"]
+__all__ = ["READERS", "Emitted", "UnreadableExpression", "documents_dst", "dst_words",
+           "target_dst_words", "target_spec"]
