@@ -308,6 +308,37 @@ def test_flowc_dev_runs_image_tasks_retries_and_dead_letters(tmp_path, docker_ho
     assert containers(docker_host) == []
 
 
+SLEEPER = """
+app {app}
+task sleeper {{
+  image = "{image}"
+  command = ["sleep", "300"]
+  schedule = every 1m
+  targets = [k8s]
+}}
+"""
+
+
+def test_ctrl_c_stops_and_removes_the_running_container(tmp_path, docker_host, busybox_image):
+    spec, name = write_spec(tmp_path, busybox_image, SLEEPER)
+    flowc = subprocess.Popen(
+        [*FLOWC, "dev", str(spec), "--plain", "--no-watch", "--speed", "1", "--grace", "0.5",
+         "--start", "2026-01-05T09:00:59.5+00:00", "--state", str(tmp_path / ".flowc"),
+         "--events", str(tmp_path / "events.jsonl")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, "LOCALSTACK_HOST": "127.0.0.1:9"},
+    )  # fmt: skip
+    try:
+        wait_for_container(docker_host, **{"flowc.app": name})
+    finally:
+        flowc.send_signal(signal.SIGINT)
+        assert flowc.wait(timeout=30) == 0
+    assert containers(docker_host, **{"flowc.app": name}) == []
+    records = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    failed = [r for r in records if r["event"] == "failed" and r["task"] == "sleeper"]
+    assert failed and failed[0]["interrupted"] is True
+
+
 def test_kill_9_leaves_a_container_that_the_next_start_reaps(tmp_path, docker_host,
                                                              busybox_image):
     spec, name = write_spec(tmp_path, busybox_image, """
