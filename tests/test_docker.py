@@ -46,7 +46,7 @@ def containers(host: str, **labels: str) -> list:
         client.close()
 
 
-def wait_for_container(host: str, timeout: float = 20, **labels: str):
+def wait_for_container(host: str, timeout: float = 60, **labels: str):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = [c for c in containers(host, **labels) if c.status == "running"]
@@ -321,18 +321,23 @@ task sleeper {{
 
 def test_ctrl_c_stops_and_removes_the_running_container(tmp_path, docker_host, busybox_image):
     spec, name = write_spec(tmp_path, busybox_image, SLEEPER)
-    flowc = subprocess.Popen(
-        [*FLOWC, "dev", str(spec), "--plain", "--no-watch", "--speed", "1", "--grace", "0.5",
-         "--start", "2026-01-05T09:00:59.5+00:00", "--state", str(tmp_path / ".flowc"),
-         "--events", str(tmp_path / "events.jsonl")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        env={**os.environ, "LOCALSTACK_HOST": "127.0.0.1:9"},
-    )  # fmt: skip
+    with open(tmp_path / "dev.log", "w") as log:  # Popen keeps its own descriptor
+        flowc = subprocess.Popen(
+            [*FLOWC, "dev", str(spec), "--plain", "--no-watch", "--speed", "1", "--grace", "0.5",
+             "--start", "2026-01-05T09:00:59.5+00:00", "--state", str(tmp_path / ".flowc"),
+             "--events", str(tmp_path / "events.jsonl")],
+            stdout=log, stderr=subprocess.STDOUT,
+            env={**os.environ, "LOCALSTACK_HOST": "127.0.0.1:9"},
+        )  # fmt: skip
     try:
         wait_for_container(docker_host, **{"flowc.app": name})
     finally:
         flowc.send_signal(signal.SIGINT)
-        assert flowc.wait(timeout=30) == 0
+        try:
+            flowc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            flowc.kill()
+    assert flowc.wait() == 0, (tmp_path / "dev.log").read_text()
     assert containers(docker_host, **{"flowc.app": name}) == []
     records = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
     failed = [r for r in records if r["event"] == "failed" and r["task"] == "sleeper"]
