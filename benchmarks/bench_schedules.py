@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flowc.compiler.schedules import parse_schedule, schedule_warnings, translate
+from flowc.compiler.schedules import parse_schedule
 from flowc.compiler.schedules.parse import compile_spec
+from flowc.targets import registry
 
 MARCH = datetime(2026, 3, 1, tzinfo=UTC)
 APRIL = datetime(2026, 4, 1, tzinfo=UTC)
@@ -60,8 +61,8 @@ def test_parse_translate_and_check_typical_schedules(benchmark):
         for kind, text in forms:
             schedule = parse_schedule(kind, text, "Europe/Berlin")
             for target in ("aws", "gcp", "k8s"):
-                out.append(translate(schedule, target))
-                schedule_warnings(schedule, target, start=MARCH)
+                out.append(registry.get(target).translate(schedule))
+                registry.get(target).schedule_warnings(schedule, start=MARCH)
         return out
 
     out = benchmark(run)

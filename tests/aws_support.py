@@ -21,7 +21,6 @@ import pytest
 from flowc.compiler.ir import (
     Alert,
     App,
-    AwsSettings,
     EnvVar,
     ImageHandler,
     PythonHandler,
@@ -31,6 +30,7 @@ from flowc.compiler.ir import (
     Task,
 )
 from flowc.compiler.schedules.model import Schedule
+from flowc.targets.aws import AwsSettings
 from tests.target_apps import ROOT, span, write_files  # noqa: F401 (ROOT: re-exported)
 from tests.target_apps import checkov as run_checkov
 
@@ -95,7 +95,7 @@ def aws_app(base_dir: Path, *, environment: str | None = "prod",
         name="reports", source=str(base_dir / "app.flow"), base_dir=str(base_dir),
         environment=environment, tasks=(daily, cleanup, digest),
         secrets=(Secret("db_url"), Secret("api_token"), Secret("unused")),
-        aws=AwsSettings(region="eu-central-1", subnets=subnets, **settings),
+        settings={"aws": AwsSettings(region="eu-central-1", subnets=subnets, **settings)},
         environments=("prod",) if environment else (),
     )
 

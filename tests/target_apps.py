@@ -21,9 +21,7 @@ from flowc.compiler.ir import (
     Alert,
     App,
     EnvVar,
-    GcpSettings,
     ImageHandler,
-    K8sSettings,
     PythonHandler,
     Secret,
     SecretRef,
@@ -32,6 +30,8 @@ from flowc.compiler.ir import (
 )
 from flowc.compiler.schedules.model import Schedule
 from flowc.diagnostics import Span
+from flowc.targets.gcp import GcpSettings
+from flowc.targets.k8s import K8sSettings
 
 CODE = {
     "jobs/__init__.py": "",
@@ -104,8 +104,8 @@ def sample_app(base_dir: Path, *, environment: str | None = "prod",
         name="reports", source=str(base_dir / "app.flow"), base_dir=str(base_dir),
         environment=environment, tasks=(daily, cleanup, digest),
         secrets=(Secret("db_url"), Secret("api_token")),
-        gcp=GcpSettings(project=project, region="europe-west1"),
-        k8s=K8sSettings(namespace=namespace, prometheus=prometheus),
+        settings={"gcp": GcpSettings(project=project, region="europe-west1"),
+                  "k8s": K8sSettings(namespace=namespace, prometheus=prometheus)},
         environments=("prod",) if environment else (),
     )
 

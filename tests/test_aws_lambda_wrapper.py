@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from flowc.deploy.localcloud import free_port
-from flowc.targets.aws_lambda import LAMBDA_HANDLER_FILE
+from flowc.targets.aws.lambda_function import LAMBDA_HANDLER_FILE
 from flowc.targets.compile import compile_app
 from tests.aws_support import aws_app
 
-HANDLER = Path(__file__).resolve().parent.parent / "flowc" / "targets" / "assets" / \
+HANDLER = Path(__file__).resolve().parent.parent / "flowc" / "targets" / "aws" / "assets" / \
     "lambda_handler.py"
 
 

@@ -10,9 +10,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flowc.compiler.ir import Alert, AwsSettings, ImageHandler, PythonHandler
-from flowc.targets.aws import AwsTarget
-from flowc.targets.aws_ecs import FARGATE_SIZES, fargate_size
+from flowc.compiler.ir import Alert, ImageHandler, PythonHandler
+from flowc.targets.aws import AwsSettings
+from flowc.targets.aws.build import AwsBuilder
+from flowc.targets.aws.ecs import FARGATE_SIZES, fargate_size
 from flowc.targets.base import Stack
 from tests.aws_support import aws_app, span, task
 from tests.target_apps import of_task, only
@@ -34,7 +35,7 @@ NAME_FIELDS = ("name", "function_name", "family", "alarm_name")
 
 def build(spec) -> Stack:
     stack = Stack("aws", spec, Path(spec.base_dir) / "out" / "aws")
-    AwsTarget().build(spec, stack)
+    AwsBuilder().build(spec, stack)
     return stack
 
 
@@ -142,7 +143,7 @@ def test_image_task_runs_on_fargate_in_the_environments_subnets(tmp_path):
 
 def test_image_task_without_subnets_runs_in_the_default_vpc_W403(tmp_path):
     spec = aws_app(tmp_path, subnets=())
-    diags = AwsTarget().check(spec)
+    diags = AwsBuilder().check(spec)
     assert [d.code for d in diags] == ["W403"]
     d = diags[0]
     assert "`cleanup`" in d.message and "prod" in d.message and "default VPC" in d.message
@@ -161,7 +162,7 @@ def test_alerts_aws_cannot_measure_are_reported(tmp_path):
     digest = dataclasses.replace(spec.task("digest"), alerts=(
         Alert("dead_letters", ">", 0, ("ops@acme.example",), span(40)),))
     spec = dataclasses.replace(spec, tasks=(spec.tasks[0], cleanup, digest))
-    diags = {d.code: d for d in AwsTarget().check(spec)}
+    diags = {d.code: d for d in AwsBuilder().check(spec)}
     assert set(diags) == {"E402", "W402"}
     assert diags["E402"].span == span(40) and "on_failure = dead_letter" in diags["E402"].help
     assert diags["W402"].span == span(31) and diags["W402"].help
@@ -236,7 +237,7 @@ def test_any_task_names_give_unique_ids_and_names_within_aws_limits(tmp_path, na
                           on_failure="dead_letter",
                           alerts=(Alert("errors", ">", 0, ("a@b.example",)),)))
     spec = dataclasses.replace(base, tasks=tuple(tasks), environment=env,
-                               aws=AwsSettings(subnets=("subnet-1",)))
+                               settings={"aws": AwsSettings(subnets=("subnet-1",))})
     stack = build(spec)  # raises on any duplicate Terraform id
     seen: dict[str, set[str]] = {}
     for type_, bodies in stack.resources.items():

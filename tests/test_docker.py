@@ -6,6 +6,7 @@ the offline busybox and debootstrap python images, so nothing reaches a registry
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -22,6 +23,7 @@ import pytest
 from flowc.compiler.ir import ImageHandler
 from flowc.emulator.docker_runner import LABEL, DockerRunner, owner_label
 from flowc.emulator.runners import TIMEOUT_EXIT, Attempt, StartError
+from flowc.targets import registry
 from tests.components_support import components
 from tests.emulator_support import Collector, make_app, make_task, unique, write_jobs
 
@@ -203,8 +205,8 @@ def test_isolated_python_task_runs_in_the_python_image_with_read_only_code(
     (tmp_path / "jobs" / "main.py").write_text(ISOLATED_JOBS)
     ok, writer = make_task("ok"), make_task("write", "write_code")
     app = make_app(tmp_path, ok, writer)
-    app = app.__class__(**{**app.__dict__, "k8s": app.k8s.__class__(
-        **{**app.k8s.__dict__, "python_image": python_image})})
+    k8s = dataclasses.replace(registry.get("k8s").settings_of(app), python_image=python_image)
+    app = dataclasses.replace(app, settings={**app.settings, "k8s": k8s})
     collector = Collector()
     runner = DockerRunner(collector.output, isolate=True)
     assert runner.run(attempt(tmp_path, ok, {"GREETING": "hi"}, app)).ok

@@ -9,7 +9,7 @@ import pytest
 from provider_schema import backend_arguments, provider_schema, version_satisfies
 from target_apps import GOLDEN, only
 
-from flowc.targets import gcp
+from flowc.targets.gcp import build as gcp
 
 
 @pytest.fixture(scope="module")

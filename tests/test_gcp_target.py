@@ -260,7 +260,8 @@ def test_without_a_project_the_provider_default_project_is_used(tmp_path):
 def test_gcs_backend_is_written_when_the_environment_declares_one(tmp_path):
     app = sample_app(tmp_path)
     backend = Backend("gcs", (("bucket", "acme-tf"), ("prefix", "flowc/reports")))
-    app = dataclasses.replace(app, gcp=dataclasses.replace(app.gcp, backend=backend))
+    gcp = dataclasses.replace(app.settings["gcp"], backend=backend)
+    app = dataclasses.replace(app, settings={**app.settings, "gcp": gcp})
     _, doc = compile_target(app, "gcp", tmp_path / "out")
     assert doc["terraform"]["backend"] == {"gcs": {"bucket": "acme-tf",
                                                    "prefix": "flowc/reports"}}

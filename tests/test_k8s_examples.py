@@ -62,7 +62,7 @@ def test_cronjobs_match_the_translated_schedules_and_name_limits(outputs):
         assert sorted(m["spec"]["schedule"] for m in manifests if m["kind"] == "CronJob") == (
             expected)
         assert all(len(c["metadata"]["name"]) <= 52 for c in crons.values())
-        assert {m["metadata"]["namespace"] for m in manifests} == {app.k8s.namespace}
+        assert {m["metadata"]["namespace"] for m in manifests} == {app.settings["k8s"].namespace}
 
 
 def test_checkov_reports_no_failed_check(outputs):

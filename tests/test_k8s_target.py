@@ -27,8 +27,8 @@ from target_apps import (
 )
 
 from flowc.compiler.ir import Alert, ImageHandler, PythonHandler
-from flowc.targets.k8s import to_terraform
-from flowc.targets.k8s_manifests import RUNNER
+from flowc.targets.k8s.build import to_terraform
+from flowc.targets.k8s.manifests import RUNNER
 
 K8S_VERSION = "1.30.0"  # CronJob timeZone is GA since 1.27
 DNS_1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -196,7 +196,7 @@ def test_python_code_ships_in_a_read_only_configmap_in_the_python_image(compiled
                 if m["metadata"]["name"].startswith("reports-prod-digest--"))
     pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     (c,) = pod["containers"]
-    assert c["image"] == app.k8s.python_image
+    assert c["image"] == app.settings["k8s"].python_image
     assert c["resources"]["limits"]["cpu"] == "0.5"
     assert {"name": "code", "mountPath": "/code", "readOnly": True} in c["volumeMounts"]
     volume = next(v for v in pod["volumes"] if v["name"] == "code")
@@ -339,7 +339,8 @@ def test_kubernetes_backend_is_written_without_the_default_local_one(tmp_path):
 
     app = sample_app(tmp_path)
     backend = Backend("kubernetes", (("namespace", "tf-state"), ("secret_suffix", "reports")))
-    app = dataclasses.replace(app, k8s=dataclasses.replace(app.k8s, backend=backend))
+    k8s = dataclasses.replace(app.settings["k8s"], backend=backend)
+    app = dataclasses.replace(app, settings={**app.settings, "k8s": k8s})
     _, doc = compile_target(app, "k8s", tmp_path / "out")
     assert doc["terraform"]["backend"] == {
         "kubernetes": {"namespace": "tf-state", "secret_suffix": "reports"}}

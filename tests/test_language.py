@@ -26,14 +26,15 @@ def test_reports_example_builds_the_ir_with_environment_overrides():
     assert app.task("cleanup").targets == ("aws", "k8s")
     assert app.task("cleanup").handler == ir.ImageHandler("busybox:1.36",
                                                           ("sh", "-c", "echo cleaning"))
-    assert app.aws.subnets == ("subnet-0abc",) and app.gcp.project == "acme-prod"
-    assert app.k8s.namespace == "reports"
+    assert app.settings["aws"].subnets == ("subnet-0abc",)
+    assert app.settings["gcp"].project == "acme-prod"
+    assert app.settings["k8s"].namespace == "reports"
 
 
 def test_without_env_the_defaults_apply():
     app = load(EXAMPLES / "reports.flow").app
     assert app.task("digest").memory_mib == 512
-    assert app.aws.region == "us-east-1" and app.environment is None
+    assert app.settings["aws"].region == "us-east-1" and app.environment is None
 
 
 def test_app_name_defaults_to_the_file_stem_made_valid(spec):
@@ -69,9 +70,11 @@ def test_backends_and_target_blocks(spec):
                   'backend kubernetes { secret_suffix = "flowc" } }\n}\n', env="prod")
     assert result.ok, result.diagnostics
     app = result.app
-    assert app.aws.backend.kind == "s3" and app.aws.backend.as_dict()["key"] == "reports.tfstate"
-    assert app.gcp.backend.as_dict() == {"bucket": "tf-gcs"}
-    assert app.k8s.prometheus is True and app.k8s.backend.kind == "kubernetes"
+    aws = app.settings["aws"]
+    assert aws.backend.kind == "s3" and aws.backend.as_dict()["key"] == "reports.tfstate"
+    assert app.settings["gcp"].backend.as_dict() == {"bucket": "tf-gcs"}
+    k8s = app.settings["k8s"]
+    assert k8s.prometheus is True and k8s.backend.kind == "kubernetes"
 
 
 def test_env_blocks_merge_defaults_environment_and_task(spec):

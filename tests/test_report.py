@@ -20,7 +20,7 @@ from flowc.cost import cost_report
 from flowc.cost.runs import Month
 from flowc.report.calendar import DIFFERS, EXTRA, MISSING, SAME, UNCERTAIN, source_calendar
 from flowc.report.page import build_page
-from flowc.targets import TARGETS, load_target
+from flowc.targets import registry
 from flowc.targets.base import Stack
 from tests.report_support import DST_TASKS, write_dst_spec, write_history
 from tests.schedule_oracles.systemd import SYSTEMD_ANALYZE, systemd_fires
@@ -134,9 +134,9 @@ def test_every_task_is_a_section_with_its_schedule_in_words(march):
 
 def test_resources_are_what_the_target_builders_create(march, dst_spec):
     result = load(dst_spec)
-    for target in TARGETS:
+    for target in registry.names():
         stack = Stack(target, result.app, dst_spec.parent / "out" / target)
-        load_target(target).build(result.app, stack)
+        registry.get(target).load_builder().build(result.app, stack)
         built = {f"{t}.{i}" for t, bodies in stack.resources.items() for i in bodies}
         shown = {r.address for w in march.workloads for p in w.placements
                  if p.target == target for r in p.resources}

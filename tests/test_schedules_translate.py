@@ -17,14 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flowc.compiler.schedules import (
-    ScheduleError,
-    Untranslatable,
-    parse_schedule,
-    schedule_warnings,
-    translate,
-)
+from flowc.compiler.schedules import ScheduleError, Untranslatable, parse_schedule
 from flowc.diagnostics import Span
+from flowc.targets import registry
 from tests.schedule_oracles.aws_cron import aws_fires
 from tests.schedule_oracles.strategies import (
     near_change,
@@ -36,6 +31,14 @@ from tests.schedule_oracles.strategies import (
 from tests.schedule_oracles.unix_cron import unix_fires
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def translate(schedule, target: str) -> list[str]:
+    return registry.get(target).translate(schedule)
+
+
+def schedule_warnings(schedule, target: str, start: datetime | None = None):
+    return registry.get(target).schedule_warnings(schedule, start)
 
 
 def exprs(kind: str, text: str, target: str, tz: str = "UTC") -> list[str]:
@@ -140,7 +143,7 @@ def test_untranslatable_names_target_and_reason(kind, text, target, code):
 
 
 def test_unknown_target_is_a_programming_error():
-    with pytest.raises(ValueError):
+    with pytest.raises(KeyError):
         exprs("calendar", "daily", "azure")
 
 

@@ -12,6 +12,7 @@ from flowc.compiler import ir
 from flowc.compiler.pipeline import load_text
 from flowc.grammar.format import format_tree
 from flowc.grammar.parser import parse_text
+from flowc.targets import registry
 
 API = """app platform
 secret db_url
@@ -57,7 +58,7 @@ def test_service_ir_with_layering():
     assert api.release == ir.ServiceRelease("canary", 10.0, 600)
     assert [(a.metric, a.threshold) for a in api.alerts] == [
         ("error_rate", 5.0), ("latency_p95", 0.5), ("unhealthy", 0.0)]
-    assert worker.is_worker and worker.health is None and worker.targets == ir.TARGET_NAMES
+    assert worker.is_worker and worker.health is None and worker.targets == registry.names()
     assert worker.scaling == ir.Scaling(1, 1, "cpu", 70.0)
     assert "W130" in codes(API)  # fixed replicas with scale_on
     prod = load_text(API, "app.flow", "prod").app

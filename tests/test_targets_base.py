@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flowc.compiler.ir import TARGET_NAMES, App
-from flowc.targets import TARGETS, load_target
+from flowc.compiler.ir import App
+from flowc.targets import registry
 from flowc.targets.base import Stack, escape_literal, standard_tags
 from flowc.targets.compile import compile_app
 from flowc.targets.naming import AWS, CRONJOB_LIMIT, DNS, Namer, fit, logical_id
@@ -244,10 +244,12 @@ def test_stack_ids_are_unique_across_resources_data_and_outputs(tmp_path):
 
 
 def test_registry_lists_every_target_once():
-    assert tuple(TARGETS) == TARGET_NAMES
-    assert load_target("aws").name == "aws"
+    assert registry.names() == ("aws", "gcp", "k8s")
+    assert registry.get("aws").load_builder().name == "aws"
     with pytest.raises(KeyError):
-        load_target("azure")
+        registry.get("azure")
+    with pytest.raises(ValueError):
+        registry.register(registry.get("aws"))
 
 
 def test_code_that_cannot_be_packaged_is_a_diagnostic_not_a_traceback(tmp_path, monkeypatch):

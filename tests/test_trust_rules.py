@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from flowc.cli import app as cli
-from flowc.compiler.ir import TARGET_NAMES
 from flowc.compiler.pipeline import load_text
+from flowc.targets import registry
 from flowc.targets.rules import target_rules
 
 PY = 'task t {\n  python = "jobs.main:main"\n  schedule = "daily"\n'
@@ -62,7 +62,7 @@ def _names(doc_dir: Path) -> dict[str, set[str]]:
     import json
 
     out: dict[str, set[str]] = {}
-    for target in TARGET_NAMES:
+    for target in registry.names():
         doc = json.loads((doc_dir / target / "cdk.tf.json").read_text())
         found: set[str] = set()
         for type_, bodies in doc.get("resource", {}).items():
@@ -129,7 +129,7 @@ def test_minimal_tasks_compile_on_every_target_with_the_defaults(tmp_path_factor
     (base / "m.flow").write_text(KINDS[kind].replace("SCHED", schedule))
     result = CliRunner().invoke(cli, ["compile", str(base / "m.flow"), "--out", str(base / "out")])
     assert result.exit_code == 0, result.output
-    assert {p.name for p in (base / "out").iterdir()} == set(TARGET_NAMES)
+    assert {p.name for p in (base / "out").iterdir()} == set(registry.names())
     check = CliRunner().invoke(cli, ["check", str(base / "m.flow")])
     assert check.exit_code == 0, check.output
     if kind == "image":  # no subnets: the default VPC, said once

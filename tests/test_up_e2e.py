@@ -106,7 +106,7 @@ def test_up_edit_up_down_against_the_embedded_emulator(workspace):
     spec = load(workspace / "reports.flow", "prod")
     assert spec.ok
     app = spec.app
-    region = app.aws.region
+    region = app.settings["aws"].region
 
     # Compile where `up` will (so it finds the output up to date), and start the server
     # `up` will reuse, to put conflicting resources in its way.

@@ -1,4 +1,4 @@
-"""`flowc compile FILE [--target aws|gcp|k8s|all] [--env NAME] [--out DIR] [--emit ir]`.
+"""`flowc compile FILE [--target TARGET|all] [--env NAME] [--out DIR] [--emit ir]`.
 
 Writes one Terraform working directory per target (DIR/<target>/cdk.tf.json plus its
 assets), or with `--emit ir` the checked IR as DIR/ir.json. Files whose bytes did not
@@ -18,15 +18,20 @@ import typer
 from flowc.cli.app import app
 from flowc.cli.common import OutputFormat, exit_code, print_diagnostics, storage_diagnostic
 from flowc.cli.paths import exit_on_problems, writable_dir
-from flowc.compiler.ir import TARGET_NAMES, to_json
+from flowc.compiler.ir import to_json
 from flowc.compiler.pipeline import load
 
+ALL = "all"
 
-class TargetChoice(str, Enum):
-    aws = "aws"
-    gcp = "gcp"
-    k8s = "k8s"
-    all = "all"
+
+def _target(value: str) -> str:
+    """`--target`: a registered target (flowc.targets) or `all`."""
+    from flowc.targets import registry
+
+    if value != ALL and value not in registry.names():
+        raise typer.BadParameter(f"{value!r} is not one of "
+                                 + ", ".join(repr(n) for n in (*registry.names(), ALL)))
+    return value
 
 
 class Emit(str, Enum):
@@ -37,8 +42,8 @@ class Emit(str, Enum):
 @app.command()
 def compile(
     file: str = typer.Argument(..., help="The .flow file.", metavar="FILE"),
-    target: TargetChoice = typer.Option(TargetChoice.all, "--target",
-                                        help="Which target to compile (default: all)."),
+    target: str = typer.Option(ALL, "--target", callback=_target, metavar="TARGET",
+                               help="Which target to compile (default: all)."),
     env: str | None = typer.Option(None, "--env", help="Apply this environment."),
     out: Path = typer.Option(Path("flowc.out"), "--out", help="Output directory."),
     emit: Emit = typer.Option(Emit.terraform, "--emit",
@@ -68,7 +73,9 @@ def compile(
         if text:
             typer.echo(f"{out / 'ir.json'}: {'written' if changed else 'unchanged'}", err=True)
         raise typer.Exit(exit_code(diagnostics))
-    names = TARGET_NAMES if target == TargetChoice.all else (target.value,)
+    from flowc.targets import registry
+
+    names = registry.names() if target == ALL else (target,)
     chosen = [n for n in names if spec.tasks_for(n) or spec.services_for(n)]
     if text:
         for name in names:

@@ -44,7 +44,8 @@ def schedule_command(
     ] = None,
     count: Annotated[int, typer.Option("--next", help="How many fire times to print.")] = 10,
     target: Annotated[
-        str | None, typer.Option("--target", help="Also print the expressions for aws, gcp or k8s.")
+        str | None, typer.Option("--target", help="Also print the expressions for this target "
+                                 "(aws, gcp, k8s...).")
     ] = None,
     calendar: Annotated[
         bool, typer.Option("--calendar", help="Print a month grid of fire times instead.")
@@ -56,14 +57,8 @@ def schedule_command(
     ] = None,
 ) -> None:
     """Print the next fire times of one schedule (and its expressions for a target)."""
-    from flowc.compiler.schedules import (
-        TARGETS,
-        ScheduleError,
-        parse_schedule,
-        schedule_diagnostic,
-        schedule_warnings,
-        translate,
-    )
+    from flowc.compiler.schedules import ScheduleError, parse_schedule, schedule_diagnostic
+    from flowc.targets import registry
 
     sources = SourceCache({EXPR_PATH: expr})
     diagnostics: list[Diagnostic] = []
@@ -72,8 +67,9 @@ def schedule_command(
         sys.stderr.write(render_text(found, sources))
         raise typer.Exit(1)
 
-    if target is not None and target not in TARGETS:
-        fail([_usage("E312", f"unknown target `{target}`", "use --target aws, gcp or k8s")])
+    if target is not None and target not in registry.names():
+        fail([_usage("E312", f"unknown target `{target}`",
+                     "use --target " + ", ".join(registry.names()))])
     if count < 0:
         fail([_usage("E312", f"--next {count} is negative", "give a count like --next 5")])
     try:
@@ -95,13 +91,13 @@ def schedule_command(
     if target is not None:
         for schedule in schedules:
             try:
-                lines.extend(f"expr: {e}" for e in translate(schedule, target))
+                lines.extend(f"expr: {e}" for e in registry.get(target).translate(schedule))
             except ScheduleError as err:
                 diagnostics.append(schedule_diagnostic(err))
                 continue
             diagnostics.extend(
                 Diagnostic(w.code, w.message, schedule.span, w.help)
-                for w in schedule_warnings(schedule, target, start=after)
+                for w in registry.get(target).schedule_warnings(schedule, start=after)
             )
         if has_errors(diagnostics):
             fail(diagnostics)

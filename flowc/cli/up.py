@@ -20,6 +20,7 @@ from flowc.cli.common import load_or_exit, print_diagnostics
 from flowc.cli.interrupts import Interrupts
 from flowc.cli.paths import exit_on_problems, writable_dir
 from flowc.diagnostics import Diagnostic, SourceCache
+from flowc.targets.aws import TARGET as AWS
 
 STATE_HELP = "Where flowc keeps the emulator's pid/port and Terraform state (default .flowc)."
 
@@ -78,7 +79,7 @@ def up(
     if outcome.rows or outcome.others:
         out.print(render(outcome.rows, outcome.others))
     if outcome.cloud is not None and result is not None:
-        region = spec.aws.region
+        region = AWS.settings_of(spec).region
         flags = f" --env {env}" if env else ""
         err.print(
             f"Inspect it: AWS_ENDPOINT_URL={outcome.cloud.endpoint} AWS_ACCESS_KEY_ID=test "
@@ -175,5 +176,5 @@ def status(
             "it)")], SourceCache())  # fmt: skip
         raise typer.Exit(1)
     doc = json.loads((workdir / TF_FILE).read_text())
-    rows = read_status(spec, doc, workdir, cloud.endpoint, spec.aws.region)
+    rows = read_status(spec, doc, workdir, cloud.endpoint, AWS.settings_of(spec).region)
     out.print(render(rows, f"Deployed in {cloud.description}"))

@@ -7,6 +7,7 @@ diagnostic; checking goes on after an error so one run reports them all.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from flowc.compiler import ir
@@ -17,6 +18,7 @@ from flowc.compiler.settings import SettingsLayer
 from flowc.compiler.values import Reader, did_you_mean, name_fix
 from flowc.diagnostics import Diagnostic, Span
 from flowc.grammar import syntax as s
+from flowc.targets import registry
 
 TOP_LEVEL = {"app": "decl", "secret": "decl", "defaults": "block", "task": "block",
              "service": "block", "environment": "block", "release": "block", "layer": "block"}
@@ -25,13 +27,6 @@ LABELLED = ("task", "service", "environment", "layer")
 # Settings that `defaults { }` and `environment NAME { }` may set for every task.
 SHARED_KEYS = ("timezone", "memory", "cpu", "timeout", "retries", "on_failure", "targets",
                "requirements", "env", "replicas")  # replicas: for services only
-TARGET_BLOCK_KEYS = {
-    "aws": ("region", "subnets", "security_groups", "certificate_arn"),
-    "gcp": ("project", "region"),
-    "k8s": ("namespace", "python_image", "prometheus", "ingress_class", "ingress_host"),
-}
-BACKEND_REQUIRED = {"s3": ("bucket", "key"), "gcs": ("bucket",), "kubernetes": ("secret_suffix",)}
-BACKEND_TARGET = {"s3": "aws", "gcs": "gcp"}  # environment-level backends
 
 
 def check_file(tree: s.File, env: str | None = None) -> tuple[ir.App | None, list[Diagnostic]]:
@@ -112,7 +107,7 @@ class _Checker:
                     table[label.name] = stmt
 
         env_layer = SettingsLayer()
-        targets_settings: dict[str, dict] = {"aws": {}, "gcp": {}, "k8s": {}}
+        targets_settings: dict[str, dict] = {name: {} for name in registry.names()}
         for name, block in environments.items():
             layer, settings = self._environment(block)
             if name == self.env_name:
@@ -154,9 +149,8 @@ class _Checker:
             environment=self.env_name,
             tasks=tuple(t for t in ir_tasks if t is not None),
             secrets=tuple(ir.Secret(n, d.span) for n, d in secrets.items()),
-            aws=ir.AwsSettings(**targets_settings["aws"]),
-            gcp=ir.GcpSettings(**targets_settings["gcp"]),
-            k8s=ir.K8sSettings(**targets_settings["k8s"]),
+            settings={name: registry.get(name).settings(**values)
+                      for name, values in targets_settings.items()},
             environments=tuple(environments),
             layers=tuple(ir_layers.values()),
             services=tuple(v for v in ir_services if v is not None),
@@ -213,7 +207,7 @@ class _Checker:
                                help="keep one of them")
                     continue
                 layer.settings[key] = stmt
-            elif where != "defaults" and isinstance(stmt, s.Block) and key in TARGET_BLOCK_KEYS:
+            elif where != "defaults" and isinstance(stmt, s.Block) and key in registry.names():
                 continue  # handled by _environment
             elif where != "defaults" and isinstance(stmt, s.Block) and key == "backend":
                 continue
@@ -233,13 +227,13 @@ class _Checker:
     def _environment(self, block: s.Block) -> tuple[SettingsLayer, dict[str, dict]]:
         where = f"environment `{block.label.name}`"
         layer = self._layer(block, where)
-        settings: dict[str, dict] = {"aws": {}, "gcp": {}, "k8s": {}}
+        settings: dict[str, dict] = {name: {} for name in registry.names()}
         seen_blocks: set[str] = set()
         for stmt in block.body:
             key = _keyword(stmt)
             if not isinstance(stmt, s.Block):
                 continue
-            if key in TARGET_BLOCK_KEYS:
+            if key in registry.names():
                 if key in seen_blocks:
                     self.error("E103", f"`{key}` block appears twice in {where}", stmt.span,
                                help="merge the two blocks")
@@ -249,21 +243,22 @@ class _Checker:
             elif key == "backend":
                 backend = self._backend(stmt)
                 if backend is not None:
-                    target = BACKEND_TARGET.get(backend.kind)
-                    if target is None:
+                    target, kind = registry.backend_kinds()[backend.kind]
+                    if not kind.environment_level:
                         self.error("E122", f"a `{backend.kind}` backend goes inside a target "
-                                   "block", stmt.span, help=f"write `k8s {{ backend "
+                                   "block", stmt.span, help=f"write `{target.name} {{ backend "
                                    f"{backend.kind} {{ ... }} }}`")
-                    elif "backend" in settings[target]:
-                        self.error("E103", f"two backends for {target} in {where}", stmt.span,
-                                   help="keep one")
+                    elif "backend" in settings[target.name]:
+                        self.error("E103", f"two backends for {target.name} in {where}",
+                                   stmt.span, help="keep one")
                     else:
-                        settings[target]["backend"] = backend
+                        settings[target.name]["backend"] = backend
         return layer, settings
 
     def _target_block(self, block: s.Block, target: str) -> dict:
         out: dict = {}
-        allowed = TARGET_BLOCK_KEYS[target]
+        fields = {f.name: f for f in dataclasses.fields(registry.get(target).settings)}
+        allowed = registry.get(target).setting_keys
         for stmt in block.body:
             key = _keyword(stmt)
             if isinstance(stmt, s.Block) and key == "backend":
@@ -278,16 +273,19 @@ class _Checker:
                 self.error("E103", f"`{key}` is set twice in `{target}`", stmt.key.span,
                            help="keep one of them")
                 continue
-            value = self._target_value(key, stmt.value)
+            value = self._target_value(key, fields[key].type, stmt.value)
             if value is not None:
                 out[key] = value
         return out
 
-    def _target_value(self, key: str, value: s.Value):
-        if key in ("subnets", "security_groups"):
+    def _target_value(self, key: str, kind: str, value: s.Value):
+        """A target block's value, read as its settings field's type says."""
+        if kind == "tuple[str, ...]":
             return self.read.strings(key, value, '["subnet-0abc"]')
-        if key == "prometheus":
+        if kind == "bool":
             return self.read.boolean(key, value)
+        if kind not in ("str", "str | None"):
+            raise TypeError(f"a target setting of type {kind} has no reader: {key}")
         text = self.read.string(key, value)
         if text is not None and not text:
             self.error("E109", f"`{key}` must not be empty", value.span, help=f"give a {key}")
@@ -300,10 +298,12 @@ class _Checker:
                        help="write `backend s3 { ... }` or `backend gcs { ... }`")
             return None
         kind = block.label.name
-        if kind not in BACKEND_REQUIRED:
+        known = registry.backend_kinds()
+        if kind not in known:
             self.error("E122", f"unknown backend `{kind}`", block.label.span,
-                       help=did_you_mean(kind, BACKEND_REQUIRED, "backends"))
+                       help=did_you_mean(kind, known, "backends"))
             return None
+        required = known[kind][1].required
         settings: dict[str, object] = {}
         for stmt in block.body:
             if not isinstance(stmt, s.Assign):
@@ -318,7 +318,7 @@ class _Checker:
             else:
                 self.read.expect(stmt.key.name, value, "a string, integer or boolean",
                                  '"value"')
-        missing = [k for k in BACKEND_REQUIRED[kind] if k not in settings]
+        missing = [k for k in required if k not in settings]
         if missing:
             self.error("E122", f"backend `{kind}` needs " + ", ".join(f"`{m}`" for m in missing),
                        block.span, help=f'add `{missing[0]} = "..."`')

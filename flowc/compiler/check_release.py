@@ -11,9 +11,9 @@ import re
 from pathlib import Path
 
 from flowc.compiler import ir
-from flowc.compiler.limits import limits_for
 from flowc.compiler.values import Reader, did_you_mean
 from flowc.grammar import syntax as s
+from flowc.targets import registry
 
 RELEASE_KEYS = ("alias", "canary", "for")
 LAYER_KEYS = ("requirements",)
@@ -85,11 +85,11 @@ def _check_canary_targets(read: Reader, task_name: str | None, targets, kind: st
     """One E701 per task naming every target that cannot split runs; for a canary in the
     top-level `release { }` (task_name None) the same one for every task, so the
     renderer folds them into one with a count."""
-    unable = [f"{t} ({limits_for(t, kind).runtime})" for t in targets
-              if not limits_for(t, kind).supports_canary]
+    unable = [f"{t} ({registry.get(t).limits_for(kind).runtime})" for t in targets
+              if not registry.get(t).limits_for(kind).supports_canary]
     if not unable:
         return
-    others = [t for t in targets if limits_for(t, kind).supports_canary]
+    others = [t for t in targets if registry.get(t).limits_for(kind).supports_canary]
     who = (f"task `{task_name}` runs on" if task_name is not None else
            "`canary` in the top-level `release { }` applies to every task, and they run on")
     read.error("E701", f"{who} {' and '.join(unable)}, which cannot split scheduled runs "

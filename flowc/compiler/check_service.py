@@ -16,6 +16,7 @@ from flowc.compiler.service_limits import service_limits
 from flowc.compiler.values import did_you_mean
 from flowc.diagnostics import Diagnostic
 from flowc.grammar import syntax as s
+from flowc.targets import registry
 
 if TYPE_CHECKING:
     from flowc.compiler.settings import SettingsLayer
@@ -68,7 +69,7 @@ class ServiceChecker:
         scaling = self._scaling(pick("replicas"), own.get("scale_on"), name)
         memory = self._shared(pick("memory"), "memory", DEFAULT_MEMORY_MIB)
         cpu = self._shared(pick("cpu"), "cpu", DEFAULT_CPU)
-        targets = self._shared(pick("targets"), "targets", ir.TARGET_NAMES)
+        targets = self._shared(pick("targets"), "targets", registry.names())
         requirements = self.tasks._requirements(pick("requirements"))
         env = self.tasks._env([layer["env"] for layer in (defaults.settings, env_layer.settings,
                                                           own) if "env" in layer])

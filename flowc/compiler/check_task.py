@@ -13,7 +13,6 @@ from pathlib import Path
 from flowc.compiler import ir, schedules
 from flowc.compiler.check_release import release_settings, resolve_release, task_layers
 from flowc.compiler.imports import import_problems
-from flowc.compiler.limits import limits_for
 from flowc.compiler.schedule_sources import schedule_sources
 from flowc.compiler.settings import SettingsLayer
 from flowc.compiler.values import (
@@ -25,6 +24,7 @@ from flowc.compiler.values import (
 )
 from flowc.diagnostics import Diagnostic
 from flowc.grammar import syntax as s
+from flowc.targets import registry
 
 TASK_KEYS = ("python", "image", "command", "schedule", "timezone", "memory", "cpu", "timeout",
              "retries", "env", "on_failure", "alert", "targets", "requirements", "description",
@@ -39,11 +39,11 @@ BUILTIN = {
     "retries": 2,  # as AWS Lambda retries an async invocation by default
     # Production-grade by default: failed runs (after retries) are kept, never lost.
     "on_failure": "dead_letter",
-    "targets": ir.TARGET_NAMES,
+    "targets": None,  # every registered target (flowc.targets), read when used
     "requirements": None,
 }
 # Image tasks default to the smallest size every target runs: ECS Fargate and Cloud Run
-# jobs take at least 512 MiB (flowc.compiler.limits).
+# jobs take at least 512 MiB (each target's declared limits).
 IMAGE_MEMORY_MIB = 512
 ALERT_METRICS = {"errors": "failed runs in 5 minutes", "duration": "run duration in seconds"}
 COMPARATORS = (">", ">=", "<", "<=")
@@ -176,10 +176,10 @@ class TaskChecker:
         """The typed value of a setting; on error, the built-in default (and a diagnostic),
         so checking can go on and report the task's other problems too."""
         if node is None:
-            return BUILTIN[key]
+            return _builtin(key)
         if id(node) not in self._shared_values:
             value = self._read_setting(node, key)
-            self._shared_values[id(node)] = BUILTIN[key] if value is None else value
+            self._shared_values[id(node)] = _builtin(key) if value is None else value
         return self._shared_values[id(node)]
 
     def _read_setting(self, node, key: str):
@@ -215,23 +215,24 @@ class TaskChecker:
             self.read.expect("targets", value, "a list of targets", "[aws, k8s]")
             return None
         chosen: set[str] = set()
+        known = registry.names()
         ok = True
         for item in value.items:
             word = item.name if isinstance(item, s.Ident) else (
                 item.value if isinstance(item, s.Str) else None)
-            if word not in ir.TARGET_NAMES:
+            if word not in known:
                 shown = word if word is not None else s.kind_of(item)
                 self.read.error("E115", f"unknown target `{shown}`", item.span,
-                                help=did_you_mean(str(word), ir.TARGET_NAMES,
-                                                  "targets are") or "targets are aws, gcp, k8s")
+                                help=did_you_mean(str(word), known, "targets are")
+                                or "targets are " + ", ".join(known))
                 ok = False
             else:
                 chosen.add(word)
         if ok and not chosen:
             self.read.error("E115", "`targets` is empty", value.span,
-                            help="list at least one of `aws`, `gcp`, `k8s`")
+                            help="list at least one of " + ", ".join(f"`{t}`" for t in known))
             return None
-        return tuple(t for t in ir.TARGET_NAMES if t in chosen) if ok else None
+        return tuple(t for t in known if t in chosen) if ok else None
 
     def _requirements(self, node) -> str | None:
         if node is None:
@@ -409,12 +410,12 @@ class TaskChecker:
             for index, sched in enumerate(task.schedules):
                 span = sched.span or (node.value.span if node is not None else task.span)
                 try:
-                    expressions = schedules.translate(sched, target)
+                    expressions = registry.get(target).translate(sched)
                 except schedules.Untranslatable as err:
                     self.read.error(err.code, f"task `{task.name}` cannot be scheduled on "
                                     f"{target}: {err.message}", span, help=err.help)
                     continue
-                for warning in schedules.schedule_warnings(sched, target):
+                for warning in registry.get(target).schedule_warnings(sched):
                     self.diagnostics.append(Diagnostic(
                         warning.code, f"task `{task.name}` on {target}: {warning.message}",
                         span, warning.help, target=target))
@@ -425,7 +426,7 @@ class TaskChecker:
 
     def _limits(self, task: ir.Task, own: dict, pick) -> None:
         for target in task.targets:
-            lim = limits_for(target, task.handler.kind)
+            lim = registry.get(target).limits_for(task.handler.kind)
             where = f"task `{task.name}` on {target} ({lim.runtime})"
             if lim.max_timeout_s is not None and task.timeout_s > lim.max_timeout_s:
                 node = pick("timeout")
@@ -453,6 +454,10 @@ class TaskChecker:
                     "W201", f"{where}: `cpu` is ignored; CPU follows memory",
                     own["cpu"].value.span, help="raise `memory` for more CPU on this target",
                     target=target))
+
+
+def _builtin(key: str):
+    return registry.names() if key == "targets" else BUILTIN[key]
 
 
 def _human(seconds: int) -> str:

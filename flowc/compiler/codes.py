@@ -83,7 +83,7 @@ CODES: dict[str, str] = {
     "W300": "schedule fires in a DST gap, and the target treats it differently",
     "W301": "schedule fires in a repeated DST hour, and the target treats it differently",
     "W302": "`at(...)` time is in the past: the task never runs",
-    # -- target limits (flowc/compiler/limits.py)
+    # -- target limits (each target's declaration, flowc/targets/<name>/__init__.py)
     "E201": "timeout over the target runtime's limit",
     "E202": "memory outside the target runtime's range",
     "E203": "retries over the target's limit",

@@ -14,8 +14,6 @@ from typing import Any
 from flowc.compiler.schedules.model import Schedule
 from flowc.diagnostics import Span
 
-TARGET_NAMES: tuple[str, ...] = ("aws", "gcp", "k8s")
-
 
 @dataclass(frozen=True)
 class SecretRef:
@@ -142,7 +140,7 @@ class Task:
     env: tuple[EnvVar, ...]
     on_failure: str | None  # "dead_letter" (the default) or None (`on_failure = discard`)
     alerts: tuple[Alert, ...]
-    targets: tuple[str, ...]  # subset of TARGET_NAMES, in canonical order
+    targets: tuple[str, ...]  # registered target names (flowc.targets), in canonical order
     requirements: str | None  # path relative to App.base_dir, or None
     description: str | None
     code_dir: str  # directory holding the task code, relative to App.base_dir ("." by default)
@@ -236,32 +234,6 @@ class Backend:
 
 
 @dataclass(frozen=True)
-class AwsSettings:
-    region: str = "us-east-1"
-    subnets: tuple[str, ...] = ()
-    security_groups: tuple[str, ...] = ()
-    backend: Backend | None = None
-    certificate_arn: str | None = None  # ACM certificate: services' load balancers use HTTPS
-
-
-@dataclass(frozen=True)
-class GcpSettings:
-    project: str | None = None
-    region: str = "us-central1"
-    backend: Backend | None = None
-
-
-@dataclass(frozen=True)
-class K8sSettings:
-    namespace: str = "default"
-    python_image: str = "python:3.11-slim"
-    prometheus: bool = False  # a Prometheus operator is installed: emit PrometheusRules
-    ingress_class: str | None = None  # public services' Ingress class (e.g. "nginx")
-    ingress_host: str | None = None  # public service NAME answers on NAME.<ingress_host>
-    backend: Backend | None = None
-
-
-@dataclass(frozen=True)
 class App:
     name: str
     source: str  # path of the .flow file as given
@@ -269,9 +241,10 @@ class App:
     environment: str | None  # selected environment, or None
     tasks: tuple[Task, ...]
     secrets: tuple[Secret, ...]
-    aws: AwsSettings = AwsSettings()
-    gcp: GcpSettings = GcpSettings()
-    k8s: K8sSettings = K8sSettings()
+    # target name -> that target's settings dataclass (flowc.targets.get(name).settings),
+    # as the selected environment's `NAME { }` block gives them; read them with
+    # `flowc.targets.get(name).settings_of(app)`.
+    settings: dict[str, Any] = field(default_factory=dict)
     environments: tuple[str, ...] = ()  # every environment declared in the file
     layers: tuple[Layer, ...] = ()
     services: tuple[Service, ...] = ()
@@ -334,16 +307,12 @@ def to_json(value: Any) -> Any:
 
 
 __all__ = [
-    "TARGET_NAMES",
     "Alert",
     "App",
-    "AwsSettings",
     "Backend",
     "EnvVar",
-    "GcpSettings",
     "Handler",
     "ImageHandler",
-    "K8sSettings",
     "Layer",
     "PythonHandler",
     "Release",

@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from flowc.compiler.ir import TARGET_NAMES, App
+from flowc.compiler.ir import App
 from flowc.cost.durations import measured_durations
 from flowc.cost.inputs import CommandLine, parse_durations, parse_month
 from flowc.cost.model import CostReport, estimate
 from flowc.cost.pricing import PricingError, known_regions, load_price_book, read_overrides
-from flowc.cost.providers import PROVIDERS
 from flowc.cost.runs import month_after
 from flowc.diagnostics import Diagnostic, SourceCache, Span, has_errors
+from flowc.targets import registry
 
 
 @dataclass
@@ -54,10 +54,11 @@ def cost_report(app: App, *, month: str | None = None, durations: list[str] | tu
         overrides = []
         diagnostics.append(err.diagnostic)
     else:
-        for target in TARGET_NAMES:
-            if not app.tasks_for(target) and not app.services_for(target):
+        for target in registry.names():
+            pricing = registry.get(target).load_pricing()
+            if pricing is None or not (app.tasks_for(target) or app.services_for(target)):
                 continue
-            region = PROVIDERS[target].region(app)
+            region = pricing.region(app)
             try:
                 book = load_price_book(target, region, overrides)
             except PricingError as err:

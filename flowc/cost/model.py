@@ -18,12 +18,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from flowc.compiler.ir import TARGET_NAMES, App, Task
+from flowc.compiler.ir import App, Task
 from flowc.cost.durations import Measured, RunLength, choose
 from flowc.cost.pricing import PriceBook
-from flowc.cost.providers import CATEGORIES, PROVIDERS, AlwaysOn, Line, Pool, Workload
+from flowc.cost.providers import CATEGORIES, AlwaysOn, Line, Pool, Workload
 from flowc.cost.runs import Month, MonthFires, RunCount
 from flowc.cost.sizing import Size
+from flowc.targets import registry
 
 
 @dataclass
@@ -129,7 +130,7 @@ class TaskCost:
         if not self.targets:
             return None
         best = min(self.targets, key=lambda t: (round(self.targets[t].total, 6),
-                                                TARGET_NAMES.index(t)))
+                                                registry.names().index(t)))
         low = self.targets[best].total
         return best, {t: c.total - low for t, c in self.targets.items() if t != best}
 
@@ -174,7 +175,7 @@ class CostReport:
 
     @property
     def targets(self) -> list[str]:
-        return [t for t in TARGET_NAMES if t in self.books]
+        return [t for t in registry.names() if t in self.books]
 
     def totals(self, target: str) -> dict[str, float]:
         costs = [tc.targets[target] for tc in self.tasks if target in tc.targets]
@@ -243,14 +244,12 @@ def _secret_shares(app: App, target: str) -> dict[str, float]:
 
 def _dst_notes(task: Task, target: str, count: RunCount, month: Month) -> list[str]:
     """Where the month has a daylight-saving change that `target` handles differently."""
-    from flowc.compiler.schedules import schedule_warnings
-
     if month.hours(task.timezone) == month.days * 24:
         return []
     start, _end = month.window(task.timezone)
     out = []
     for index in count.schedules:
-        for warning in schedule_warnings(task.schedules[index], target, start):
+        for warning in registry.get(target).schedule_warnings(task.schedules[index], start):
             if f" on {month}-" in warning.message:
                 out.append(f"{task.name} on {target}: runs are counted as flowc's evaluator "
                            f"fires them; {warning.message} [{warning.code}]")
@@ -263,10 +262,10 @@ def estimate(app: App, month: Month, books: dict[str, PriceBook], given: dict[st
     fires = {task.name: MonthFires(task, month) for task in app.tasks}
     costs = {task.name: TaskCost(task, choose(task, given, measured)) for task in app.tasks}
     notes: list[str] = []
-    for target in TARGET_NAMES:
+    for target in registry.names():
         if target not in books:
             continue
-        provider, book = PROVIDERS[target], books[target]
+        provider, book = registry.get(target).load_pricing(), books[target]
         shares = _secret_shares(app, target)
         expected: dict[str, list[Line]] = {}
         worst: dict[str, list[Line]] = {}

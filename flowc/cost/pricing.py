@@ -4,7 +4,8 @@
     book.rate("lambda", "gb_second")                       # 0.0000166667
 
 A file names its `provider`, `region`, `date` and `source` (URLs) and holds one table per
-billed product (see SCHEMA). `--prices FILE` files have the same shape: keys they set
+billed product (the target's pricing provider lists them in its SCHEMA). `--prices FILE`
+files have the same shape: keys they set
 replace the built-in file's for that provider and region; a file for a region flowc has
 no prices for must be complete. Every problem is a `PricingError` carrying a Diagnostic.
 """
@@ -18,37 +19,24 @@ from pathlib import Path
 from typing import Any
 
 from flowc.diagnostics import Diagnostic, DiagnosticError, Span
+from flowc.targets import registry
 
 PRICING_DIR = Path(__file__).resolve().parent.parent / "pricing"
 
-# provider -> table -> the numeric keys it must have. Every value is a number >= 0.
-SCHEMA: dict[str, dict[str, tuple[str, ...]]] = {
-    "aws": {
-        "lambda": ("request_per_million", "gb_second", "billing_increment_ms",
-                   "free_requests", "free_gb_seconds"),
-        "fargate": ("vcpu_hour", "gb_hour", "minimum_seconds", "billing_increment_s"),
-        "alb": ("hour",),
-        "scheduler": ("invocation_per_million", "free_invocations"),
-        "queue": ("request_per_million", "free_requests"),
-        "secrets": ("secret_month", "api_calls_per_10k"),
-        "logs": ("ingestion_gb", "free_gb"),
-    },
-    "gcp": {
-        "functions": ("vcpu_second", "gib_second", "request_per_million",
-                      "billing_increment_ms", "free_requests"),
-        "jobs": ("vcpu_second", "gib_second", "billing_increment_ms"),
-        "run_free_tier": ("cpu_usd", "memory_usd"),
-        "scheduler": ("job_31_days", "free_jobs"),
-        "queue": ("throughput_tib", "minimum_bytes_per_request", "free_gib"),
-        "secrets": ("version_month", "access_per_10k", "free_versions", "free_accesses"),
-        "logs": ("ingestion_gib", "free_gib"),
-    },
-    "k8s": {
-        "node": ("vcpu_hour", "gib_hour", "billing_increment_s"),
-        "logs": ("ingestion_gib",),
-    },
-}
-PROVIDERS = tuple(SCHEMA)
+
+
+def _provider(name: object) -> Any | None:
+    """The pricing provider of the target `name` (its SCHEMA: table -> numeric keys)."""
+    if not isinstance(name, str) or name not in registry.names():
+        return None
+    return registry.get(name).load_pricing()
+
+
+def _provider_help() -> str:
+    """'set `provider = "aws"`, `"gcp"` or `"k8s"`' for the targets that have prices."""
+    names = [f'`"{t.name}"`' for t in registry.all_targets() if t.pricing]
+    names[0] = f"`provider = {names[0][1:]}"
+    return "set " + (", ".join(names[:-1]) + " or " if len(names) > 1 else "") + names[-1]
 
 
 class PricingError(DiagnosticError):
@@ -129,13 +117,14 @@ def _error(data: dict[str, Any], key: str, message: str, help: str) -> PricingEr
 
 def _check_header(data: dict[str, Any]) -> tuple[str, str]:
     provider = data.get("provider")
-    if provider not in SCHEMA:
+    pricing = _provider(provider)
+    if pricing is None:
         raise _error(data, "provider", f"price file `{data['__path__']}` names provider "
                      f"{provider!r}" if provider is not None else
                      f"price file `{data['__path__']}` has no `provider`",
-                     help="set `provider = \"aws\"`, `\"gcp\"` or `\"k8s\"`")
+                     help=_provider_help())
     region = data.get("region", "")
-    if not isinstance(region, str) or (provider != "k8s" and not region):
+    if not isinstance(region, str) or (pricing.regional and not region):
         raise _error(data, "region", f"price file `{data['__path__']}` needs a `region`",
                      help='for example `region = "us-east-1"`')
     return provider, region
@@ -144,7 +133,7 @@ def _check_header(data: dict[str, Any]) -> tuple[str, str]:
 def _merge_tables(base: dict[str, dict[str, float]], data: dict[str, Any],
                   provider: str) -> None:
     """Apply the numeric tables of `data` onto `base`, checking names and values."""
-    schema = SCHEMA[provider]
+    schema = _provider(provider).SCHEMA
     for table, values in data.items():
         if table.startswith("__") or table in ("provider", "region", "currency", "date",
                                                 "source"):
@@ -165,7 +154,7 @@ def _merge_tables(base: dict[str, dict[str, float]], data: dict[str, Any],
 
 
 def _complete(tables: dict[str, dict[str, float]], data: dict[str, Any], provider: str) -> None:
-    for table, keys in SCHEMA[provider].items():
+    for table, keys in _provider(provider).SCHEMA.items():
         for key in keys:
             if key not in tables.get(table, {}):
                 raise _error(data, "provider", f"price file `{data['__path__']}` lacks "
@@ -189,7 +178,8 @@ def load_price_book(provider: str, region: str | None,
     if builtin.is_file():
         layers.append(read_price_file(builtin))
     for data in overrides:
-        if data["__provider__"] == provider and (provider == "k8s" or data["__region__"] == region):
+        if data["__provider__"] == provider and (not _provider(provider).regional
+                                                or data["__region__"] == region):
             layers.append(data)
     if not layers:
         return None

@@ -16,12 +16,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flowc.compiler.ir import TARGET_NAMES, App, Service
+from flowc.compiler.ir import App, Service
 from flowc.cost import sizing
 from flowc.cost.pricing import PriceBook
 from flowc.cost.providers import Line
+from flowc.targets import registry
 
-MIN_CLOUD_RUN_CPU = 1.0  # as flowc.targets.gcp_services sizes a Cloud Run service
+MIN_CLOUD_RUN_CPU = 1.0  # as flowc.targets.gcp.services sizes a Cloud Run service
 
 
 @dataclass
@@ -126,8 +127,8 @@ def estimate_services(app: App, books: dict[str, PriceBook], hours: float
     notes: list[str] = []
     for service in app.services:
         targets: dict[str, ServiceTargetCost] = {}
-        for target in TARGET_NAMES:
-            if not service.runs_on(target) or target not in books:
+        for target in registry.names():
+            if not service.runs_on(target) or target not in books or target not in PRICERS:
                 continue
             price = PRICERS[target]
             low, high = service.scaling.min_replicas, worst_count(service, target)

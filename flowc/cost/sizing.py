@@ -3,7 +3,7 @@
 One function per product, from the task's `memory_mib` and `cpu` (None: not set):
 - Lambda: memory, 128..10240 MB; CPU follows memory and is not billed separately.
 - Fargate: the smallest supported (vCPU, memory) pair that holds the task, exactly as the
-  AWS target sizes the task definition (flowc.targets.aws_ecs.fargate_size).
+  AWS target sizes the task definition (flowc.targets.aws.ecs.fargate_size).
 - Cloud Run functions: without `cpu`, the vCPU that goes with the memory tier
   (https://cloud.google.com/functions/docs/configuring/memory).
 - Cloud Run jobs: without `cpu`, 1 vCPU (the default), more where the memory needs it
@@ -43,7 +43,7 @@ def lambda_size(memory_mib: int) -> Size:
 
 
 def fargate_size(memory_mib: int, cpu: float | None) -> Size:
-    from flowc.targets.aws_ecs import fargate_size as target_size
+    from flowc.targets.aws.ecs import fargate_size as target_size
 
     units, memory = target_size(cpu, memory_mib)
     return Size(units / 1024, memory)
@@ -64,7 +64,7 @@ def run_job_size(memory_mib: int, cpu: float | None) -> Size:
 
 
 def k8s_size(memory_mib: int, cpu: float | None) -> Size:
-    from flowc.targets.k8s_manifests import DEFAULT_CPU_REQUEST
+    from flowc.targets.k8s.manifests import DEFAULT_CPU_REQUEST
 
     if cpu is not None:
         return Size(cpu, memory_mib)

@@ -16,6 +16,7 @@ from flowc.deploy import localcloud
 from flowc.deploy.inventory import clients, state_resources
 from flowc.deploy.runner import root_dir, stack_dir
 from flowc.diagnostics import Diagnostic, render_text
+from flowc.targets.aws import TARGET as AWS
 
 FOLLOW_POLL_S = 2.0
 
@@ -49,7 +50,7 @@ def show_deployed(app: App, state: Path, task: str | None, since: datetime | Non
         sys.stderr.write(render_text([problem]))
         return 1
     assert cloud is not None
-    logs = clients(cloud.endpoint, app.aws.region)("logs")
+    logs = clients(cloud.endpoint, AWS.settings_of(app).region)("logs")
     start = int((since or datetime.fromtimestamp(0, UTC)).timestamp() * 1000)
     seen: set[str] = set()
     while True:

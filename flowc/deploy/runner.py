@@ -33,6 +33,7 @@ from flowc.deploy.terraform import (
     write_cli_config,
 )
 from flowc.diagnostics import Diagnostic, has_errors
+from flowc.targets.aws import TARGET as AWS
 from flowc.targets.compile import TF_FILE
 
 UP_DIR = "up"
@@ -157,7 +158,8 @@ def up(app: App, state: Path, console: Console,
             out.result = tf.apply(progress, targets)
     if out.result is not None:
         out.diagnostics.extend(blame(app, doc, out.result, str(workdir)))
-    rows, others, diags = inventory(app, doc, workdir, out.cloud.endpoint, app.aws.region)
+    rows, others, diags = inventory(app, doc, workdir, out.cloud.endpoint,
+                                    AWS.settings_of(app).region)
     out.rows, out.others = rows, others
     out.diagnostics.extend(diags)
     return out

@@ -41,7 +41,8 @@ from flowc.emulator.runners import (
     _Tail,
     require_code_dir,
 )
-from flowc.targets.k8s_manifests import CODE_DIR, UID
+from flowc.targets.k8s import TARGET as K8S
+from flowc.targets.k8s.manifests import CODE_DIR, UID
 
 STOP_GRACE_S = 2  # seconds between SIGTERM and SIGKILL when a container is stopped
 TMPFS = {"/tmp": "rw,nosuid,nodev,size=256m,mode=1777"}
@@ -194,7 +195,7 @@ class DockerRunner:
             env.update(PYTHONUNBUFFERED="1", PYTHONDONTWRITEBYTECODE="1", HOME="/tmp",
                        FLOWC_DEADLINE=str(time.time() + task.timeout_s))  # fmt: skip
             args.update(
-                image=attempt.app.k8s.python_image,
+                image=K8S.settings_of(attempt.app).python_image,
                 command=["python3", "-c", BOOTSTRAP, CODE_DIR, handler.module, handler.function],
                 volumes={str(attempt.code_dir): {"bind": CODE_DIR, "mode": "ro"}},
                 working_dir=CODE_DIR,

@@ -43,6 +43,7 @@ from flowc.emulator.secrets import SECRETS_FILE, env_var_for, local_secret_value
 from flowc.emulator.statelock import StateLock, StateLocked
 from flowc.emulator.versions import Versions
 from flowc.emulator.view import PlainView
+from flowc.targets.aws import TARGET as AWS
 
 Loader = Callable[..., Any]  # (path, env=None) -> LoadResult
 CLOUD_FILE = "cloud.json"
@@ -178,7 +179,7 @@ class Session:
             )])  # fmt: skip
         if self.cloud is None:
             try:
-                self.cloud = Cloud.connect(self.options.state_dir, app.aws.region)
+                self.cloud = Cloud.connect(self.options.state_dir, AWS.settings_of(app).region)
             except Exception as exc:  # noqa: BLE001 - e.g. no free port, broken moto install
                 self.show([Diagnostic(
                     "E507", f"could not start the embedded AWS emulator: {exc}",

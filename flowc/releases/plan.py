@@ -7,7 +7,7 @@
     ... terraform apply ...
     after_apply(app, state_dir, workdir)          # read the new versions back
 
-For a python task on AWS (`Task.release`, read by flowc/targets/aws_release.py):
+For a python task on AWS (`Task.release`, read by flowc/targets/aws/release.py):
 - `pinned_version`: `flowc rollback` pinned the alias, and the task's function has not
   changed since; the alias points at that version.
 - `stable_version`: a canary is running. The alias keeps the version that is live now

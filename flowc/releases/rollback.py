@@ -5,7 +5,7 @@ release, E711 version never deployed, E712 task that has no alias) and finds eve
 deployment (Terraform working directory) that knows the release's version of the task.
 `pin()` records the pin in the log (so later compiles keep the alias there until the
 task's function changes again) and rewrites only the alias in that directory's compiled
-`cdk.tf.json` (flowc.targets.aws_release.pin_alias), so `terraform plan` shows one change.
+`cdk.tf.json` (flowc.targets.aws.release.pin_alias), so `terraform plan` shows one change.
 Applying it to the local cloud of `flowc up` is the command's job (flowc/cli/releases.py).
 """
 
@@ -100,7 +100,7 @@ def resolve(app: App, log: ReleaseLog, task_name: str, release_id: str) -> Reque
 
 def pin(log: ReleaseLog, req: Request, now: datetime | None = None) -> None:
     """Record the pins and rewrite each deployment's compiled alias (see module doc)."""
-    from flowc.targets.aws_release import pin_alias
+    from flowc.targets.aws.release import pin_alias
 
     assert req.release is not None and req.function_release is not None
     for change in req.changes:

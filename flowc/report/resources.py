@@ -64,10 +64,10 @@ class TargetResources:
 
 def target_resources(app: App, target: str, out_dir: Path | None = None) -> TargetResources:
     """Build `target`'s stack for `app` as compile does and group its resources."""
-    from flowc.targets import load_target
+    from flowc.targets import registry
     from flowc.targets.base import Stack
 
-    builder = load_target(target)
+    builder = registry.get(target).load_builder()
     result = TargetResources(target, diagnostics=list(builder.check(app)))
     if has_errors(result.diagnostics):
         return result

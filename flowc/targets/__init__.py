@@ -1,26 +1,27 @@
 """The target registry: the only place that lists flowc's back ends.
 
-A new target is one module with a `Target` subclass (see `flowc.targets.base`) and one
-line here. Modules are imported on first use, so listing a target costs nothing.
+A target is one package, `flowc/targets/<name>/`, whose `__init__.py` declares a
+`flowc.targets.registry.Target` as `TARGET`; the line below registers it. The order is
+the canonical one (output, `targets = [...]` normalisation, cost tables).
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING
+from flowc.targets import aws, gcp, k8s
+from flowc.targets.registry import (
+    BackendKind,
+    RuntimeLimits,
+    Target,
+    all_targets,
+    backend_kinds,
+    get,
+    names,
+    register,
+    unregister,
+)
 
-if TYPE_CHECKING:
-    from flowc.targets.base import Target
+for _package in (aws, gcp, k8s):  # to add a target: import its package and list it here
+    register(_package.TARGET)
 
-# target name -> "module:Class"
-TARGETS: dict[str, str] = {
-    "aws": "flowc.targets.aws:AwsTarget",
-    "gcp": "flowc.targets.gcp:GcpTarget",
-    "k8s": "flowc.targets.k8s:K8sTarget",
-}
-
-
-def load_target(name: str) -> Target:
-    """A fresh instance of the target registered as `name` (KeyError if unknown)."""
-    module, _, cls = TARGETS[name].partition(":")
-    return getattr(importlib.import_module(module), cls)()
+__all__ = ["BackendKind", "RuntimeLimits", "Target", "all_targets", "backend_kinds", "get",
+           "names", "register", "unregister"]

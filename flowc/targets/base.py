@@ -1,12 +1,12 @@
 """What every target shares: the Stack model a target fills, tags, and code assets.
 
-A target module subclasses `Target` and fills a `Stack` with plain data:
+A target's builder subclasses `Builder` and fills a `Stack` with plain data:
 
-    class Aws(Target):
+    class AwsBuilder(Builder):
         name = "aws"
         def check(self, app): return [...]            # diagnostics that need no synthesis
         def build(self, app, stack):
-            stack.provider("aws", "hashicorp/aws", "~> 5.100", {"region": app.aws.region})
+            stack.provider("aws", "hashicorp/aws", "~> 5.100", {"region": "us-east-1"})
             q = stack.resource("aws_sqs_queue", "daily_report_dlq", {"name": ...})
             stack.output("daily_report_dlq_url", q.ref("url"))
 
@@ -218,8 +218,9 @@ class Stack:
         }
 
 
-class Target:
-    """One back end. Subclasses set `name` and implement `build`; see the module doc."""
+class Builder:
+    """How one back end turns the IR into a Stack; see the module doc. A target's
+    declaration (flowc.targets.registry.Target) names its builder."""
 
     name: ClassVar[str] = ""
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from flowc import __version__
 from flowc.compiler.ir import App
 from flowc.diagnostics import Diagnostic, has_errors
-from flowc.targets import load_target
+from flowc.targets import registry
 from flowc.targets.base import Stack
 from flowc.targets.synth import TF_FILE, synth
 
@@ -126,7 +126,7 @@ def compile_app(app: App, targets: Sequence[str], out_dir: Path,
             result.failed = True
             continue
         stack = Stack(name, app, out_dir / name, exclude=(out_dir, *exclude))
-        load_target(name).build(app, stack)
+        registry.get(name).load_builder().build(app, stack)
         result.diagnostics.extend(stack.diagnostics)
         if has_errors(result.diagnostics):
             result.failed = True

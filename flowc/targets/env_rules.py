@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 from flowc.compiler.ir import App, ImageHandler, PythonHandler, SecretRef, Service, Task, unit_kind
 from flowc.diagnostics import Diagnostic
+from flowc.targets.aws import TARGET as AWS
 
 FLOWC_PREFIX = "FLOWC_"
 
@@ -47,7 +48,7 @@ RESERVED: dict[tuple[str, str], tuple[str, frozenset[str], tuple[str, ...]]] = {
         "CLOUD_RUN_EXECUTION", "CLOUD_RUN_TASK_INDEX", "CLOUD_RUN_TASK_ATTEMPT",
         "CLOUD_RUN_TASK_COUNT",
     }), ("X_GOOGLE_",)),
-    # flowc's pod sets these for python tasks (flowc.targets.k8s_manifests.pod_spec): a
+    # flowc's pod sets these for python tasks (flowc.targets.k8s.manifests.pod_spec): a
     # second entry with the same name would be a duplicate in the container's env list.
     ("k8s", "python"): ("flowc's Kubernetes pod", frozenset({
         "PYTHONPATH", "PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "HOME",
@@ -84,7 +85,8 @@ def lambda_env_bytes(app: App, task: Task | Service) -> int:
     prefix = app.name + "-" + (app.environment + "-" if app.environment else "")
     for var in task.env:
         if isinstance(var.value, SecretRef):
-            size += len("FLOWC_SECRET_" + var.name) + _SECRET_ARN_FIXED + len(app.aws.region)
+            region = AWS.settings_of(app).region
+            size += len("FLOWC_SECRET_" + var.name) + _SECRET_ARN_FIXED + len(region)
             size += len(prefix + var.value.secret)
         else:
             size += len(var.name.encode()) + len(var.value.encode())

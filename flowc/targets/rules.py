@@ -6,7 +6,7 @@ both call `target_rules`, so `check` says ok exactly when `compile` can build.
 
 What runs: the shipped-files rule (symlinks leaving the code directory, E403), flowc's
 own env namespace and NUL bytes (E451/E452), then per target its env rules
-(`flowc.targets.env_rules`) and the target's own `Target.check` (subnets, alerts,
+(`flowc.targets.env_rules`) and the target's builder's own `check` (subnets, alerts,
 package sizes...). Cross-target rules run once, so each cause is reported once.
 """
 
@@ -46,13 +46,13 @@ def code_diagnostics(app: App, exclude: Sequence[Path] = ()) -> list[Diagnostic]
 def target_rules(app: App, targets: Sequence[str] | None = None,
                  exclude: Sequence[Path] = ()) -> dict[str, list[Diagnostic]]:
     """Diagnostics per target name ("" for the ones every target shares)."""
-    from flowc.compiler.ir import TARGET_NAMES
-    from flowc.targets import load_target
+    from flowc.targets import registry
 
-    names = [n for n in (targets if targets is not None else TARGET_NAMES)
+    names = [n for n in (targets if targets is not None else registry.names())
              if app.tasks_for(n) or app.services_for(n)]
     out: dict[str, list[Diagnostic]] = {"": code_diagnostics(app, exclude)
                                         + flowc_env_diagnostics(app, names) if names else []}
     for name in names:
-        out[name] = env_diagnostics(app, name) + list(load_target(name).check(app))
+        out[name] = (env_diagnostics(app, name)
+                     + list(registry.get(name).load_builder().check(app)))
     return out

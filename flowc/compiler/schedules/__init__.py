@@ -1,14 +1,13 @@
 """Schedules: one exact model for every source form, evaluated and translated per target.
 
 - parse_schedule(kind, text, timezone, span=None) -> Schedule, raises ScheduleError
-- translate(schedule, target) -> list[str]: expressions whose union is exact,
-  raises Untranslatable (a ScheduleError) naming the target and the reason
-- schedule_warnings(schedule, target) -> list[ScheduleWarning] (DST differences)
+- schedule_warnings(schedule, target, policy) -> list[ScheduleWarning] (DST differences)
 - Schedule.next_fires(after, n) / fires_between(start, end): the evaluator
 - schedule_diagnostic(error, task=None) -> Diagnostic
 
 Modules: model (the normalized set), parse_* (one per source form), evaluate,
-dst (daylight-saving warnings), translate/ (one module per cron dialect).
+dst (daylight-saving warnings), translate/ (what cron dialects share). A target's
+dialect and DST policy are part of its declaration: `flowc.targets.get(name).translate`.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ from flowc.compiler.schedules.model import Schedule
 from flowc.compiler.schedules.parse import compile_spec
 from flowc.compiler.schedules.parse_every import at_datetime
 from flowc.compiler.schedules.spec import KINDS
-from flowc.compiler.schedules.translate import TARGETS, translate
 from flowc.compiler.schedules.zones import get_zone
 from flowc.diagnostics import Diagnostic, Span
 
@@ -93,7 +91,6 @@ def schedule_diagnostic(error: ScheduleError, task: str | None = None) -> Diagno
 
 __all__ = [
     "KINDS",
-    "TARGETS",
     "Schedule",
     "ScheduleError",
     "ScheduleWarning",
@@ -102,5 +99,4 @@ __all__ = [
     "parse_schedule",
     "schedule_diagnostic",
     "schedule_warnings",
-    "translate",
 ]

@@ -3,14 +3,8 @@
 flowc evaluates a schedule with its source's policy (see evaluate.py): systemd
 skips a local time in a spring-forward gap and fires a repeated local time once;
 cron fires a gap time when the clock lands after the gap (restricted hour) and a
-repeated time twice. The targets, as documented:
-
-- aws: EventBridge Scheduler skips a time that does not exist and runs a
-  repeated time only once.
-- k8s: the CronJob controller (robfig/cron) steps through real hours, so a
-  skipped hour never comes and a repeated hour is walked twice.
-- gcp: Cloud Scheduler "runs on wall clock time" and documents anomalies in
-  repeated hours without saying which: any hit is a difference.
+repeated time twice. Each target declares its scheduler's `DstPolicy`
+(flowc/targets/<name>/__init__.py, with the documentation it follows).
 
 For every offset change of the zone in the next years, if the schedule has a
 local time in the gap or the repeated hour and the target's policy differs, a
@@ -20,6 +14,7 @@ W300 (gap) or W301 (repeated) warning names the first such date.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from flowc.compiler.schedules.errors import ScheduleWarning
@@ -30,16 +25,16 @@ from flowc.compiler.schedules.zones import Transition, transitions
 
 YEARS_AHEAD = 4
 SKIP, SHIFT, ONCE, TWICE, UNKNOWN = "skip", "shift", "once", "twice", "unknown"
-TARGET_POLICY = {  # target -> (gap, overlap)
-    "aws": (SKIP, ONCE),
-    "k8s": (SKIP, TWICE),
-    "gcp": (UNKNOWN, UNKNOWN),
-}
-TARGET_NAME = {
-    "aws": "EventBridge Scheduler",
-    "k8s": "the Kubernetes CronJob controller",
-    "gcp": "Cloud Scheduler",
-}
+
+
+@dataclass(frozen=True)
+class DstPolicy:
+    """What a target's scheduler does with a local time in a gap / a repeated hour."""
+
+    scheduler: str  # for messages: "EventBridge Scheduler"
+    gap: str  # SKIP, SHIFT or UNKNOWN
+    overlap: str  # ONCE, TWICE or UNKNOWN
+
 _TARGET_DOES = {
     SKIP: "skips it",
     ONCE: "runs it once",
@@ -49,15 +44,13 @@ _TARGET_DOES = {
 
 
 def schedule_warnings(
-    schedule: Schedule, target: str, start: datetime | None = None
+    schedule: Schedule, target: str, policy: DstPolicy, start: datetime | None = None
 ) -> list[ScheduleWarning]:
-    """DST warnings for this schedule on this target (empty when they agree)."""
-    if target not in TARGET_POLICY:
-        raise ValueError(f"unknown target {target!r}")
+    """DST warnings for this schedule on `target` (empty when they agree)."""
     spec = schedule.spec
     source_gap = SKIP if spec.gap == GAP_SKIP else SHIFT
     source_overlap = TWICE if spec.overlap == OVERLAP_BOTH else ONCE
-    target_gap, target_overlap = TARGET_POLICY[target]
+    target_gap, target_overlap = policy.gap, policy.overlap
     gap, overlap = first_hits(schedule, start)
     out = []
     if gap is not None and target_gap != source_gap:
@@ -74,7 +67,7 @@ def schedule_warnings(
                 "W300",
                 f"{schedule.source} fires at {wall:%H:%M} on {wall:%Y-%m-%d}, which does not "
                 f"exist in {schedule.zone} (clocks jump from {lo:%H:%M} to {hi:%H:%M}); flowc "
-                f"{flowc}, but {TARGET_NAME[target]} {_TARGET_DOES[target_gap]} "
+                f"{flowc}, but {policy.scheduler} {_TARGET_DOES[target_gap]} "
                 f"(target {target})",
                 f'move the time out of {lo:%H:%M}-{hi:%H:%M}, or use timezone = "UTC"',
             )
@@ -88,7 +81,7 @@ def schedule_warnings(
                 "W301",
                 f"{schedule.source} fires at {wall:%H:%M} on {wall:%Y-%m-%d}, which happens "
                 f"twice in {schedule.zone} (clocks go back from {hi:%H:%M} to {lo:%H:%M}); "
-                f"flowc {flowc}, but {TARGET_NAME[target]} {_TARGET_DOES[target_overlap]} "
+                f"flowc {flowc}, but {policy.scheduler} {_TARGET_DOES[target_overlap]} "
                 f"(target {target})",
                 f'move the time out of {lo:%H:%M}-{hi:%H:%M}, or use timezone = "UTC"',
             )

@@ -6,7 +6,7 @@ into manifests.yaml, so the two can never drift. Per task:
 - ServiceAccount (no token automount: tasks do not call the Kubernetes API);
 - python tasks: an immutable ConfigMap holding the code (name = content hash, so a
   change makes a new ConfigMap and the CronJob rolls to it), mounted read-only at /code
-  in `App.k8s.python_image`; requirements are installed by an init container with
+  in the `k8s { python_image }` setting; requirements are installed by an init container with
   `pip --target` into an emptyDir (needs a package index at run time; for none, use an
   image task with dependencies baked in);
 - one CronJob per schedule expression: timeZone, concurrencyPolicy Forbid,
@@ -30,6 +30,7 @@ from typing import Any
 
 from flowc.compiler.ir import Alert, App, ImageHandler, PythonHandler, SecretRef, Service, Task
 from flowc.targets.base import standard_tags
+from flowc.targets.k8s import TARGET as K8S
 from flowc.targets.naming import CRONJOB_LIMIT, DNS, DNS_LABEL_LIMIT, Namer, schedule_keys
 from flowc.targets.sources import task_sources
 from flowc.targets.units import cpu_quantity, memory_quantity
@@ -80,7 +81,7 @@ class Describer:
         self.app = app
         self.names = names
         self.exclude = tuple(exclude)  # paths never shipped (the output directory...)
-        self.ns = app.k8s.namespace
+        self.ns = K8S.settings_of(app).namespace
         self.objects: list[K8sObject] = []
         self.secrets: dict[str, K8sObject] = {}
         self.configmaps: dict[str, K8sObject] = {}
@@ -178,7 +179,7 @@ class Describer:
                 {"apiVersion": "batch/v1", "kind": "CronJob",
                  "metadata": _meta(name, self.ns, labels), "spec": spec}, tf_id, list(deps),
                 task.name))
-        if task.alerts and self.app.k8s.prometheus and cron_names:
+        if task.alerts and K8S.settings_of(self.app).prometheus and cron_names:
             self.objects.append(self.prometheus_rule(task, cron_names, labels))
 
     def container(self, task: Task, name: str, image: str) -> dict[str, Any]:
@@ -228,7 +229,8 @@ class Describer:
             "items": items}})
         if has_requirements:
             deps_mount = {"name": "deps", "mountPath": DEPS_DIR}
-            pip = self.container(unit, "install-requirements", self.app.k8s.python_image)
+            pip = self.container(unit, "install-requirements",
+                                 K8S.settings_of(self.app).python_image)
             pip["command"] = ["python", "-m", "pip", "install", "--no-cache-dir",
                               "--disable-pip-version-check", "--target", DEPS_DIR,
                               "-r", f"{CODE_DIR}/{REQUIREMENTS_KEY}"]
@@ -265,7 +267,7 @@ class Describer:
         init: list[dict[str, Any]] = []
         handler = task.handler
         if isinstance(handler, PythonHandler):
-            main = self.container(task, "task", self.app.k8s.python_image)
+            main = self.container(task, "task", K8S.settings_of(self.app).python_image)
             env.append({"name": "FLOWC_HANDLER", "value": handler.entrypoint})
             main["command"] = ["python", "-c", RUNNER]
             self.python_code(task, main, env, volumes, init, deps)

@@ -2,8 +2,8 @@
 
 Mixed into the AWS builder (`flowc/targets/aws.py`), whose shared helpers (role,
 log_group, secret_statements, tags) and release helpers (alias, layers, packages:
-`flowc/targets/aws_release.py`) it uses. The zip is the task's code dir plus vendored
-requirements plus `flowc_handler.py` (flowc/targets/assets/lambda_handler.py), which
+`flowc/targets/aws/release.py`) it uses. The zip is the task's code dir plus vendored
+requirements plus `flowc_handler.py` (flowc/targets/aws/assets/lambda_handler.py), which
 resolves bound secrets into the env var names the spec declares; the task's layers'
 requirements ship as Lambda layers. Every function is published, and the scheduler and
 the async invoke config go through the task's alias.
@@ -15,7 +15,7 @@ from importlib import resources
 from typing import Any
 
 from flowc.compiler.ir import SecretRef, Service, Task
-from flowc.targets import aws_iam as iam
+from flowc.targets.aws import iam
 from flowc.targets.base import Resource, escape_literal
 
 LAMBDA_RUNTIME = "python3.12"
@@ -26,7 +26,7 @@ RELEASE_TAG = "flowc-release"  # the release that built the function (flowc/rele
 
 
 def _handler_source() -> bytes:
-    return resources.files("flowc.targets.assets").joinpath("lambda_handler.py").read_bytes()
+    return resources.files("flowc.targets.aws.assets").joinpath("lambda_handler.py").read_bytes()
 
 
 class LambdaParts:

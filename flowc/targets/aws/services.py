@@ -24,10 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from flowc.compiler.ir import Alert, ImageHandler, PythonHandler, Service
-from flowc.targets import aws_iam as iam
-from flowc.targets.aws_alerts import COMPARATORS
-from flowc.targets.aws_ecs import fargate_size
-from flowc.targets.aws_lambda import LAMBDA_HANDLER_FILE, LAMBDA_RUNTIME
+from flowc.targets.aws import TARGET as AWS
+from flowc.targets.aws import iam
+from flowc.targets.aws.alerts import COMPARATORS
+from flowc.targets.aws.ecs import fargate_size
+from flowc.targets.aws.lambda_function import LAMBDA_HANDLER_FILE, LAMBDA_RUNTIME
 from flowc.targets.base import Resource, escape_literal, standard_tags
 from flowc.targets.naming import DNS
 
@@ -48,11 +49,11 @@ COLOURS = ("blue", "green")
 
 
 def _asset(name: str) -> bytes:
-    return resources.files("flowc.targets.assets").joinpath(name).read_bytes()
+    return resources.files("flowc.targets.aws.assets").joinpath(name).read_bytes()
 
 
 def adapter_requirements() -> Path:
-    return Path(str(resources.files("flowc.targets.assets").joinpath(
+    return Path(str(resources.files("flowc.targets.aws.assets").joinpath(
         "lambda_service_requirements.txt")))
 
 
@@ -65,7 +66,7 @@ class ServiceParts:
     def services(self, services: tuple[Service, ...]) -> None:
         if any(isinstance(s.handler, ImageHandler) for s in services):
             subnet = self.stack.data("aws_subnet", "service_subnet",
-                                     {"id": self.app.aws.subnets[0]})
+                                     {"id": AWS.settings_of(self.app).subnets[0]})
             self.vpc_id = subnet.ref("vpc_id")
             self.vpc = self.stack.data("aws_vpc", "service_vpc", {"id": self.vpc_id})
         for service in services:
@@ -188,7 +189,7 @@ class ServiceParts:
                       groups: dict[str, Resource]) -> tuple[Resource, Resource]:
         """The service's ALB and the listener forwarding to its target group(s)."""
         s, name = self.stack, service.name
-        https = self.app.aws.certificate_arn is not None
+        https = AWS.settings_of(self.app).certificate_arn is not None
         front = 443 if https else 80
         source = ["0.0.0.0/0"] if service.public else [self.vpc.ref("cidr_block")]
         ingress = [{"description": f"clients, port {port}", "from_port": port, "to_port": port,
@@ -217,7 +218,7 @@ class ServiceParts:
             "internal": not service.public,
             "load_balancer_type": "application",
             "security_groups": [lb_sg.ref("id")],
-            "subnets": list(self.app.aws.subnets),
+            "subnets": list(AWS.settings_of(self.app).subnets),
             "drop_invalid_header_fields": True,
             "enable_deletion_protection": False,
             "tags": self.service_tags(service),
@@ -233,7 +234,7 @@ class ServiceParts:
         }
         if https:
             listener_body.update(ssl_policy=SSL_POLICY,
-                                 certificate_arn=escape_literal(self.app.aws.certificate_arn))
+                                 certificate_arn=escape_literal(AWS.settings_of(self.app).certificate_arn))
             s.resource("aws_lb_listener", f"svc_{name}_http_redirect", {
                 "load_balancer_arn": lb.ref("arn"), "port": 80, "protocol": "HTTP",
                 "default_action": [{"type": "redirect", "redirect": [{
@@ -251,8 +252,8 @@ class ServiceParts:
                         listener: Resource | None) -> Resource:
         suffix = f"_{colour}" if colour else ""
         network: dict[str, Any] = {
-            "subnets": list(self.app.aws.subnets),
-            "security_groups": [task_sg.ref("id"), *self.app.aws.security_groups],
+            "subnets": list(AWS.settings_of(self.app).subnets),
+            "security_groups": [task_sg.ref("id"), *AWS.settings_of(self.app).security_groups],
             "assign_public_ip": False,
         }
         body: dict[str, Any] = {

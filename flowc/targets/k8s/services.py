@@ -23,7 +23,8 @@ from typing import Any
 from flowc.compiler.ir import App, ImageHandler, PythonHandler, Service, Task
 from flowc.emulator.services.instance import SERVE
 from flowc.targets.base import standard_tags
-from flowc.targets.k8s_manifests import (
+from flowc.targets.k8s import TARGET as K8S
+from flowc.targets.k8s.manifests import (
     CODE_DIR,
     Describer,
     K8sObject,
@@ -128,7 +129,7 @@ def _pod(d: Describer, service: Service, name: str, deps: list[str]) -> dict[str
     env: list[dict[str, Any]] = [{"name": "FLOWC_SERVICE", "value": service.name}]
     init: list[dict[str, Any]] = []
     if isinstance(handler, PythonHandler):
-        main = d.container(service, "service", d.app.k8s.python_image)
+        main = d.container(service, "service", K8S.settings_of(d.app).python_image)
         main["command"] = ["python", "-c", SERVE.read_text(encoding="utf-8"), CODE_DIR,
                            handler.entrypoint, *([str(service.port)] if service.port else [])]
         d.python_code(service, main, env, volumes, init, deps)
@@ -176,7 +177,7 @@ def _hpa(service: Service, name: str, ns: str, tags: dict[str, str]) -> dict[str
 
 
 def _ingress(d: Describer, service: Service, name: str, tags: dict[str, str]) -> K8sObject:
-    k8s = d.app.k8s
+    k8s = K8S.settings_of(d.app)
     path = {"path": "/", "pathType": "Prefix", "backend": {"service": {
         "name": name, "port": {"number": service.port}}}}
     rule: dict[str, Any] = {"http": {"paths": [path]}}

@@ -10,7 +10,7 @@ Per task (see README "GCP target" for the why of each piece):
 - two service accounts per task: the runtime one reads only the task's own secrets, the
   scheduler one holds only `roles/run.invoker` on the task's own function service or job;
 - secrets -> `google_secret_manager_secret`, mapped to the env var names the spec declares;
-- `on_failure = dead_letter` and `alert` -> flowc.targets.gcp_monitoring.
+- `on_failure = dead_letter` and `alert` -> flowc.targets.gcp.monitoring.
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ from typing import Any, NamedTuple
 
 from flowc.compiler.ir import App, ImageHandler, PythonHandler, SecretRef, Service, Task
 from flowc.diagnostics import Diagnostic
-from flowc.targets import gcp_monitoring
-from flowc.targets.base import Resource, Stack, Target, escape_literal, standard_tags
-from flowc.targets.gcp_services import build_services
+from flowc.targets.base import Builder, Resource, Stack, escape_literal, standard_tags
+from flowc.targets.gcp import TARGET as GCP
+from flowc.targets.gcp import monitoring as gcp_monitoring
+from flowc.targets.gcp.services import build_services
 from flowc.targets.naming import DNS, schedule_keys
 from flowc.targets.packaging import PackagingError, make_asset
 from flowc.targets.sources import task_sources
@@ -69,7 +70,7 @@ class Runner(NamedTuple):
     deadline_s: int  # Cloud Scheduler's attempt deadline
 
 
-class GcpTarget(Target):
+class GcpBuilder(Builder):
     name = "gcp"
 
     def check(self, app: App) -> list[Diagnostic]:
@@ -90,14 +91,14 @@ class Gcp:
     def __init__(self, app: App, stack: Stack):
         self.app = app
         self.stack = stack
-        self.region = app.gcp.region
+        self.region = GCP.settings_of(app).region
         self.secrets: dict[str, Resource] = {}
         self.channels: dict[str, Resource] = {}
         self._bucket: Resource | None = None
         self._objects: dict[str, Resource] = {}  # asset filename -> bucket object
         self._sources: dict[tuple, Resource] = {}  # (code dir, requirements, layers) -> same
-        if app.gcp.project:
-            self.project = app.gcp.project
+        if GCP.settings_of(app).project:
+            self.project = GCP.settings_of(app).project
         else:  # the provider's default project (GOOGLE_PROJECT, gcloud config)
             self.project = stack.data("google_client_config", "current", {}).ref("project")
 
@@ -106,10 +107,10 @@ class Gcp:
 
     def build(self) -> None:
         stack = self.stack
-        stack.backend = self.app.gcp.backend
+        stack.backend = GCP.settings_of(self.app).backend
         attrs: dict[str, Any] = {"region": self.region}
-        if self.app.gcp.project:
-            attrs["project"] = self.app.gcp.project
+        if GCP.settings_of(self.app).project:
+            attrs["project"] = GCP.settings_of(self.app).project
         stack.provider("google", PROVIDER_SOURCE, PROVIDER_VERSION, attrs)
         for task in self.app.tasks_for("gcp"):
             self.task(task)

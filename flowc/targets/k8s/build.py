@@ -1,6 +1,6 @@
 """The Kubernetes target: CronJobs, as `kubernetes_*` Terraform resources and manifests.yaml.
 
-flowc.targets.k8s_manifests describes the objects once, as Kubernetes API objects; this
+flowc.targets.k8s.manifests describes the objects once, as Kubernetes API objects; this
 module writes them twice from that one list:
 - cdk.tf.json: each object converted to the hashicorp/kubernetes provider's resource
   (`kubernetes_cron_job_v1`, `kubernetes_service_account_v1`, `kubernetes_secret_v1`,
@@ -22,9 +22,10 @@ import yaml
 
 from flowc.compiler.ir import App, Service, Task
 from flowc.diagnostics import Diagnostic
-from flowc.targets.base import Stack, Target, escape_literal
-from flowc.targets.k8s_manifests import CONFIGMAP_MAX_BYTES, TooLarge
-from flowc.targets.k8s_services import describe
+from flowc.targets.base import Builder, Stack, escape_literal
+from flowc.targets.k8s import TARGET as K8S
+from flowc.targets.k8s.manifests import CONFIGMAP_MAX_BYTES, TooLarge
+from flowc.targets.k8s.services import describe
 from flowc.targets.naming import Namer
 
 PROVIDER_SOURCE = "hashicorp/kubernetes"
@@ -64,7 +65,7 @@ STRING_FIELDS = frozenset({"runAsUser", "runAsGroup", "fsGroup", "ttlSecondsAfte
 OCTAL_FIELDS = frozenset({"defaultMode", "mode"})
 
 
-class K8sTarget(Target):
+class K8sBuilder(Builder):
     name = "k8s"
 
     def check(self, app: App) -> list[Diagnostic]:
@@ -72,7 +73,7 @@ class K8sTarget(Target):
         return _code_problems(describe(app, Namer(app), ())[1])
 
     def build(self, app: App, stack: Stack) -> None:
-        stack.backend = app.k8s.backend
+        stack.backend = K8S.settings_of(app).backend
         stack.provider("kubernetes", PROVIDER_SOURCE, PROVIDER_VERSION, {})
         objects, problems = describe(app, stack.names, stack.shipped_exclude)
         stack.diagnostics.extend(_code_problems(problems))
@@ -88,7 +89,8 @@ class K8sTarget(Target):
             if obj.ignore_changes:
                 body["lifecycle"] = {"ignore_changes": obj.ignore_changes}
             stack.resource(type_, obj.tf_id, body)
-        stack.output("namespace", app.k8s.namespace, description="namespace of every object")
+        stack.output("namespace", K8S.settings_of(app).namespace,
+                     description="namespace of every object")
         crons: dict[str, list[str]] = {t.name: [] for t in app.tasks_for("k8s")}
         for o in objects:
             if o.task is not None:
@@ -130,7 +132,7 @@ def _service_outputs(stack: Stack, app: App, objects: list[Any], service: Servic
                  description=f"Deployment running service {service.name}")
     if service.port is not None:
         stack.output(f"{service.name}_url",
-                     f"http://{name}.{app.k8s.namespace}.svc.cluster.local:{service.port}",
+                     f"http://{name}.{K8S.settings_of(app).namespace}.svc.cluster.local:{service.port}",
                      description=f"in-cluster URL of service {service.name}")
     ingress = by_id.get(f"ingress_{service.name}")
     if ingress is not None and "host" in ingress["spec"]["rules"][0]:

@@ -17,13 +17,14 @@ from typing import Any
 
 from flowc.compiler.ir import App, ImageHandler, PythonHandler, Task
 from flowc.diagnostics import Diagnostic
-from flowc.targets import aws_iam as iam
-from flowc.targets.aws_alerts import AlertParts, measurable
-from flowc.targets.aws_ecs import EcsParts
-from flowc.targets.aws_lambda import MAX_EVENT_AGE_S, LambdaParts
-from flowc.targets.aws_release import ReleaseParts
-from flowc.targets.aws_services import ServiceParts
-from flowc.targets.base import Resource, Stack, Target, standard_tags
+from flowc.targets.aws import TARGET as AWS
+from flowc.targets.aws import iam
+from flowc.targets.aws.alerts import AlertParts, measurable
+from flowc.targets.aws.ecs import EcsParts
+from flowc.targets.aws.lambda_function import MAX_EVENT_AGE_S, LambdaParts
+from flowc.targets.aws.release import ReleaseParts
+from flowc.targets.aws.services import ServiceParts
+from flowc.targets.base import Builder, Resource, Stack, standard_tags
 from flowc.targets.naming import schedule_keys
 
 # Account quotas a spec can exceed on its own (AWS defaults; both can be raised on request).
@@ -40,13 +41,13 @@ PROVIDER_VERSION = "~> 5.100"
 LOG_RETENTION_DAYS = 365
 
 
-class AwsTarget(Target):
+class AwsBuilder(Builder):
     name = "aws"
 
     def check(self, app: App) -> list[Diagnostic]:
         out: list[Diagnostic] = service_network_diagnostics(app)
         for task in app.tasks_for("aws"):
-            if isinstance(task.handler, ImageHandler) and not app.aws.subnets:
+            if isinstance(task.handler, ImageHandler) and not AWS.settings_of(app).subnets:
                 where = f"environment `{app.environment}`" if app.environment else "the spec"
                 out.append(Diagnostic(
                     "W403",
@@ -74,8 +75,9 @@ class AwsTarget(Target):
 
     def build(self, app: App, stack: Stack) -> None:
         tasks = app.tasks_for("aws")
-        stack.backend = app.aws.backend
-        stack.provider("aws", PROVIDER_SOURCE, PROVIDER_VERSION, {"region": app.aws.region})
+        settings = AWS.settings_of(app)
+        stack.backend = settings.backend
+        stack.provider("aws", PROVIDER_SOURCE, PROVIDER_VERSION, {"region": settings.region})
         _Builder(app, stack).build(tasks)
 
 
@@ -87,14 +89,15 @@ def service_network_diagnostics(app: App) -> list[Diagnostic]:
         if not isinstance(service.handler, ImageHandler):
             continue
         need = 1 if service.is_worker else 2  # an ALB spans at least two zones
-        if len(app.aws.subnets) < need:
+        if len(AWS.settings_of(app).subnets) < need:
             what = "ECS Fargate" if service.is_worker else "ECS Fargate behind a load balancer"
             out.append(Diagnostic(
                 "E401", f"image service `{service.name}` runs on {what} on aws, but {where} "
-                f"sets {len(app.aws.subnets)} subnet(s); it needs {need}", service.span,
+                f"sets {len(AWS.settings_of(app).subnets)} subnet(s); it needs {need}",
+                service.span,
                 "add `aws { subnets = [\"subnet-a\", \"subnet-b\"] }` (two zones) to the "
                 "environment, or leave AWS out with `targets = [gcp, k8s]`"))
-        elif not service.is_worker and app.aws.certificate_arn is None:
+        elif not service.is_worker and AWS.settings_of(app).certificate_arn is None:
             out.append(Diagnostic(
                 "W230", f"service `{service.name}` on aws: {where} gives no certificate, so "
                 "its load balancer serves plain HTTP", service.span,
@@ -262,12 +265,12 @@ class _Builder(LambdaParts, EcsParts, AlertParts, ReleaseParts, ServiceParts):
             if dlq is not None:
                 target["dead_letter_config"] = [{"arn": dlq.ref("arn")}]
             if isinstance(task.handler, ImageHandler):
-                network: dict[str, Any] = {"subnets": list(self.app.aws.subnets),
+                network: dict[str, Any] = {"subnets": list(AWS.settings_of(self.app).subnets),
                                            "assign_public_ip": False}
-                if not self.app.aws.subnets:  # W403: the default VPC, public to pull
+                if not AWS.settings_of(self.app).subnets:  # W403: the default VPC, public to pull
                     network = {"subnets": self.default_subnets(), "assign_public_ip": True}
-                if self.app.aws.security_groups:
-                    network["security_groups"] = list(self.app.aws.security_groups)
+                if AWS.settings_of(self.app).security_groups:
+                    network["security_groups"] = list(AWS.settings_of(self.app).security_groups)
                 target["ecs_parameters"] = [{
                     "task_definition_arn": f"${{aws_ecs_task_definition.{task.name}_ecs_task.arn}}",
                     "launch_type": "FARGATE",

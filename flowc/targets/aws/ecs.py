@@ -12,7 +12,8 @@ from typing import Any
 
 from flowc.compiler.ir import ImageHandler, SecretRef, Service, Task
 from flowc.diagnostics import Diagnostic
-from flowc.targets import aws_iam as iam
+from flowc.targets.aws import TARGET as AWS
+from flowc.targets.aws import iam
 from flowc.targets.base import Resource, escape_literal
 
 # (vCPU units, valid memory MiB) for Fargate, smallest first.
@@ -64,7 +65,7 @@ class EcsParts:
                 "logDriver": "awslogs",
                 "options": {
                     "awslogs-group": logs.ref("name"),
-                    "awslogs-region": self.app.aws.region,
+                    "awslogs-region": AWS.settings_of(self.app).region,
                     "awslogs-stream-prefix": stream_prefix,
                 },
             },

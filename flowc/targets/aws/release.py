@@ -18,9 +18,9 @@ from __future__ import annotations
 from typing import Any
 
 from flowc.compiler.ir import Task
-from flowc.targets import aws_iam as iam
-from flowc.targets.aws_alerts import measurable
-from flowc.targets.aws_lambda import LAMBDA_RUNTIME, RELEASE_TAG
+from flowc.targets.aws import iam
+from flowc.targets.aws.alerts import measurable
+from flowc.targets.aws.lambda_function import LAMBDA_RUNTIME, RELEASE_TAG
 from flowc.targets.base import ASSET_DIR, Resource
 from flowc.targets.naming import DNS
 from flowc.targets.packaging import (

@@ -1,0 +1,48 @@
+"""AWS: python tasks on Lambda, image tasks on ECS Fargate, schedules on EventBridge
+Scheduler (flowc/targets/aws/build.py and its parts). Registered in flowc/targets/__init__.py.
+
+Limits (checked 2026-11): Lambda quotas (15 min, 128 MB-10,240 MB, asynchronous
+invocations retried at most 2 times); ECS Fargate task sizes (512 MiB-120 GiB).
+DST: EventBridge Scheduler skips a local time that does not exist and runs a repeated
+local time only once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flowc.compiler.ir import Backend
+from flowc.compiler.schedules.dst import ONCE, SKIP, DstPolicy
+from flowc.targets.aws import cron
+from flowc.targets.registry import BackendKind, RuntimeLimits, Target
+
+
+@dataclass(frozen=True)
+class AwsSettings:
+    """`aws { region = "..." subnets = [...] security_groups = [...] }` in an environment."""
+
+    region: str = "us-east-1"
+    subnets: tuple[str, ...] = ()
+    security_groups: tuple[str, ...] = ()
+    backend: Backend | None = None
+    certificate_arn: str | None = None  # ACM certificate: services' load balancers use HTTPS
+
+
+TARGET = Target(
+    name="aws",
+    title="AWS",
+    settings=AwsSettings,
+    limits={
+        "python": RuntimeLimits(
+            "AWS Lambda", 128, 10240, 900, 2, cpu_ignored=True, supports_canary=True,
+            longer_help="use an `image` task (ECS Fargate has no time limit), "
+            "or leave AWS out with `targets = [gcp, k8s]`",
+        ),
+        "image": RuntimeLimits("ECS Fargate", 512, 122880, None, 185),
+    },
+    cron=cron.translate,
+    dst=DstPolicy("EventBridge Scheduler", gap=SKIP, overlap=ONCE),
+    backends=(BackendKind("s3", ("bucket", "key"), environment_level=True),),
+    builder="flowc.targets.aws.build:AwsBuilder",
+    pricing="flowc.targets.aws.pricing:AwsPricing",
+)

@@ -1,0 +1,88 @@
+"""What this target bills for one task, priced from its flowc/pricing/*.toml files.
+
+See flowc.cost.providers for the shared pieces (Line, Pool, Workload).
+"""
+
+from __future__ import annotations
+
+from flowc.compiler.ir import App, Task
+from flowc.cost import sizing
+from flowc.cost.pricing import PriceBook
+from flowc.cost.providers import (
+    AlwaysOn,
+    Line,
+    Pool,
+    Workload,
+    billed_seconds,
+    logs_line,
+)
+from flowc.targets.aws import TARGET as AWS
+
+
+class AwsPricing:
+    """AWS's billed quantities for one task (registered as the target's `pricing`)."""
+
+    name = "aws"
+    regional = True  # its price files (and `--prices` files) name a region
+    # price table -> the numeric keys a price file must give (flowc/pricing/aws-*.toml)
+    SCHEMA: dict[str, tuple[str, ...]] = {
+        "lambda": ("request_per_million", "gb_second", "billing_increment_ms",
+                   "free_requests", "free_gb_seconds"),
+        "fargate": ("vcpu_hour", "gb_hour", "minimum_seconds", "billing_increment_s"),
+        "alb": ("hour",),
+        "scheduler": ("invocation_per_million", "free_invocations"),
+        "queue": ("request_per_million", "free_requests"),
+        "secrets": ("secret_month", "api_calls_per_10k"),
+        "logs": ("ingestion_gb", "free_gb"),
+    }
+
+    def region(self, app: App) -> str:
+        return AWS.settings_of(app).region
+
+    def product(self, task: Task) -> str:
+        return "AWS Lambda" if task.handler.kind == "python" else "ECS Fargate"
+
+    def size(self, task: Task, p: PriceBook) -> sizing.Size:
+        if task.handler.kind == "python":
+            return sizing.lambda_size(task.memory_mib)
+        return sizing.fargate_size(task.memory_mib, task.cpu)
+
+    def lines(self, task: Task, w: Workload, p: PriceBook) -> list[Line]:
+        size = self.size(task, p)
+        out: list[Line] = []
+        if task.handler.kind == "python":
+            seconds = billed_seconds(w.duration_s, p.rate("lambda", "billing_increment_ms") / 1000)
+            out.append(Line("requests", "lambda_requests", w.attempts, "requests",
+                            p.rate("lambda", "request_per_million") / 1e6, "lambda_requests"))
+            out.append(Line("compute", "lambda_gb_seconds", w.attempts * seconds * size.gib,
+                            "GB-s", p.rate("lambda", "gb_second"), "lambda_gb_seconds"))
+        else:
+            seconds = billed_seconds(w.duration_s, p.rate("fargate", "billing_increment_s"),
+                                     p.rate("fargate", "minimum_seconds"))
+            out.append(Line("compute", "fargate_vcpu_seconds", w.attempts * seconds * size.vcpu,
+                            "vCPU-s", p.rate("fargate", "vcpu_hour") / 3600))
+            out.append(Line("compute", "fargate_gb_seconds", w.attempts * seconds * size.gib,
+                            "GB-s", p.rate("fargate", "gb_hour") / 3600))
+        out.append(Line("scheduler", "scheduler_invocations", w.attempts, "invocations",
+                        p.rate("scheduler", "invocation_per_million") / 1e6, "scheduler"))
+        out.append(Line("queues", "sqs_requests", w.dead_letters, "requests",
+                        p.rate("queue", "request_per_million") / 1e6, "sqs"))
+        out.append(Line("secrets", "secret_months", w.secret_share, "secret-months",
+                        p.rate("secrets", "secret_month"), fixed=True))
+        out.append(Line("secrets", "secret_api_calls", w.attempts * w.secret_reads, "calls",
+                        p.rate("secrets", "api_calls_per_10k") / 1e4))
+        out.append(logs_line(w, p.rate("logs", "ingestion_gb"), "logs"))
+        return out
+
+    def pools(self, p: PriceBook, days: int) -> list[Pool]:
+        return [Pool("lambda_requests", p.rate("lambda", "free_requests")),
+                Pool("lambda_gb_seconds", p.rate("lambda", "free_gb_seconds")),
+                Pool("scheduler", p.rate("scheduler", "free_invocations")),
+                Pool("sqs", p.rate("queue", "free_requests")),
+                Pool("logs", p.rate("logs", "free_gb"))]
+
+    def always_on(self, task: Task, p: PriceBook, hours: float) -> AlwaysOn:
+        size = sizing.fargate_size(task.memory_mib, task.cpu)
+        usd = hours * (size.vcpu * p.rate("fargate", "vcpu_hour")
+                       + size.gib * p.rate("fargate", "gb_hour"))
+        return AlwaysOn("ECS Fargate service, 1 task", size, usd)

@@ -1,0 +1,42 @@
+"""Kubernetes: every task is a CronJob (flowc/targets/k8s/build.py, manifests.py).
+Registered in flowc/targets/__init__.py.
+
+Limits: none flowc knows; the cluster decides.
+DST: the CronJob controller (robfig/cron) steps through real hours, so a skipped hour
+never comes and a repeated hour is walked twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flowc.compiler.ir import Backend
+from flowc.compiler.schedules.dst import SKIP, TWICE, DstPolicy
+from flowc.targets.k8s import cron
+from flowc.targets.registry import BackendKind, RuntimeLimits, Target
+
+
+@dataclass(frozen=True)
+class K8sSettings:
+    """`k8s { namespace = "..." python_image = "..." prometheus = true }` in an environment."""
+
+    namespace: str = "default"
+    python_image: str = "python:3.11-slim"
+    prometheus: bool = False  # a Prometheus operator is installed: emit PrometheusRules
+    ingress_class: str | None = None  # public services' Ingress class (e.g. "nginx")
+    ingress_host: str | None = None  # public service NAME answers on NAME.<ingress_host>
+    backend: Backend | None = None
+
+
+TARGET = Target(
+    name="k8s",
+    title="Kubernetes",
+    settings=K8sSettings,
+    limits={"python": RuntimeLimits("Kubernetes CronJob"),
+            "image": RuntimeLimits("Kubernetes CronJob")},
+    cron=cron.translate,
+    dst=DstPolicy("the Kubernetes CronJob controller", gap=SKIP, overlap=TWICE),
+    backends=(BackendKind("kubernetes", ("secret_suffix",)),),
+    builder="flowc.targets.k8s.build:K8sBuilder",
+    pricing="flowc.targets.k8s.pricing:K8sPricing",
+)
