@@ -12,9 +12,9 @@ from pathlib import Path
 
 from flowc.compiler import ir
 from flowc.compiler.check_release import check_layer, release_settings
-from flowc.compiler.check_service import ServiceChecker
+from flowc.compiler.check_service import SERVICE_SHARED_KEYS, ServiceChecker
 from flowc.compiler.check_task import TaskChecker
-from flowc.compiler.settings import SettingsLayer
+from flowc.compiler.settings import TASK_SETTINGS, SettingsLayer
 from flowc.compiler.values import Reader, did_you_mean, name_fix
 from flowc.diagnostics import Diagnostic, Span
 from flowc.grammar import syntax as s
@@ -24,9 +24,9 @@ TOP_LEVEL = {"app": "decl", "secret": "decl", "defaults": "block", "task": "bloc
              "service": "block", "environment": "block", "release": "block", "layer": "block"}
 LABELLED = ("task", "service", "environment", "layer")
 
-# Settings that `defaults { }` and `environment NAME { }` may set for every task.
-SHARED_KEYS = ("timezone", "memory", "cpu", "timeout", "retries", "on_failure", "targets",
-               "requirements", "env", "replicas")  # replicas: for services only
+# Settings that `defaults { }` and `environment NAME { }` may set for every task or service.
+SHARED_KEYS = tuple(dict.fromkeys(TASK_SETTINGS.shared_keys() + SERVICE_SHARED_KEYS))
+BLOCK_SETTINGS = TASK_SETTINGS.block_keys()
 
 
 def check_file(tree: s.File, env: str | None = None) -> tuple[ir.App | None, list[Diagnostic]]:
@@ -198,8 +198,8 @@ class _Checker:
         for stmt in block.body:
             key = _keyword(stmt)
             if isinstance(stmt, s.Assign | s.Block) and key in SHARED_KEYS:
-                if key == "env" and not isinstance(stmt, s.Block):
-                    self.error("E109", "`env` is a block", stmt.span,
+                if key in BLOCK_SETTINGS and not isinstance(stmt, s.Block):
+                    self.error("E109", f"`{key}` is a block", stmt.span,
                                help='write `env { NAME = "value" }`')
                     continue
                 if key in layer.settings:

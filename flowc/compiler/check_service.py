@@ -8,25 +8,32 @@ may come from the shared layers). What a target cannot honour is reported by
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
-from flowc.compiler import ir
+from flowc.compiler import ir, settings
 from flowc.compiler.check_task import TaskChecker
 from flowc.compiler.service_limits import service_limits
 from flowc.compiler.values import did_you_mean
 from flowc.diagnostics import Diagnostic
 from flowc.grammar import syntax as s
-from flowc.targets import registry
 
 if TYPE_CHECKING:
     from flowc.compiler.settings import SettingsLayer
 
-SERVICE_KEYS = ("python", "image", "command", "port", "health", "replicas", "scale_on",
-                "public", "memory", "cpu", "env", "alert", "targets", "requirements",
-                "description", "release")
-BLOCK_KEYS = ("env", "release")
 DEFAULT_MEMORY_MIB = 512
 DEFAULT_CPU = 0.25
+# The settings a service shares with tasks (flowc.compiler.settings), with its own defaults.
+SERVICE_SETTINGS = settings.Table([
+    dataclasses.replace(settings.MEMORY, default=DEFAULT_MEMORY_MIB),
+    dataclasses.replace(settings.CPU, default=DEFAULT_CPU),
+    settings.TARGETS, settings.REQUIREMENTS, settings.ENV, settings.DESCRIPTION,
+])
+SERVICE_KEYS = ("python", "image", "command", "port", "health", "replicas", "scale_on",
+                "public", "alert", "release", *SERVICE_SETTINGS.keys())
+BLOCK_KEYS = ("release", *SERVICE_SETTINGS.block_keys())
+# What `defaults { }` and `environment NAME { }` may set for every service.
+SERVICE_SHARED_KEYS = (*SERVICE_SETTINGS.shared_keys(), "replicas")
 MAX_REPLICAS = 1000
 SCALE_METRICS = ("cpu", "memory")
 DEFAULT_SCALE_PERCENT = 70.0
@@ -67,24 +74,15 @@ class ServiceChecker:
         health = self._health(own.get("health"), port, name)
         public = self._public(own.get("public"), port, name)
         scaling = self._scaling(pick("replicas"), own.get("scale_on"), name)
-        memory = self._shared(pick("memory"), "memory", DEFAULT_MEMORY_MIB)
-        cpu = self._shared(pick("cpu"), "cpu", DEFAULT_CPU)
-        targets = self._shared(pick("targets"), "targets", registry.names())
-        requirements = self.tasks._requirements(pick("requirements"))
-        env = self.tasks._env([layer["env"] for layer in (defaults.settings, env_layer.settings,
-                                                          own) if "env" in layer])
-        description = None
-        if "description" in own:
-            description = self.read.string("description", own["description"].value)
+        values = settings.resolve(SERVICE_SETTINGS, own, (env_layer, defaults),
+                                  self.tasks.context(name, handler.kind if handler else None))
         release = self._release(own.get("release"), name)
         ir_alerts = tuple(a for a in (self._alert(a, port) for a in alerts) if a is not None)
         if handler is None or scaling is None:
             return None
         service = ir.Service(
             name=name, handler=handler, port=port, health=health, scaling=scaling,
-            public=bool(public), memory_mib=memory, cpu=cpu, env=env, alerts=ir_alerts,
-            targets=targets, requirements=requirements, description=description,
-            release=release, span=block.span,
+            public=bool(public), alerts=ir_alerts, release=release, span=block.span, **values,
         )  # fmt: skip
         self.read.diagnostics.extend(service_limits(service, own))
         if sum(d.is_error for d in self.read.diagnostics) > errors_before:
@@ -118,12 +116,6 @@ class ServiceChecker:
         return own, alerts
 
     # ---- settings ---------------------------------------------------------------------
-
-    def _shared(self, node, key: str, default):
-        if node is None:
-            return default
-        value = self.tasks._read_setting(node, key)
-        return default if value is None else value
 
     def _int(self, node, key: str, lo: int, hi: int, example: str) -> int | None:
         return None if node is None else self.read.integer(key, node.value, lo, hi, example)

@@ -10,14 +10,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from flowc.compiler import ir, schedules
-from flowc.compiler.check_release import release_settings, resolve_release, task_layers
+from flowc.compiler import ir, schedules, settings
+from flowc.compiler.check_release import release_settings, resolve_release
 from flowc.compiler.imports import import_problems
 from flowc.compiler.schedule_sources import schedule_sources
-from flowc.compiler.settings import SettingsLayer
+from flowc.compiler.settings import TASK_SETTINGS, Context, SettingsLayer
 from flowc.compiler.values import (
     EMAIL_RE,
-    ENV_NAME_RE,
     HANDLER_RE,
     Reader,
     did_you_mean,
@@ -26,28 +25,13 @@ from flowc.diagnostics import Diagnostic
 from flowc.grammar import syntax as s
 from flowc.targets import registry
 
-TASK_KEYS = ("python", "image", "command", "schedule", "timezone", "memory", "cpu", "timeout",
-             "retries", "env", "on_failure", "alert", "targets", "requirements", "description",
-             "release", "layers")
-BLOCK_KEYS = ("env", "release")
+# What a task block holds besides its settings (flowc.compiler.settings.TASK_SETTINGS).
+STRUCTURE_KEYS = ("python", "image", "command", "schedule", "alert", "release")
+TASK_KEYS = STRUCTURE_KEYS + TASK_SETTINGS.keys()
+BLOCK_KEYS = ("release", *TASK_SETTINGS.block_keys())
 
-BUILTIN = {
-    "timezone": "UTC",
-    "memory": 256,  # MiB
-    "cpu": None,
-    "timeout": 300,  # seconds
-    "retries": 2,  # as AWS Lambda retries an async invocation by default
-    # Production-grade by default: failed runs (after retries) are kept, never lost.
-    "on_failure": "dead_letter",
-    "targets": None,  # every registered target (flowc.targets), read when used
-    "requirements": None,
-}
-# Image tasks default to the smallest size every target runs: ECS Fargate and Cloud Run
-# jobs take at least 512 MiB (each target's declared limits).
-IMAGE_MEMORY_MIB = 512
 ALERT_METRICS = {"errors": "failed runs in 5 minutes", "duration": "run duration in seconds"}
 COMPARATORS = (">", ">=", "<", "<=")
-ON_FAILURE = ("dead_letter", "discard")
 # What `_handler` says about a task's or a service's `python`/`image`/`command`.
 HANDLER_WORDS: dict[str, dict[str, str]] = {
     "task": {
@@ -65,7 +49,7 @@ HANDLER_WORDS: dict[str, dict[str, str]] = {
         "python": '"app.main:app"', "form": "module:app", "attr": "the ASGI/WSGI app's name",
         "image": '"ghcr.io/acme/api:1.4"', "command_example": '["uvicorn", "app:app"]',
     },
-}  # discard: opt out, failed runs are only logged
+}
 
 
 class TaskChecker:
@@ -82,6 +66,11 @@ class TaskChecker:
         # Values of `defaults`/`environment` settings, read once for all tasks, so an
         # error there is reported once, not once per task.
         self._shared_values: dict[int, object] = {}
+
+    def context(self, name: str, kind: str | None) -> Context:
+        """What the settings readers of one block see (flowc.compiler.settings)."""
+        return Context(self.read, self.base_dir, self.secrets, self.used_secrets, self.layers,
+                       name, kind, self._shared_values)
 
     @property
     def diagnostics(self) -> list[Diagnostic]:
@@ -118,27 +107,11 @@ class TaskChecker:
             own[key] = stmt
 
         def pick(key: str):
-            for layer in (own, env_layer.settings, defaults.settings):
-                if key in layer:
-                    return layer[key]
-            return None
+            return settings.pick(key, own, (env_layer, defaults))
 
         handler = self._handler(name, block, own)
-        timezone = self._setting(pick("timezone"), "timezone")
-        memory = self._setting(pick("memory"), "memory")
-        if pick("memory") is None and handler is not None and handler.kind == "image":
-            memory = IMAGE_MEMORY_MIB
-        cpu = self._setting(pick("cpu"), "cpu")
-        timeout = self._setting(pick("timeout"), "timeout")
-        retries = self._setting(pick("retries"), "retries")
-        on_failure = self._setting(pick("on_failure"), "on_failure")
-        targets = self._setting(pick("targets"), "targets")
-        requirements = self._requirements(pick("requirements"))
-        description = None
-        if "description" in own:
-            description = self.read.string("description", own["description"].value)
-        env = self._env([layer["env"] for layer in (defaults.settings, env_layer.settings, own)
-                         if "env" in layer])
+        ctx = self.context(name, handler.kind if handler is not None else None)
+        values = settings.resolve(TASK_SETTINGS, own, (env_layer, defaults), ctx)
         ir_alerts = tuple(a for a in (self._alert(a) for a in alerts) if a is not None)
 
         sched_node = own.get("schedule")
@@ -147,106 +120,23 @@ class TaskChecker:
                             help='add `schedule = "Mon..Fri 09:00"` (or cron(...), every, at(...))')
             parsed: list = []
         else:
-            parsed = self._schedules(sched_node.value, timezone or "UTC")
+            parsed = self._schedules(sched_node.value, values["timezone"] or "UTC")
 
         if handler is None:
             return None
         release = resolve_release(
-            self.read, name, targets, handler.kind,
+            self.read, name, values["targets"], handler.kind,
             release_settings(self.read, own.get("release"), f"task `{name}` release"),
             self.shared_release)
-        layers = task_layers(self.read, own.get("layers"), self.layers, name, handler.kind)
-        task = ir.Task(
-            name=name, handler=handler, schedules=tuple(parsed), timezone=timezone,
-            memory_mib=memory, cpu=cpu, timeout_s=timeout, retries=retries, env=env,
-            on_failure=None if on_failure == "discard" else on_failure, alerts=ir_alerts,
-            targets=targets,
-            requirements=requirements, description=description, code_dir=".",
-            span=block.span, release=release, layers=layers,
-        )
+        task = ir.Task(name=name, handler=handler, schedules=tuple(parsed), alerts=ir_alerts,
+                       code_dir=".", span=block.span, release=release, **values)
         self._limits(task, own, pick)
         target_schedules = self._translate(task, sched_node)
         if sum(d.is_error for d in self.diagnostics) > errors_before:
             return None
         return _replace(task, target_schedules=target_schedules)
 
-    # ---- settings ---------------------------------------------------------------------
-
-    def _setting(self, node, key: str):
-        """The typed value of a setting; on error, the built-in default (and a diagnostic),
-        so checking can go on and report the task's other problems too."""
-        if node is None:
-            return _builtin(key)
-        if id(node) not in self._shared_values:
-            value = self._read_setting(node, key)
-            self._shared_values[id(node)] = _builtin(key) if value is None else value
-        return self._shared_values[id(node)]
-
-    def _read_setting(self, node, key: str):
-        value = node.value
-        read = self.read
-        if key == "timezone":
-            return read.timezone(key, value)
-        if key == "memory":
-            return read.size_mib(key, value)
-        if key == "timeout":
-            return read.duration_s(key, value)
-        if key == "retries":
-            return read.integer(key, value, 0, 185, "2")
-        if key == "cpu":
-            cpu = read.number(key, value, "0.5")
-            if cpu is not None and not 0 < cpu <= 64:
-                read.error("E112", f"`cpu` must be more than 0 and at most 64, not {cpu:g}",
-                           value.span, help="for example `cpu = 0.5` or `cpu = 2`")
-                return None
-            return cpu
-        if key == "on_failure":
-            if isinstance(value, s.Ident) and value.name in ON_FAILURE:
-                return value.name
-            read.error("E116", "`on_failure` accepts `dead_letter` or `discard`", value.span,
-                       help="write `on_failure = dead_letter` to keep failed runs")
-            return None
-        if key == "targets":
-            return self._targets(value)
-        raise KeyError(key)
-
-    def _targets(self, value: s.Value) -> tuple[str, ...] | None:
-        if not isinstance(value, s.ListValue):
-            self.read.expect("targets", value, "a list of targets", "[aws, k8s]")
-            return None
-        chosen: set[str] = set()
-        known = registry.names()
-        ok = True
-        for item in value.items:
-            word = item.name if isinstance(item, s.Ident) else (
-                item.value if isinstance(item, s.Str) else None)
-            if word not in known:
-                shown = word if word is not None else s.kind_of(item)
-                self.read.error("E115", f"unknown target `{shown}`", item.span,
-                                help=did_you_mean(str(word), known, "targets are")
-                                or "targets are " + ", ".join(known))
-                ok = False
-            else:
-                chosen.add(word)
-        if ok and not chosen:
-            self.read.error("E115", "`targets` is empty", value.span,
-                            help="list at least one of " + ", ".join(f"`{t}`" for t in known))
-            return None
-        return tuple(t for t in known if t in chosen) if ok else None
-
-    def _requirements(self, node) -> str | None:
-        if node is None:
-            default = Path(self.base_dir) / "requirements.txt"
-            return "requirements.txt" if default.is_file() else None
-        rel = self.read.string("requirements", node.value, '"requirements.txt"')
-        if rel is None:
-            return None
-        if not (Path(self.base_dir) / rel).is_file():
-            self.read.error("E119", f"requirements file `{rel}` not found next to the spec",
-                            node.value.span, help=f"create {Path(self.base_dir) / rel} "
-                            "or fix the path (it is relative to the .flow file)")
-            return None
-        return rel
+    # ---- what a task holds besides its settings -----------------------------------------
 
     def _handler(self, name: str, block: s.Block, own: dict,
                  unit: str = "task") -> ir.Handler | None:
@@ -296,51 +186,6 @@ class TaskChecker:
                             image.value.span, help=f"write it like `image = {words['image']}`")
             return None
         return ir.ImageHandler(ref, cmd)
-
-    def _env(self, blocks: list[s.Block]) -> tuple[ir.EnvVar, ...]:
-        merged: dict[str, ir.EnvVar] = {}
-        for block in blocks:
-            seen: set[str] = set()
-            for stmt in block.body:
-                if not isinstance(stmt, s.Assign):
-                    self.read.error("E109", "an `env` block holds `NAME = value` lines",
-                                    stmt.span, help='write `NAME = "value"` or `NAME = secret.x`')
-                    continue
-                var = stmt.key.name
-                if not ENV_NAME_RE.match(var):
-                    self.read.error("E101", f"invalid environment variable name `{var}`",
-                                    stmt.key.span, help="use letters, digits and `_`")
-                    continue
-                if var in seen:
-                    self.read.error("E103", f"`{var}` is set twice in this `env` block",
-                                    stmt.key.span, help="keep one of them")
-                    continue
-                seen.add(var)
-                value = self._env_value(var, stmt.value)
-                if value is not None:
-                    merged[var] = ir.EnvVar(var, value, stmt.span)
-        return tuple(merged[k] for k in sorted(merged))
-
-    def _env_value(self, var: str, value: s.Value) -> str | ir.SecretRef | None:
-        if isinstance(value, s.Str):
-            return value.value
-        if isinstance(value, s.Int | s.Float):
-            return value.raw
-        if isinstance(value, s.Ref):
-            if value.namespace.name != "secret":
-                self.read.error("E125", f"unknown reference `{value.namespace.name}.`",
-                                value.namespace.span, help="only `secret.NAME` can be referenced")
-                return None
-            secret = value.name.name
-            if secret not in self.secrets:
-                hint = did_you_mean(secret, self.secrets)
-                self.read.error("E114", f"secret `{secret}` is not declared", value.name.span,
-                                help=hint or f"declare it at the top level: `secret {secret}`")
-                return None
-            self.used_secrets.add(secret)
-            return ir.SecretRef(secret)
-        self.read.expect(var, value, "a string or `secret.NAME`", '"value"')
-        return None
 
     def _alert(self, stmt: s.AlertStmt) -> ir.Alert | None:
         metric = self.alert_metric(stmt, ALERT_METRICS, "")
@@ -454,10 +299,6 @@ class TaskChecker:
                     "W201", f"{where}: `cpu` is ignored; CPU follows memory",
                     own["cpu"].value.span, help="raise `memory` for more CPU on this target",
                     target=target))
-
-
-def _builtin(key: str):
-    return registry.names() if key == "targets" else BUILTIN[key]
 
 
 def _human(seconds: int) -> str:

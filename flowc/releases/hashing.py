@@ -5,13 +5,15 @@
 - `code_hash(app, task)`: a python task's code directory (the files flowc ships, as
   `packaging.collect_code` picks them) plus the text of its requirements and its layers'
   requirements; an image task's image and command. Target-independent and cheap: no pip.
-- `function_hash(app, task, code)`: what goes into one deployed version of the task
-  (code, handler, memory, timeout, cpu, env, description, layers). A schedule or alert
-  change is a new release but not a new function version.
+- `function_hash(task, code)`: what goes into one deployed version of the task: its code,
+  name, handler and every setting declared `deploys` in flowc.compiler.settings (memory,
+  timeout, cpu, env, description, layers...). A schedule or alert change is a new
+  release but not a new function version.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Iterable
@@ -19,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from flowc import __version__
-from flowc.compiler.ir import App, ImageHandler, SecretRef, Task, to_json
+from flowc.compiler.ir import App, ImageHandler, Task, to_json
+from flowc.compiler.settings import TASK_SETTINGS, Setting
 from flowc.targets.packaging import PackagingError, collect_code
 
 # Release fields filled from the log (never part of what the user released).
@@ -86,12 +89,42 @@ def code_hash(app: App, task: Task, exclude: Iterable[Path] = ()) -> str:
     return h.hexdigest()
 
 
+# ir.Task fields that are not settings (settings say it themselves: `Setting.deploys`)
+# and are not part of one deployed function version. Every other field is hashed, and
+# tests/test_settings.py fails when a field is in neither this list nor the table.
+NOT_IN_FUNCTION: dict[str, str] = {
+    "schedules": "when the task runs: the scheduler's configuration, not the function's",
+    "target_schedules": "derived from `schedules`",
+    "alerts": "alarms watch the function; they are not part of it",
+    "code_dir": "the code itself is hashed (`code`)",
+    "span": "where the task is written",
+    "release": "how a version goes live, not what it is",
+}
+# Task fields hashed besides the settings that deploy.
+FUNCTION_STRUCTURE = ("name", "handler")
+
+
+def function_fields() -> dict[str, Setting | None]:
+    """ir.Task field -> its setting (None for FUNCTION_STRUCTURE): what function_hash reads.
+
+    Every field but NOT_IN_FUNCTION and the settings declared `deploys=False`."""
+    by_field = {setting.ir_field: setting for setting in TASK_SETTINGS}
+    out: dict[str, Setting | None] = {}
+    for f in dataclasses.fields(Task):
+        setting = by_field.get(f.name)
+        if f.name in NOT_IN_FUNCTION or (setting is not None and not setting.deploys):
+            continue
+        out[f.name] = setting
+    return out
+
+
 def function_hash(task: Task, code: str) -> str:
     """What one version of the deployed function is made of (see module doc)."""
-    env = [[v.name, {"secret": v.value.secret} if isinstance(v.value, SecretRef) else v.value]
-           for v in task.env]
-    return _digest({
-        "flowc": __version__, "name": task.name, "handler": _strip(to_json(task.handler)),
-        "memory": task.memory_mib, "timeout": task.timeout_s, "cpu": task.cpu, "env": env,
-        "description": task.description, "layers": list(task.layers), "code": code,
-    })
+    data: dict[str, Any] = {"flowc": __version__, "code": code}
+    for name, setting in function_fields().items():
+        value = getattr(task, name)
+        if setting is not None and setting.hash_form is not None:
+            data[setting.key] = setting.hash_form(value)
+        else:
+            data[setting.key if setting else name] = _strip(to_json(value))
+    return _digest(data)
