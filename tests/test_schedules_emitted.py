@@ -16,14 +16,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flowc.compiler.schedules import (
-    Untranslatable,
-    parse_schedule,
-    schedule_warnings,
-    translate,
-)
+from flowc.compiler.schedules import Untranslatable, parse_schedule
 from flowc.compiler.schedules.emitted import Emitted, UnreadableExpression, target_spec
 from flowc.compiler.schedules.read_aws import read_aws
+from flowc.targets import registry
 from tests.schedule_oracles.aws_cron import aws_fires
 from tests.schedule_oracles.strategies import (
     near_change,
@@ -35,6 +31,14 @@ from tests.schedule_oracles.strategies import (
 from tests.schedule_oracles.unix_cron import unix_fires
 
 BERLIN = "Europe/Berlin"
+
+
+def translate(schedule, target: str) -> list[str]:
+    return registry.get(target).translate(schedule)
+
+
+def schedule_warnings(schedule, target: str, start=None):
+    return registry.get(target).schedule_warnings(schedule, start)
 
 
 def utc(fires) -> list[datetime]:

@@ -142,11 +142,11 @@ def _print_calendars(schedules, target: str | None, month, zone: str) -> None:
     """The month grid of the schedules and, with --target, of the target's expressions."""
     from rich.console import Console
 
-    from flowc.compiler.schedules import translate
     from flowc.compiler.schedules.emitted import Emitted
     from flowc.compiler.schedules.zones import get_zone
     from flowc.report.calendar import source_calendar, target_calendar
     from flowc.report.terminal import month_table
+    from flowc.targets import registry
 
     shown = schedules[0].zone if len({s.zone for s in schedules}) == 1 else zone
     today = datetime.now(get_zone(shown)).date()
@@ -155,7 +155,8 @@ def _print_calendars(schedules, target: str | None, month, zone: str) -> None:
     console = Console(highlight=False, width=shutil.get_terminal_size((110, 24)).columns)
     console.print(month_table(source))
     if target is not None:
-        emitted = [Emitted(target, tuple(translate(s, target)), s.zone) for s in schedules]
+        dialect = registry.get(target)
+        emitted = [Emitted(target, tuple(dialect.translate(s)), s.zone) for s in schedules]
         console.print(month_table(target_calendar(target, emitted, month, shown, source, today)))
 
 

@@ -112,10 +112,10 @@ def build_page(app: App, month: Month, diagnostics: list[Diagnostic], *,
     """Everything the page shows; never raises for a checked app. `today` (default: `now`
     in each calendar's zone) is marked on the calendars."""
     from flowc.cost import cost_report
-    from flowc.targets import TARGETS
+    from flowc.targets import registry
 
     now = now or datetime.now(UTC)
-    targets = [t for t in TARGETS if app.tasks_for(t) or app.services_for(t)]
+    targets = [t for t in registry.names() if app.tasks_for(t) or app.services_for(t)]
     found = list(diagnostics)
     built: dict[str, TargetResources] = {}
     for target in targets:

@@ -23,6 +23,7 @@ from typing import Any
 from flowc.compiler.schedules.dst import DstPolicy, schedule_warnings
 from flowc.compiler.schedules.errors import ScheduleWarning, Untranslatable
 from flowc.compiler.schedules.model import Schedule
+from flowc.compiler.schedules.spec import Rule
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,8 @@ class Target:
     builder: str  # "module:attribute"
     backends: tuple[BackendKind, ...] = ()
     pricing: str | None = None  # "module:attribute"
+    # reads its own expressions back into the schedule model (`flowc report`); None: no reader
+    read_cron: Callable[[str], tuple[Rule, ...]] | None = None
 
     @property
     def setting_keys(self) -> tuple[str, ...]:

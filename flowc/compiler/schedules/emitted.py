@@ -3,7 +3,7 @@
 A target's expressions (what translate/ wrote into `Task.target_schedules`) are read
 back into the schedule model by that target's dialect reader, then evaluated by the
 same evaluator as the source, under the target's documented daylight-saving behaviour
-(dst.TARGET_POLICY, the one home of that fact): EventBridge Scheduler skips a time in
+(its declared `dst` policy, flowc/targets/<name>/__init__.py): EventBridge Scheduler skips a time in
 a gap and runs a repeated time once; the CronJob controller skips a gap and walks a
 repeated hour twice. Where a target does not document it (Cloud Scheduler) the
 evaluation follows the wall clock (a gap time never shows, a repeated one shows twice)
@@ -16,7 +16,6 @@ and `uncertain_days` names the days that depend on it.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cached_property, lru_cache
@@ -25,42 +24,22 @@ from flowc.compiler.schedules.dst import (
     ONCE,
     SHIFT,
     SKIP,
-    TARGET_NAME,
-    TARGET_POLICY,
     TWICE,
     UNKNOWN,
     dst_hits,
 )
-from flowc.compiler.schedules.errors import ScheduleError
 from flowc.compiler.schedules.evaluate import iter_spec_seconds
-from flowc.compiler.schedules.read_aws import UnreadableExpression, read_aws
+from flowc.compiler.schedules.read_aws import UnreadableExpression
 from flowc.compiler.schedules.spec import (
     GAP_SHIFT,
     GAP_SKIP,
     OVERLAP_BOTH,
     OVERLAP_FIRST,
-    Rule,
     Spec,
 )
 from flowc.compiler.schedules.zones import get_zone
+from flowc.targets import registry
 
-
-def read_unix(expression: str) -> tuple[Rule, ...]:
-    """Five-field cron (Cloud Scheduler, Kubernetes CronJob): Vixie's fields and day rule."""
-    from flowc.compiler.schedules.parse_cron import parse_cron
-
-    try:
-        return parse_cron(expression).rules
-    except ScheduleError as err:
-        raise UnreadableExpression(f"`{expression}`: {err.message}") from None
-
-
-# target -> reader of its dialect; a new target adds one line (and its DST policy in dst.py)
-READERS: dict[str, Callable[[str], tuple[Rule, ...]]] = {
-    "aws": read_aws,
-    "gcp": read_unix,
-    "k8s": read_unix,
-}
 _GAP = {SHIFT: GAP_SHIFT, UNKNOWN: GAP_SKIP}  # anything else: skipped
 _OVERLAP = {ONCE: OVERLAP_FIRST, TWICE: OVERLAP_BOTH, UNKNOWN: OVERLAP_BOTH}
 
@@ -68,10 +47,11 @@ _OVERLAP = {ONCE: OVERLAP_FIRST, TWICE: OVERLAP_BOTH, UNKNOWN: OVERLAP_BOTH}
 @lru_cache(maxsize=1024)
 def target_spec(target: str, expression: str) -> Spec:
     """One expression of `target` as a Spec carrying the target's DST behaviour."""
-    if target not in READERS:
-        raise ValueError(f"unknown target {target!r}; known: {', '.join(READERS)}")
-    gap, overlap = TARGET_POLICY[target]
-    rules = tuple(dict.fromkeys(rule.normalized() for rule in READERS[target](expression)))
+    declared = registry.get(target) if target in registry.names() else None
+    if declared is None or declared.read_cron is None:
+        raise ValueError(f"unknown target {target!r}; known: {', '.join(registry.names())}")
+    gap, overlap = declared.dst.gap, declared.dst.overlap
+    rules = tuple(dict.fromkeys(rule.normalized() for rule in declared.read_cron(expression)))
     return Spec(rules=rules, gap=_GAP.get(gap, GAP_SKIP), overlap=_OVERLAP[overlap])
 
 
@@ -87,13 +67,15 @@ def dst_words(gap: str, overlap: str) -> str:
 
 
 def target_dst_words(target: str) -> str:
-    words = f"{TARGET_NAME[target]} " + dst_words(*TARGET_POLICY[target])
+    policy = registry.get(target).dst
+    words = f"{policy.scheduler} " + dst_words(policy.gap, policy.overlap)
     return words if documents_dst(target) else words + " (drawn as the wall clock reads)"
 
 
 def documents_dst(target: str) -> bool:
     """Does the target say what it does in a DST gap and in a repeated hour?"""
-    return UNKNOWN not in TARGET_POLICY[target]
+    policy = registry.get(target).dst
+    return UNKNOWN not in (policy.gap, policy.overlap)
 
 
 @dataclass(frozen=True)
@@ -137,5 +119,5 @@ def _until(stream, end_s: float):
         yield ts
 
 
-__all__ = ["READERS", "Emitted", "UnreadableExpression", "documents_dst", "dst_words",
+__all__ = ["Emitted", "UnreadableExpression", "documents_dst", "dst_words",
            "target_dst_words", "target_spec"]

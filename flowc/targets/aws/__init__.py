@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from flowc.compiler.ir import Backend
 from flowc.compiler.schedules.dst import ONCE, SKIP, DstPolicy
+from flowc.compiler.schedules.read_aws import read_aws
 from flowc.targets.aws import cron
 from flowc.targets.registry import BackendKind, RuntimeLimits, Target
 
@@ -41,6 +42,7 @@ TARGET = Target(
         "image": RuntimeLimits("ECS Fargate", 512, 122880, None, 185),
     },
     cron=cron.translate,
+    read_cron=read_aws,
     dst=DstPolicy("EventBridge Scheduler", gap=SKIP, overlap=ONCE),
     backends=(BackendKind("s3", ("bucket", "key"), environment_level=True),),
     builder="flowc.targets.aws.build:AwsBuilder",

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from flowc.compiler.ir import Backend
 from flowc.compiler.schedules.dst import UNKNOWN, DstPolicy
+from flowc.compiler.schedules.read_unix import read_unix
 from flowc.targets.gcp import cron
 from flowc.targets.registry import BackendKind, RuntimeLimits, Target
 
@@ -43,6 +44,7 @@ TARGET = Target(
         ),
     },
     cron=cron.translate,
+    read_cron=read_unix,
     dst=DstPolicy("Cloud Scheduler", gap=UNKNOWN, overlap=UNKNOWN),
     backends=(BackendKind("gcs", ("bucket",), environment_level=True),),
     builder="flowc.targets.gcp.build:GcpBuilder",

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from flowc.compiler.ir import Backend
 from flowc.compiler.schedules.dst import SKIP, TWICE, DstPolicy
+from flowc.compiler.schedules.read_unix import read_unix
 from flowc.targets.k8s import cron
 from flowc.targets.registry import BackendKind, RuntimeLimits, Target
 
@@ -35,6 +36,7 @@ TARGET = Target(
     limits={"python": RuntimeLimits("Kubernetes CronJob"),
             "image": RuntimeLimits("Kubernetes CronJob")},
     cron=cron.translate,
+    read_cron=read_unix,
     dst=DstPolicy("the Kubernetes CronJob controller", gap=SKIP, overlap=TWICE),
     backends=(BackendKind("kubernetes", ("secret_suffix",)),),
     builder="flowc.targets.k8s.build:K8sBuilder",
