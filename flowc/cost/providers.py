@@ -6,7 +6,7 @@ in one month) to `Line`s priced from its `PriceBook`, with a `SCHEMA` of the pri
 it reads. A line belongs to one of CATEGORIES and may draw on a free-tier
 `Pool` (the allowance a billing account gets each month, shared by every task).
 
-Assumptions every target shares (README "flowc cost"):
+Assumptions every target shares (docs/cost.md):
 - each attempt writes LOG_BYTES_PER_ATTEMPT of logs and reads each of its secrets once;
 - a dead-lettered run is one message of DEAD_LETTER_BYTES;
 - durations round up to the product's billing increment, per attempt.

@@ -30,7 +30,7 @@ _HINTS = (
      "the local cloud stopped answering; run `flowc up` again to restart it"),
     (("StatusCode: 500", "StatusCode: 501", "not yet implemented", "NotImplemented",
       "InternalFailure", "InternalError"),
-     "the local cloud does not support this request; see README 'flowc up / down' for "
+     "the local cloud does not support this request; see docs/deploy.md for "
      "what the emulator lacks"),
 )
 

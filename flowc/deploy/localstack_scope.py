@@ -109,7 +109,7 @@ def diagnostic(app: App, doc: dict[str, Any], reasons: dict[str, str],
         + ", ".join(parts),
         None,
         "the rest is applied; to apply everything locally, stop LocalStack or unset "
-        "LOCALSTACK_HOST so `flowc up` uses the embedded emulator (README: flowc up / down)",
+        "LOCALSTACK_HOST so `flowc up` uses the embedded emulator (docs/deploy.md)",
     )
 
 

@@ -6,5 +6,5 @@
     plan.py      the compile/up hooks: record the release, decide where each alias points
     rollback.py  `flowc rollback`: pin an alias to a recorded release's version
 
-See README "Releases" for the flow (compile with canary, promotion, rollback).
+See docs/releases.md for the flow (compile with canary, promotion, rollback).
 """

@@ -132,7 +132,7 @@ def _decide(task: Task, fid: str | None, log: ReleaseLog, key: str, dep: dict[st
             f"it in {dep.get('label') or key}, so this release goes live at once",
             task.span, "the canary applies from the next release, once a deploy has been "
             "recorded (`flowc up`, or `terraform apply` in the compiled aws directory with "
-            "its local state; see README \"Releases\")"))
+            "its local state; see docs/releases.md)"))
         return fields
     if log.release_of_version(key, task.name, live["version"]) == fid:
         return fields  # the current function is the live one

@@ -63,7 +63,7 @@ def resolve(app: App, log: ReleaseLog, task_name: str, release_id: str) -> Reque
             "E712", f"task `{task_name}` has no Lambda alias to roll back (only python tasks "
             "on aws have one)", task.span,
             "on GCP and Kubernetes, compile and apply the earlier release's spec and code: "
-            "their code objects are content-addressed (README \"Releases\")"))
+            "their code objects are content-addressed (docs/releases.md)"))
         return req
     known = log.ids()
     release = log.find(release_id)

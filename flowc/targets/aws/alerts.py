@@ -1,5 +1,5 @@
 """AWS target, `alert`: an SNS topic per task (KMS-encrypted), email subscriptions, and a
-CloudWatch metric alarm per alert. Mixed into the AWS builder (`flowc/targets/aws.py`).
+CloudWatch metric alarm per alert. Mixed into the AWS builder (`flowc/targets/aws/build.py`).
 
 Metrics: python tasks use AWS/Lambda Errors (Sum) and Duration (Maximum, ms); image
 tasks count matches of their failure rule (AWS/Events MatchedEvents); dead letters

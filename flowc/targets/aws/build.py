@@ -7,7 +7,7 @@ function (python) or Fargate task definition (image) with its own role(s), a log
 one `aws_scheduler_schedule` per expression in `task.schedules_for("aws")`, a dead-letter
 queue for `on_failure = dead_letter`, and an SNS topic + alarms for `alert`.
 Functions are published and scheduled through an alias; layers, canary and packages over
-50 MB are in `aws_release.py`. Policies live in `aws_iam.py`; the README lists the
+50 MB are in `release.py`. Policies live in `iam.py`; docs/targets/aws.md lists the
 checkov checks this target skips.
 """
 

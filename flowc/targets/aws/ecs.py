@@ -1,6 +1,6 @@
 """AWS target, image tasks: the ECS Fargate task definition, its roles and failure capture.
 
-Mixed into the AWS builder (`flowc/targets/aws.py`). The scheduler runs the task
+Mixed into the AWS builder (`flowc/targets/aws/build.py`). The scheduler runs the task
 definition in the environment's subnets; failed runs (non-zero exit, failed start)
 reach the task's dead-letter queue through an EventBridge rule.
 """

@@ -1,6 +1,6 @@
 """AWS target, python tasks: the Lambda function, its role, wrapper and async invoke config.
 
-Mixed into the AWS builder (`flowc/targets/aws.py`), whose shared helpers (role,
+Mixed into the AWS builder (`flowc/targets/aws/build.py`), whose shared helpers (role,
 log_group, secret_statements, tags) and release helpers (alias, layers, packages:
 `flowc/targets/aws/release.py`) it uses. The zip is the task's code dir plus vendored
 requirements plus `flowc_handler.py` (flowc/targets/aws/assets/lambda_handler.py), which

@@ -1,7 +1,7 @@
 """AWS target, releases: the alias every python task is invoked through, its canary
 routing and alarm, Lambda layers, and the S3 bucket that carries packages over 50 MB.
 
-Mixed into the AWS builder (`flowc/targets/aws.py`). Every function is published
+Mixed into the AWS builder (`flowc/targets/aws/build.py`). Every function is published
 (`publish = true`: each change of code or configuration is a numbered version), and the
 schedules and the async invoke config target the alias (default `live`). Where the alias
 points comes from `Task.release`, which flowc/releases/plan.py fills from the release log:

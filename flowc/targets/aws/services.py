@@ -1,4 +1,4 @@
-"""AWS target, services (SPEC §5). Mixed into the AWS builder (`flowc/targets/aws.py`).
+"""AWS target, services (SPEC §5). Mixed into the AWS builder (`flowc/targets/aws/build.py`).
 
 An image service is an ECS Fargate service in the environment's subnets:
 - with a port: behind its own Application Load Balancer (internal unless `public`; HTTPS

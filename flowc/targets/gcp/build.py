@@ -1,6 +1,6 @@
 """The GCP target: each task becomes Cloud Functions (2nd gen) or a Cloud Run job on a schedule.
 
-Per task (see README "GCP target" for the why of each piece):
+Per task (see docs/targets/gcp.md for the why of each piece):
 - python task -> `google_cloudfunctions2_function` (HTTP, internal ingress only) built from a
   deterministic source zip in a private, versioned `google_storage_bucket`; a generated
   `flowc_entry.py` calls `module:function` (so task code is the same on every target);

@@ -84,7 +84,7 @@ class K8sBuilder(Builder):
             type_, body = to_terraform(obj.manifest)
             if obj.depends_on:
                 body["depends_on"] = [addresses[dep] for dep in obj.depends_on]
-            if obj.manifest["kind"] == "Secret":  # values are set out of band (README)
+            if obj.manifest["kind"] == "Secret":  # values are set out of band (docs/targets/k8s.md)
                 body["lifecycle"] = {"ignore_changes": ["data", "binary_data"]}
             if obj.ignore_changes:
                 body["lifecycle"] = {"ignore_changes": obj.ignore_changes}
