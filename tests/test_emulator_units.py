@@ -16,9 +16,8 @@ from pathlib import Path
 import pytest
 
 from flowc.compiler.schedules.model import Schedule
-from flowc.deploy.localcloud import free_port
+from flowc.deploy.localcloud import free_port, localstack_endpoint
 from flowc.emulator.clock import RealClock, VirtualClock, make_clock, parse_duration
-from flowc.emulator.cloud import localstack_endpoint
 from flowc.emulator.docker_runner import DockerRunner
 from flowc.emulator.events import EventBus, JsonlWriter, read_events
 from flowc.emulator.executor import retry_delay

@@ -18,8 +18,9 @@ import boto3
 import pytest
 from localstack_client.config import parse_localstack_host as library_parse
 
+from flowc.deploy.localcloud import parse_localstack_host
 from flowc.emulator import warmcloud
-from flowc.emulator.cloud import dlq_name, parse_localstack_host
+from flowc.emulator.cloud import dlq_name
 from flowc.emulator.session import default_loader
 from tests.emulator_support import unique, write_jobs
 

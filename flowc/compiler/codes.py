@@ -117,7 +117,7 @@ CODES: dict[str, str] = {
     "E705": "undeclared layer",
     "E706": "layer without requirements",
     "E707": "layers on an image task, or too many layers",
-    # -- releases: compile, `flowc releases` / `flowc rollback` (flowc/releases/, flowc/targets/aws/release.py)
+    # -- releases: `flowc releases` / `flowc rollback` (flowc/releases/, targets/aws/release.py)
     "E710": "`flowc rollback --to`: no such release in the release log (lists the known ones)",
     "E711": "`flowc rollback`: the release's version of the task was never deployed (unknown)",
     "E712": "`flowc rollback`: no such task, or the task has no Lambda alias (not python on aws)",

@@ -88,8 +88,6 @@ def ensure(root: Path, environ: Mapping[str, str] | None = None,
         rec = recorded(root)
         if rec is not None and alive(rec):
             return rec
-        from flowc.emulator.cloud import localstack_endpoint
-
         url = localstack_endpoint(environ)
         if url:
             cloud = LocalCloud("localstack", url)
@@ -251,3 +249,34 @@ def _locked(root: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+DEFAULT_LOCALSTACK = "127.0.0.1:4566"
+
+
+def parse_localstack_host(given: str) -> tuple[str, int]:
+    """`host[:port]` as localstack-client reads LOCALSTACK_HOST (default port 4566).
+
+    Its own parser lives in a module that imports boto3 (half a second at start-up),
+    which a `flowc run` that needs no AWS call must not pay."""
+    hostname, _, port = given.partition(":")
+    if not port:
+        return hostname.strip() or "localhost", 4566
+    try:
+        return hostname.strip() or "localhost", int(port)
+    except ValueError:
+        raise ValueError(f"could not parse {given} into <hostname>:<port>") from None
+
+
+def localstack_endpoint(environ: Mapping[str, str] | None = None) -> str | None:
+    """The LocalStack edge URL if one answers its health check, else None."""
+    environ = os.environ if environ is None else environ
+    hostname, port = parse_localstack_host(environ.get("LOCALSTACK_HOST") or DEFAULT_LOCALSTACK)
+    scheme = "https" if environ.get("USE_SSL") in ("1", "true") else "http"
+    url = f"{scheme}://{hostname}:{port}"
+    try:
+        with urllib.request.urlopen(f"{url}/_localstack/health", timeout=0.5) as response:
+            json.load(response)
+            return url if response.status == 200 else None
+    except (OSError, ValueError):
+        return None

@@ -23,23 +23,21 @@ boto3 and moto are imported here only, so `flowc check` never pays for them.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from flowc.compiler.ir import App, Task
+from flowc.deploy.localcloud import localstack_endpoint
 from flowc.diagnostics import Diagnostic
 from flowc.emulator import deadletters, warmcloud
 from flowc.targets.naming import Namer
 
 TEST_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
-DEFAULT_LOCALSTACK = "127.0.0.1:4566"
 
 
 def dlq_name(app: App, task: Task | str) -> str:
@@ -53,34 +51,6 @@ def secret_id(app: App, secret: str) -> str:
 
 def topic_name(app: App, task: Task, index: int) -> str:
     return Namer(app).name(task.name, "alert", str(index))
-
-
-def parse_localstack_host(given: str) -> tuple[str, int]:
-    """`host[:port]` as localstack-client reads LOCALSTACK_HOST (default port 4566).
-
-    Its own parser lives in a module that imports boto3 (half a second at start-up),
-    which a `flowc run` that needs no AWS call must not pay."""
-    hostname, _, port = given.partition(":")
-    if not port:
-        return hostname.strip() or "localhost", 4566
-    try:
-        return hostname.strip() or "localhost", int(port)
-    except ValueError:
-        raise ValueError(f"could not parse {given} into <hostname>:<port>") from None
-
-
-def localstack_endpoint(environ: Mapping[str, str] | None = None) -> str | None:
-    """The LocalStack edge URL if one answers its health check, else None."""
-    environ = os.environ if environ is None else environ
-    hostname, port = parse_localstack_host(environ.get("LOCALSTACK_HOST") or DEFAULT_LOCALSTACK)
-    scheme = "https" if environ.get("USE_SSL") in ("1", "true") else "http"
-    url = f"{scheme}://{hostname}:{port}"
-    try:
-        with urllib.request.urlopen(f"{url}/_localstack/health", timeout=0.5) as response:
-            json.load(response)
-            return url if response.status == 200 else None
-    except (OSError, ValueError):
-        return None
 
 
 @dataclass
