@@ -16,7 +16,7 @@ from pathlib import Path
 import typer
 
 from flowc.cli.app import app
-from flowc.cli.common import load_or_exit, print_diagnostics
+from flowc.cli.common import load_or_exit, print_diagnostics, storage_diagnostic
 from flowc.cli.interrupts import Interrupts
 from flowc.cli.paths import exit_on_problems, writable_dir
 from flowc.diagnostics import Diagnostic, SourceCache
@@ -62,6 +62,9 @@ def up(
                              confirm=_asker(out, err, file) if ask else None)
         except BaseException as exc:
             interrupts.stop_if_interrupted(exc, err, "up")
+            if isinstance(exc, OSError):  # a read-only or full --state
+                print_diagnostics([storage_diagnostic(exc)], SourceCache())
+                raise typer.Exit(1) from None
             raise
     after_up(release, state, outcome.result is not None)
     print_diagnostics(outcome.diagnostics, SourceCache())
