@@ -450,7 +450,8 @@ def test_check_catches_a_handler_shadowed_by_the_standard_library(tmp_path):
 # -- 4. (continued) Ctrl-C during `flowc up` ----------------------------------------------
 
 
-@pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)],
+                         ids=["ctrl-c", "sigterm"])
 def test_interrupting_up_is_one_line_and_a_failure_exit(tmp_path, sig, code):
     (tmp_path / "jobs").mkdir()
     (tmp_path / "jobs" / "__init__.py").write_text("")
