@@ -154,38 +154,20 @@ def _is_up_stack(spec: Any, state: Path, key: str) -> bool:
 def _apply_local(spec: Any, state: Path, workdir: Path) -> bool:
     """Apply the pinned alias to the local cloud of `flowc up`, if it is running."""
     from flowc.deploy import localcloud
-    from flowc.deploy.blame import blame
-    from flowc.deploy.overrides import write_override
-    from flowc.deploy.runner import root_dir
-    from flowc.deploy.terraform import (
-        Terraform,
-        TerraformError,
-        find_terraform,
-        mirror_path,
-        write_cli_config,
-    )
+    from flowc.deploy.runner import deploy, root_dir
+    from flowc.deploy.terraform import TerraformError
     from flowc.releases.plan import after_apply
-    from flowc.targets.compile import TF_FILE
 
     cloud = localcloud.recorded(root_dir(state))
     if cloud is None or not localcloud.alive(cloud):
         typer.echo("  the local cloud of `flowc up` is not running; `flowc up` applies the "
                    "pinned alias", err=True)
         return True
-    _, diags = write_override(workdir, cloud.endpoint)
     try:
-        if diags:
-            raise TerraformError(diags[0])
-        tf = Terraform(workdir, write_cli_config(root_dir(state), mirror_path()),
-                       find_terraform())
-        if not (workdir / ".terraform").is_dir():
-            tf.init()
-        result = tf.apply()
+        result, problems = deploy(spec, workdir, cloud, state)
     except TerraformError as exc:
         print_diagnostics([exc.diagnostic])
         return False
-    doc = json.loads((workdir / TF_FILE).read_text())
-    problems = blame(spec, doc, result, str(workdir))
     print_diagnostics(problems)
     if result.plan is not None:
         add, change, remove = result.plan

@@ -106,7 +106,7 @@ def up(app: App, state: Path, console: Console,
     from flowc.targets.compile import compile_app
 
     try:
-        binary = find_terraform(environ)
+        find_terraform(environ)  # no terraform: say so before compiling
     except TerraformError as exc:
         out.diagnostics.append(exc.diagnostic)
         return out
@@ -124,17 +124,9 @@ def up(app: App, state: Path, console: Console,
         out.diagnostics.append(exc.diagnostic)
         return out
     console.print(("Started " if out.cloud.started else "Using ") + out.cloud.description)
-    _, diags = write_override(workdir, out.cloud.endpoint)
-    out.diagnostics.extend(diags)
-    if has_errors(diags):
-        return out
     _write_record(sdir, app, out.cloud)
-    doc = json.loads((workdir / TF_FILE).read_text())
-    tf = Terraform(workdir, write_cli_config(root_dir(state), mirror_path(environ)), binary,
-                   environ)
     try:
-        with console.status("terraform init…", spinner="dots"):
-            tf.init()
+        tf, doc = open_workdir(workdir, out.cloud, state, environ, console, init=True)
     except TerraformError as exc:
         out.diagnostics.append(exc.diagnostic)
         return out
@@ -152,17 +144,60 @@ def up(app: App, state: Path, console: Console,
         if not out.plan.empty:
             with Progress(console, app, doc, "Applying") as progress:
                 out.result = tf.apply_plan(PLAN_FILE, progress)
+            out.diagnostics.extend(blame(app, doc, out.result, str(workdir)))
         (workdir / PLAN_FILE).unlink(missing_ok=True)
     else:
-        with Progress(console, app, doc, "Applying") as progress:
-            out.result = tf.apply(progress, targets)
-    if out.result is not None:
-        out.diagnostics.extend(blame(app, doc, out.result, str(workdir)))
+        try:
+            out.result, diags = deploy(app, workdir, out.cloud, state, console, environ,
+                                       targets=targets)
+        except TerraformError as exc:
+            out.diagnostics.append(exc.diagnostic)
+            return out
+        out.diagnostics.extend(diags)
     rows, others, diags = inventory(app, doc, workdir, out.cloud.endpoint,
                                     AWS.settings_of(app).region)
     out.rows, out.others = rows, others
     out.diagnostics.extend(diags)
     return out
+
+
+def open_workdir(workdir: Path, cloud: localcloud.LocalCloud, state: Path,
+                 environ: Mapping[str, str] | None = None, console: Console | None = None,
+                 init: bool = False) -> tuple[Terraform, dict[str, Any]]:
+    """Point `workdir` at `cloud` (the override file), then a Terraform there, initialised
+    (always with `init`, else only if it never was), and the stack's document.
+
+    Raises TerraformError."""
+    _, diags = write_override(workdir, cloud.endpoint)
+    if has_errors(diags):
+        raise TerraformError(next(d for d in diags if d.is_error))
+    tf = Terraform(workdir, write_cli_config(root_dir(state), mirror_path(environ)),
+                   find_terraform(environ), environ)
+    if init or not (workdir / ".terraform").is_dir():
+        if console is None:
+            tf.init()
+        else:
+            with console.status("terraform init…", spinner="dots"):
+                tf.init()
+    return tf, json.loads((workdir / TF_FILE).read_text())
+
+
+def deploy(app: App | None, workdir: Path, cloud: localcloud.LocalCloud, state: Path,
+           console: Console | None = None, environ: Mapping[str, str] | None = None,
+           destroy: bool = False, targets: list[str] | None = None, init: bool = False,
+           ) -> tuple[Result, list[Diagnostic]]:
+    """Apply (or destroy) a compiled working directory in the local cloud: the one sequence
+    `flowc up`, `flowc down` and `flowc rollback` share. Returns Terraform's result and
+    the diagnostics that name the tasks behind its errors. Raises TerraformError."""
+    tf, doc = open_workdir(workdir, cloud, state, environ, console, init)
+    if console is None:
+        result = tf.destroy() if destroy else tf.apply(targets=targets)
+    else:
+        with Progress(console, app, doc, "Destroying" if destroy else "Applying") as progress:
+            result = tf.destroy(progress) if destroy else tf.apply(progress, targets)
+    if app is None:
+        return result, _unowned(doc, result, workdir)
+    return result, blame(app, doc, result, str(workdir), destroying=destroy)
 
 
 def _plan(out: Outcome, app: App, doc: dict[str, Any], tf: Terraform, workdir: Path,
@@ -199,13 +234,17 @@ def down(app: App | None, stack: str, state: Path, console: Console,
         shutil.rmtree(sdir, ignore_errors=True)
     else:
         try:
-            out.result = _destroy(app, sdir, root, cloud, console, environ)
+            if not localcloud.alive(cloud):
+                raise localcloud.LocalCloudError(Diagnostic(
+                    "E601", f"{cloud.description} does not answer, so its resources cannot "
+                    "be destroyed", None,
+                    "start it again (LOCALSTACK_HOST) and rerun `flowc down`"))
+            out.result, diags = deploy(app, workdir, cloud, state, console, environ,
+                                       destroy=True)
         except (TerraformError, localcloud.LocalCloudError) as exc:
             out.diagnostics.append(exc.diagnostic)
             return out
-        doc = json.loads((workdir / TF_FILE).read_text())
-        out.diagnostics.extend(blame(app, doc, out.result, str(workdir), destroying=True)
-                               if app is not None else _unowned(doc, out.result, workdir))
+        out.diagnostics.extend(diags)
         if not out.ok:
             return out
         shutil.rmtree(sdir, ignore_errors=True)
@@ -219,26 +258,6 @@ def down(app: App | None, stack: str, state: Path, console: Console,
         else:
             localcloud.forget(root)
     return out
-
-
-def _destroy(app: App | None, sdir: Path, root: Path, cloud: localcloud.LocalCloud,
-             console: Console, environ: Mapping[str, str] | None) -> Result:
-    workdir = sdir / "aws"
-    if not localcloud.alive(cloud):
-        raise localcloud.LocalCloudError(Diagnostic(
-            "E601", f"{cloud.description} does not answer, so its resources cannot be "
-            "destroyed", None, "start it again (LOCALSTACK_HOST) and rerun `flowc down`"))
-    _, diags = write_override(workdir, cloud.endpoint)
-    if diags:
-        raise TerraformError(diags[0])
-    tf = Terraform(workdir, write_cli_config(root, mirror_path(environ)),
-                   find_terraform(environ), environ)
-    if not (workdir / ".terraform").is_dir():
-        with console.status("terraform init…", spinner="dots"):
-            tf.init()
-    doc = json.loads((workdir / TF_FILE).read_text())
-    with Progress(console, app, doc, "Destroying") as progress:
-        return tf.destroy(progress)
 
 
 def _unowned(doc: dict[str, Any], result: Result, workdir: Path) -> list[Diagnostic]:
