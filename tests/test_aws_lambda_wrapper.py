@@ -86,3 +86,18 @@ def test_the_zip_holds_the_wrapper_and_the_task_code(tmp_path):
         assert zf.read(LAMBDA_HANDLER_FILE) == HANDLER.read_bytes()
     assert names == sorted(names)
     assert {"jobs/daily.py", "jobs/digest.py", LAMBDA_HANDLER_FILE} <= set(names)
+
+
+def test_wrapper_hands_the_event_to_a_function_that_takes_it(tmp_path, monkeypatch):
+    (tmp_path / "eventmod.py").write_text(
+        "seen = []\n\ndef main(event, context=None):\n    seen.append(event['input'])\n\n"
+        "def bare():\n    seen.append('bare')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("FLOWC_TASK", "t")
+    wrapper = _load_handler()
+    import eventmod
+
+    for entry in ("eventmod:main", "eventmod:bare"):
+        monkeypatch.setenv("FLOWC_ENTRYPOINT", entry)
+        wrapper.handler({"input": {"source": "crm"}}, None)
+    assert eventmod.seen == [{"source": "crm"}, "bare"]

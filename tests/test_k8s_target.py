@@ -196,7 +196,9 @@ def test_python_code_ships_in_a_read_only_configmap_in_the_python_image(compiled
                 if m["metadata"]["name"].startswith("reports-prod-digest--"))
     pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     (c,) = pod["containers"]
-    assert c["image"] == app.settings["k8s"].python_image
+    digest = app.task("digest")
+    assert app.settings["k8s"].python_image is None  # not set: the official image of python_version
+    assert c["image"] == f"python:{digest.python_version}-slim" == "python:3.12-slim"
     assert c["resources"]["limits"]["cpu"] == "0.5"
     assert {"name": "code", "mountPath": "/code", "readOnly": True} in c["volumeMounts"]
     volume = next(v for v in pod["volumes"] if v["name"] == "code")

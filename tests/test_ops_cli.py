@@ -32,6 +32,12 @@ task flaky {
   retries  = 1
 }
 
+task echo {
+  python   = "jobs.work:echo"
+  schedule = every 1h
+  input    = { source = "spec" }
+}
+
 task quiet {
   python     = "jobs.work:ok"
   schedule   = every 1h
@@ -45,6 +51,9 @@ import os, signal, sys, time
 def ok():
     print("hello from ok")
     print("to stderr", file=sys.stderr)
+
+def echo(event, context=None):
+    print("input", os.environ.get("FLOWC_INPUT"), event.get("input"))
 
 def flaky():
     print("attempt", os.environ["FLOWC_ATTEMPT"])
@@ -201,3 +210,13 @@ def test_a_replay_recorded_before_a_crash_is_not_replayed_again(project, monkeyp
         assert len(ran) == 1  # replayed once, not twice
     finally:
         session.close(grace=1)
+
+
+def test_run_input_replaces_the_tasks_and_bad_input_is_E524(project):
+    (project / "in.json").write_text('{"source": "file", "n": 2}')
+    given = flowc(project, "run", "app.flow", "echo", "--input", "@in.json")
+    assert given.returncode == 0, given.stderr
+    assert "echo | input {\"n\":2,\"source\":\"file\"} {'n': 2, 'source': 'file'}" in given.stdout
+    for bad in ("[1, 2]", "@missing.json", "{nope"):
+        refused = flowc(project, "run", "app.flow", "echo", "--input", bad)
+        assert refused.returncode == 2 and shown("E524") in refused.stderr, bad

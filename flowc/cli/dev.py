@@ -109,6 +109,8 @@ def dev(
     only: list[str] = typer.Option(
         [], "--only", help="Run just this task or service (repeat for more)."
     ),
+    seed: int = typer.Option(0, "--seed", help="Seed of the tasks' `jitter` delays (the "
+                             "same seed gives the same delays)."),
 ) -> None:
     """Run every task on its schedule and every service behind a local proxy, with hot
     reload."""
@@ -124,7 +126,7 @@ def dev(
     options = Options(
         spec=file, env=env, speed=rate, start=moment, run_for=seconds, state_dir=state,
         events=events, grace=grace, watch=watch, pull=pull, isolate=isolate.value,
-        only=tuple(only),
+        only=tuple(only), seed=seed,
     )  # fmt: skip
     session = Session(options, make_view(plain))
     stop = threading.Event()

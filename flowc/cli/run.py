@@ -30,6 +30,8 @@ def run(
     retries: bool = typer.Option(True, "--retries/--no-retries", help="Apply the task's retries."),
     pull: bool = PULL_OPTION,
     isolate: Isolation = ISOLATE_OPTION,
+    input: str | None = typer.Option(None, "--input", help="The run's input instead of the "
+                                     "task's: a JSON object, or @FILE holding one."),
 ) -> None:
     """Run one task once, locally, and exit with its exit code."""
     from flowc.cli.dev import speed_option
@@ -38,6 +40,7 @@ def run(
     from flowc.emulator.view import PlainView
 
     check_run_paths(state, events)
+    given = input_or_exit(input)
     options = Options(spec=file, env=env, speed=speed_option(speed), state_dir=state,
                       events=events, watch=False, pull=pull, isolate=isolate.value,
                       exclusive=False)  # fmt: skip
@@ -52,7 +55,7 @@ def run(
         if session.connect() != 0:
             raise typer.Exit(1)
         try:
-            outcome = session.run_once(task, retries=retries)
+            outcome = session.run_once(task, retries=retries, input=given)
         except KeyboardInterrupt:
             sys.stderr.write("flowc run: interrupted\n")
             code = 130
@@ -66,3 +69,27 @@ def run(
         session.close(grace=2.0)
         signal.signal(signal.SIGTERM, previous)
     raise typer.Exit(code)
+
+
+def input_or_exit(text: str | None) -> str | None:
+    """`--input JSON|@FILE` as canonical JSON object text; E524 when it is not one."""
+    import json
+
+    from flowc.diagnostics import Diagnostic, render_text
+
+    if text is None:
+        return None
+    where = "--input"
+    try:
+        if text.startswith("@"):
+            where = text[1:]
+            text = Path(where).read_text(encoding="utf-8")
+        value = json.loads(text)
+        if not isinstance(value, dict):
+            raise ValueError(f"a JSON {type(value).__name__}, not an object")
+    except (OSError, ValueError) as exc:
+        sys.stderr.write(render_text([Diagnostic(
+            "E524", f"{where}: not a JSON object ({exc})",
+            help="write --input '{\"source\": \"crm\"}' or --input @input.json")]))
+        raise typer.Exit(2) from None
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+from flowc.compiler import check_operations as operations
 from flowc.compiler import ir, schedules, settings
 from flowc.compiler.check_release import release_settings, resolve_release
 from flowc.compiler.imports import import_problems
@@ -122,6 +123,10 @@ class TaskChecker:
         else:
             parsed = self._schedules(sched_node.value, values["timezone"] or "UTC")
 
+        whole = operations.task_window(self, values["active_from"], values["active_until"],
+                                       (pick("until") or pick("from") or block).span)
+        values["windows"] = (operations.entry_windows(self, sched_node.value, whole)
+                             if sched_node is not None else ())
         if handler is None:
             return None
         release = resolve_release(

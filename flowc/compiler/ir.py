@@ -8,6 +8,7 @@ Units are normalised: memory in MiB, durations in seconds, cpu in vCPUs.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -127,6 +128,32 @@ class Layer:
     span: Span | None = field(default=None, compare=False)
 
 
+DEFAULT_PYTHON = "3.12"  # every target's python unless a task says (and services')
+
+
+@dataclass(frozen=True)
+class Window:
+    """`from = "2027-01-01"` / `until = "2027-06-30"`: the days (in the schedule's zone,
+    both included) when a schedule fires; None: open on that side."""
+
+    start: str | None = None  # YYYY-MM-DD
+    end: str | None = None
+
+    def bounds(self, zone: str) -> tuple[datetime | None, datetime | None]:
+        """The instants (UTC) the window opens and closes in `zone`: from the start of the
+        `from` day to the end of the `until` day."""
+        from zoneinfo import ZoneInfo
+
+        def midnight(day: str | None, after: int) -> datetime | None:
+            if day is None:
+                return None
+            local = datetime.combine(date.fromisoformat(day) + timedelta(days=after), time(),
+                                     ZoneInfo(zone))
+            return local.astimezone(UTC)
+
+        return midnight(self.start, 0), midnight(self.end, 1)
+
+
 @dataclass(frozen=True)
 class Task:
     name: str
@@ -148,6 +175,22 @@ class Task:
     span: Span | None = field(default=None, compare=False)
     release: Release = Release()
     layers: tuple[str, ...] = ()  # names of App.layers this task uses, in order
+    # -- operations (SPEC §6; what each target makes of them: README "Operations settings")
+    overlap: str = "skip"  # a fire while a run is in flight: skip | allow | replace it
+    catch_up_s: int = 0  # fires missed while the scheduler was down run if this recent
+    enabled: bool = True  # False: deployed, but no fire starts a run (paused)
+    jitter_s: int = 0  # each fire starts up to this many seconds late
+    input: str | None = None  # JSON object text given to every run (event / FLOWC_INPUT)
+    active_from: str | None = None  # `from = "YYYY-MM-DD"`: the task's first day
+    active_until: str | None = None  # `until`: its last day (both in the schedule's zone)
+    windows: tuple[Window, ...] = ()  # per schedule (same order): its from/until, resolved
+    retry_backoff_s: int | None = None  # wait before the first retry (then doubling)
+    max_age_s: int | None = None  # no attempt starts this long after the fire
+    python_version: str = DEFAULT_PYTHON  # the interpreter of python tasks, on every target
+
+    def window(self, index: int) -> Window:
+        """The validity window of schedule `index` (open when none was given)."""
+        return self.windows[index] if index < len(self.windows) else Window()
 
     def schedules_for(self, target: str) -> tuple[TargetSchedule, ...]:
         return tuple(s for s in self.target_schedules if s.target == target)

@@ -25,6 +25,10 @@ def schedule_sources(value: s.Value, read: Reader) -> list[tuple[str, str, objec
                    help="give at least one schedule, e.g. `schedule = \"daily\"`")
     out = []
     for item in items:
+        if isinstance(item, s.ObjectValue):  # `{ schedule = ..., from = "...", until = "..." }`
+            item = _entry_schedule(item, read)
+            if item is None:
+                continue
         if isinstance(item, s.Str):
             out.append(("calendar", item.value, item.span))
         elif isinstance(item, s.Ident) and item.name in CALENDAR_SHORTHANDS:
@@ -46,6 +50,29 @@ def schedule_sources(value: s.Value, read: Reader) -> list[tuple[str, str, objec
             read.error("E124", f"{s.kind_of(item)} is not a schedule", item.span,
                        help="write one of " + ", ".join(f"`{f}`" for f in SCHEDULE_FORMS))
     return out
+
+
+ENTRY_KEYS = ("schedule", "from", "until")
+
+
+def _entry_schedule(entry: s.ObjectValue, read: Reader) -> s.Value | None:
+    """The schedule of one entry with its own validity window (read by the checker)."""
+    keys = {k.name: (k, v) for k, v in entry.pairs}
+    for key, _ in keys.values():
+        if key.name not in ENTRY_KEYS:
+            read.error("E124", f"unknown key `{key.name}` in a schedule entry", key.span,
+                       help=did_you_mean(key.name, ENTRY_KEYS)
+                       or "an entry has `schedule`, and optionally `from` and `until`")
+    if "schedule" not in keys:
+        read.error("E124", "a schedule entry needs `schedule = ...`", entry.span,
+                   help='write `{ schedule = "Mon 09:00", from = "2027-01-01" }`')
+        return None
+    value = keys["schedule"][1]
+    if isinstance(value, s.ListValue | s.ObjectValue):
+        read.error("E124", "an entry holds one schedule", value.span,
+                   help="write one entry per schedule")
+        return None
+    return value
 
 
 def parse_schedule_value(text: str, path: str = "<expr>") -> list[tuple[str, str, Span]]:

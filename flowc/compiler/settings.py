@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from flowc.compiler import check_operations as ops
 from flowc.compiler import ir
 from flowc.compiler.check_release import task_layers
 from flowc.compiler.values import ENV_NAME_RE, Reader, did_you_mean
@@ -276,5 +277,19 @@ DESCRIPTION = Setting("description", lambda c, n: c.read.string("description", n
                       shared=False, deploys=True)
 LAYERS = Setting("layers", _layers, (), shared=False, deploys=True, to_ir=tuple)
 
+# Operations (SPEC §6): readers in check_operations.py, targets in targets/operations.py.
+OVERLAP = Setting("overlap", ops.read_overlap, "skip")
+CATCH_UP = Setting("catch_up", ops.read_catch_up, 0, field="catch_up_s")
+ENABLED = Setting("enabled", ops.read_enabled, True)
+JITTER = Setting("jitter", ops.read_jitter, 0, field="jitter_s")
+INPUT = Setting("input", ops.read_input, None, deploys=True)  # FLOWC_INPUT in the function
+FROM = Setting("from", lambda c, n: ops.read_day(c, "from", n.value), field="active_from")
+UNTIL = Setting("until", lambda c, n: ops.read_day(c, "until", n.value), field="active_until")
+RETRY_BACKOFF = Setting("retry_backoff", ops.read_retry_backoff, None, field="retry_backoff_s")
+MAX_AGE = Setting("max_age", ops.read_max_age, None, field="max_age_s")
+PYTHON_VERSION = Setting("python_version", ops.read_python_version, ir.DEFAULT_PYTHON,
+                         deploys=True)  # the function's runtime
+
 TASK_SETTINGS = Table([TIMEZONE, MEMORY, CPU, TIMEOUT, RETRIES, ON_FAILURE_SETTING, TARGETS,
-                       REQUIREMENTS, ENV, DESCRIPTION, LAYERS])
+                       REQUIREMENTS, ENV, DESCRIPTION, LAYERS, OVERLAP, CATCH_UP, ENABLED,
+                       JITTER, INPUT, FROM, UNTIL, RETRY_BACKOFF, MAX_AGE, PYTHON_VERSION])

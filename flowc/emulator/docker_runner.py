@@ -43,6 +43,7 @@ from flowc.emulator.runners import (
 )
 from flowc.targets.k8s import TARGET as K8S
 from flowc.targets.k8s.manifests import CODE_DIR, UID
+from flowc.targets.operations import k8s_python_image
 
 STOP_GRACE_S = 2  # seconds between SIGTERM and SIGKILL when a container is stopped
 TMPFS = {"/tmp": "rw,nosuid,nodev,size=256m,mode=1777"}
@@ -195,7 +196,8 @@ class DockerRunner:
             env.update(PYTHONUNBUFFERED="1", PYTHONDONTWRITEBYTECODE="1", HOME="/tmp",
                        FLOWC_DEADLINE=str(time.time() + task.timeout_s))  # fmt: skip
             args.update(
-                image=K8S.settings_of(attempt.app).python_image,
+                image=k8s_python_image(K8S.settings_of(attempt.app).python_image,
+                                       attempt.task),
                 command=["python3", "-c", BOOTSTRAP, CODE_DIR, handler.module, handler.function],
                 volumes={str(attempt.code_dir): {"bind": CODE_DIR, "mode": "ro"}},
                 working_dir=CODE_DIR,
@@ -323,6 +325,16 @@ class DockerRunner:
     def active(self) -> int:
         with self._lock:
             return len(self._containers)
+
+    def terminate_run(self, run_id: str, grace: float = 2.0) -> None:
+        """Stop the container of one run (`overlap = replace`); it ends as interrupted."""
+        with self._lock:
+            ours = [c for c in self._containers.values()
+                    if (getattr(c, "labels", None) or {}).get("flowc.run") == run_id]
+            for container in ours:
+                self._containers.pop(container.id, None)
+        for container in ours:
+            threading.Thread(target=_stop, args=(container, round(grace)), daemon=True).start()
 
     def terminate_all(self, grace: float) -> None:
         """Stop running containers (SIGTERM, SIGKILL after `grace`), then remove all of ours."""

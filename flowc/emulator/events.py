@@ -30,6 +30,7 @@ EVENT_NAMES = (
     "dead_lettered",
     "abandoned",  # a run whose flowc died in flight, closed by the next session
     "missed",  # a fire that fell while no flowc ran on this state
+    "skipped",  # a fire that started no run: `reason` paused | overlap (with `running`)
     # services (flowc/emulator/services/): these carry `service` instead of `task`
     "service_started",
     "service_ready",

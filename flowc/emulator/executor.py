@@ -26,11 +26,12 @@ MAX_CONCURRENT_ATTEMPTS slots, in order, while their timeline holds the clock.
 from __future__ import annotations
 
 import json
+import random
 import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -50,9 +51,20 @@ from flowc.emulator.versions import Choice, Versions
 MAX_CONCURRENT_ATTEMPTS = 16
 
 
-def retry_delay(failed_attempt: int) -> float:
-    """Virtual seconds to wait after attempt N failed: 10s, 20s, 40s, ... at most 6m."""
-    return float(min(10 * 2 ** (failed_attempt - 1), 360))
+def retry_delay(failed_attempt: int, first: int | None = None) -> float:
+    """Virtual seconds to wait after attempt N failed: 10s, 20s, 40s, ... at most 6m, or
+    from `retry_backoff` (`first`) doubling, at most 6m or `first` when that is longer."""
+    base = first if first is not None else 10
+    return float(min(base * 2 ** (failed_attempt - 1), max(360, base)))
+
+
+def jitter_delay(task: Task, scheduled_at: datetime | None, seed: int) -> float:
+    """How late (virtual seconds, whole) a fire of a task with `jitter` starts: spread over
+    [0, jitter], the same for the same seed, task and fire, so a run can be reproduced."""
+    if not task.jitter_s or scheduled_at is None:
+        return 0.0
+    key = f"{seed}:{task.name}:{scheduled_at.astimezone(UTC).isoformat()}"
+    return float(random.Random(key).randint(0, task.jitter_s))
 
 
 @dataclass
@@ -99,6 +111,11 @@ class Executor:
         self.message = message
         self.until: datetime | None = None  # end of the `--for` window, set by the session
         self._timelines: dict[str, Timeline] = {}  # run id -> its own time
+        self._running: dict[str, set[str]] = {}  # task -> its runs in flight (overlap)
+        self._replaced: set[str] = set()  # runs stopped by a newer one (`overlap = replace`)
+        self._inputs: dict[str, str | None] = {}  # run id -> its input (JSON object text)
+        self.paused: set[str] = set()  # tasks paused from the dev view
+        self.seed = 0  # jitter: the same seed gives the same delays
         bus.run_time = self.time_of
 
     def time_of(self, run_id: str) -> datetime | None:
@@ -109,9 +126,23 @@ class Executor:
     def _now(self, run_id: str) -> datetime:
         return self.time_of(run_id) or self.clock.now()
 
-    def _admit(self, task: Task) -> bool:
-        """Whether a fire starts a run. Every fire does today: runs of one task may overlap
-        (as with EventBridge -> Lambda). A per-task overlap rule (skip / replace) decides here."""
+    def _admit(self, task: Task, scheduled_at: datetime | None) -> bool:
+        """Whether a fire starts a run: not while the task is paused (`enabled = false` or
+        the dev view's pause key), nor under `overlap = skip` while a run is in flight (both
+        emit `skipped`); `overlap = replace` stops the runs in flight first."""
+        with self._lock:
+            running = sorted(self._running.get(task.name, ()))
+        reason = ("paused" if not task.enabled or task.name in self.paused else
+                  "overlap" if running and task.overlap == "skip" else None)
+        if reason is not None:
+            self.bus.emit("skipped", task.name, at=scheduled_at, reason=reason,
+                          running=running or None)
+            return False
+        if running and task.overlap == "replace":
+            for run_id in running:
+                self._replaced.add(run_id)
+                self.process.terminate_run(run_id)
+                self.docker.terminate_run(run_id)
         return True
 
     def choose(self, task: Task, moment: datetime) -> Choice:
@@ -124,14 +155,17 @@ class Executor:
     def submit(self, app: App, task: Task, scheduled_at: datetime | None) -> str:
         """Start a scheduled run in its own thread; returns its run id."""
         run_id = _new_run_id()
-        if not self._admit(task):
+        if not self._admit(task, scheduled_at):
             return run_id
         # the timeline holds the clock at the fire from now on: nothing passes it unseen
         self._timelines[run_id] = self.clock.timeline(scheduled_at)
         choice = self.choose(task, scheduled_at or self.clock.now())
         self._record_start(app, task, run_id, scheduled_at, "schedule", choice)  # write-ahead
+        with self._lock:
+            self._running.setdefault(task.name, set()).add(run_id)
         self.bus.emit("scheduled", task.name, at=scheduled_at, run_id=run_id,
-                      version=choice.version or None)
+                      version=choice.version or None,
+                      jitter_s=jitter_delay(task, scheduled_at, self.seed) or None)
         thread = threading.Thread(
             target=self._run_thread, args=(app, task, run_id, scheduled_at, "schedule", choice),
             name=f"run-{task.name}-{run_id}", daemon=True,
@@ -141,19 +175,23 @@ class Executor:
         thread.start()
         return run_id
 
-    def run_now(self, app: App, task: Task) -> RunOutcome:
-        """Run a task once in this thread (`flowc run`)."""
-        return self._run_here(app, task, _new_run_id(), "manual")
+    def run_now(self, app: App, task: Task, input: str | None = None) -> RunOutcome:
+        """Run a task once in this thread (`flowc run`); `input` replaces the task's."""
+        return self._run_here(app, task, _new_run_id(), "manual", input)
 
-    def replay(self, app: App, task: Task, original_run_id: str) -> RunOutcome:
+    def replay(self, app: App, task: Task, original_run_id: str,
+               input: str | None = None) -> RunOutcome:
         """Run a dead letter again (`flowc dlq redrive`), recording which letter it replays."""
         run_id = _new_run_id()
         self.history.redrive(original_run_id, run_id)
-        return self._run_here(app, task, run_id, "redrive")
+        return self._run_here(app, task, run_id, "redrive", input)
 
-    def _run_here(self, app: App, task: Task, run_id: str, trigger: str) -> RunOutcome:
+    def _run_here(self, app: App, task: Task, run_id: str, trigger: str,
+                  input: str | None) -> RunOutcome:
         """A run in this thread, on its own timeline from now."""
         self._timelines[run_id] = self.clock.timeline()
+        if input is not None:
+            self._inputs[run_id] = input
         try:
             return self.run(app, task, run_id, None, trigger)
         finally:
@@ -168,6 +206,7 @@ class Executor:
             self._end_timeline(run_id)
             with self._lock:
                 self._threads.discard(threading.current_thread())
+                self._running.get(task.name, set()).discard(run_id)
 
     def _end_timeline(self, run_id: str) -> None:
         line = self._timelines.pop(run_id, None)
@@ -220,8 +259,14 @@ class Executor:
         longest, done = 0.0, 0
         abandoned: str | None = None
         next_due = now
+        self._inputs.setdefault(run_id, task.input)
+        delay = jitter_delay(task, scheduled_at, self.seed) if trigger == "schedule" else 0.0
         try:
             for number in range(1, max_attempts + 1):
+                if number == 1 and delay and scheduled_at is not None:
+                    if self._timelines[run_id].sleep_until(
+                            scheduled_at + timedelta(seconds=delay), self.stopping):
+                        break  # shut down during the jitter: nothing ran
                 if number > 1:
                     if self._timelines[run_id].sleep_until(next_due, self.stopping):
                         result.interrupted = True  # shutdown during the back-off
@@ -239,11 +284,15 @@ class Executor:
                     break
                 final = number == max_attempts or result.error is not None or result.interrupted
                 if not final:
-                    next_due = self._now(run_id) + timedelta(seconds=retry_delay(number))
+                    next_due = self._now(run_id) + timedelta(
+                        seconds=retry_delay(number, task.retry_backoff_s))
                     if self.until is not None and next_due > self.until:
                         abandoned = (f"the --for window ended before attempt {number + 1} "
                                      f"(due {iso(next_due)})")  # fmt: skip
                         final = True
+                    elif task.max_age_s is not None and (
+                            next_due - (scheduled_at or now)).total_seconds() > task.max_age_s:
+                        final = True  # `max_age`: no attempt this long after the fire
                 self.bus.emit(
                     "failed", task.name, run_id=run_id, attempt=number,
                     exit_code=result.exit_code, timed_out=result.timed_out or None,
@@ -343,6 +392,10 @@ class Executor:
             env[var.name] = value
         event = {"app": app.name, "task": task.name, "run_id": run_id, "attempt": number,
                  "scheduled_at": iso(scheduled_at) if scheduled_at else None}  # fmt: skip
+        given = self._inputs.get(run_id, task.input)
+        if given is not None:  # `input`, or `flowc run --input`: the event's and FLOWC_INPUT
+            event["input"] = json.loads(given)
+            env["FLOWC_INPUT"] = given
         env.update(
             FLOWC_APP=app.name, FLOWC_TASK=task.name, FLOWC_RUN_ID=run_id,
             FLOWC_ATTEMPT=str(number), FLOWC_SCHEDULED_AT=event["scheduled_at"] or "",
@@ -372,6 +425,14 @@ class Executor:
         """`abandoned`: why the run stopped before its next attempt (it did not succeed)."""
         queue = message_id = None
         error = abandoned or result.error
+        run_input = self._inputs.pop(run_id, task.input)
+        if run_id in self._replaced:  # `overlap = replace`: not a failure of the task
+            self._replaced.discard(run_id)
+            status, error = "interrupted", "replaced by a newer run (overlap = replace)"
+            self.history.finish_run(run_id, status, iso(self._now(run_id)),
+                                    iso(self.clock.wall()), result.exit_code, False, error)
+            return RunOutcome(run_id, task.name, status, result.exit_code, attempts, error,
+                              version)
         if result.ok:
             status = "succeeded"
         elif attempts == 0:
@@ -384,6 +445,7 @@ class Executor:
                 "timed_out": result.timed_out, "interrupted": result.interrupted,
                 "error": result.error, "stderr_tail": result.stderr_tail,
                 "failed_at": iso(self._now(run_id)), "abandoned": abandoned,
+                "input": run_input,
             }  # fmt: skip
             try:
                 queue, message_id = self.cloud.send_dead_letter(app, task.name, body)

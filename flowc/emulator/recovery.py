@@ -102,18 +102,29 @@ def fires_between(task: Task, after: datetime, before: datetime) -> tuple[list[d
     return ordered[:MISSED_CAP], len(ordered)
 
 
-def catch_up(task: Task, missed: list[datetime]) -> list[datetime]:
-    """Which missed fires run now. Hook for the `catch_up = DURATION` setting: none yet."""
-    return []
+def catch_up(task: Task, missed: list[datetime], now: datetime) -> list[datetime]:
+    """Which missed fires run now: with `catch_up = DURATION`, the latest one that fell
+    within DURATION before now, once (as a CronJob's startingDeadlineSeconds would)."""
+    if not task.catch_up_s or not task.enabled:
+        return []
+    recent = [f for f in missed if (now - f).total_seconds() <= task.catch_up_s]
+    return recent[-1:]
 
 
 def record_missed(history: History, app: App, bus: EventBus, clock: Clock,
-                  planned: dict[str, datetime | None]) -> dict[str, int]:
-    """Record the fires no session took while none ran; returns task -> how many."""
+                  planned: dict[str, datetime | None],
+                  due: dict[str, datetime] | None = None) -> dict[str, int]:
+    """Record the fires no session took while none ran; returns task -> how many.
+    `due` receives, per task, the missed fire its `catch_up` says to run now.
+
+    A virtual clock has downtime too when a session starts (`--start`) after the instant
+    the last one on this state reached: the fires in between were missed."""
     seen = history.last_seen(app.name)
-    if seen is None or seen["clock"] != "real" or clock_kind(clock) != "real":
+    if seen is None or seen["clock"] != clock_kind(clock):
         return {}
     since = datetime.fromisoformat(seen["last_at"])
+    if clock_kind(clock) == "virtual" and clock.epoch() <= since:
+        return {}  # a replay of time already seen, not downtime
     recorded = history.scheduled_runs(app.name, seen["last_at"])
     now = clock.now()
     counts: dict[str, int] = {}
@@ -129,5 +140,7 @@ def record_missed(history: History, app: App, bus: EventBus, clock: Clock,
             bus.emit("missed", task.name, at=moment, run_id=run_id, scheduled_at=iso(moment))
         if missed or total > len(fires):
             counts[task.name] = len(missed) + (total - len(fires))
-        catch_up(task, missed)
+        for moment in catch_up(task, missed, now):
+            if due is not None:
+                due[task.name] = moment
     return counts

@@ -49,7 +49,7 @@ def redrive(app: App, task: Task, cloud: Cloud, history: History, executor: Exec
             cloud.delete_dead_letter(app, task.name, letter)
             yield Replayed(letter, previous[0], previous[1], earlier=True)
             continue
-        outcome = executor.replay(app, task, letter.run_id)
+        outcome = executor.replay(app, task, letter.run_id, letter.body.get("input"))
         if outcome.status not in RECORDED:
             yield Replayed(letter, outcome.run_id, outcome.status, outcome.exit_code)
             return  # stopped: this letter and the rest stay in the queue

@@ -201,6 +201,7 @@ class ProcessRunner:
         self.python = python
         self.on_spawn = on_spawn  # (attempt, supervisor pid, its start time): write-ahead
         self._active: dict[int, subprocess.Popen[bytes]] = {}
+        self._run_of: dict[int, str] = {}  # pid -> run id (`overlap = replace` stops one run)
         self._interrupted: set[int] = set()
         self._lock = threading.Lock()
 
@@ -228,6 +229,7 @@ class ProcessRunner:
         )
         with self._lock:
             self._active[proc.pid] = proc
+            self._run_of[proc.pid] = attempt.run_id
         tail = _Tail()
         name, sink = attempt.task.name, attempt.sink(self.output)
         streams = {
@@ -248,6 +250,7 @@ class ProcessRunner:
                 pipe.close()
             with self._lock:
                 self._active.pop(proc.pid, None)
+                self._run_of.pop(proc.pid, None)
                 interrupted = proc.pid in self._interrupted
                 self._interrupted.discard(proc.pid)
         for lines in streams.values():
@@ -266,6 +269,14 @@ class ProcessRunner:
     def active(self) -> int:
         with self._lock:
             return len(self._active)
+
+    def terminate_run(self, run_id: str) -> None:
+        """SIGTERM the attempt of one run (its group); it ends as interrupted."""
+        with self._lock:
+            pids = [pid for pid, run in self._run_of.items() if run == run_id]
+            self._interrupted.update(pids)
+        for pid in pids:
+            _killpg(pid, signal.SIGTERM)
 
     def terminate_all(self, grace: float) -> None:
         """SIGTERM every running attempt's processes; SIGKILL what is left after `grace`."""

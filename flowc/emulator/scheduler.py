@@ -24,7 +24,7 @@ import itertools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from flowc.compiler.ir import App, Task
 from flowc.emulator.clock import Clock
@@ -49,7 +49,7 @@ class PlanDiff:
 
 
 def _same_timing(a: Task, b: Task) -> bool:
-    return a.schedules == b.schedules and a.timezone == b.timezone
+    return a.schedules == b.schedules and a.timezone == b.timezone and a.windows == b.windows
 
 
 def diff_apps(old: App | None, new: App) -> PlanDiff:
@@ -101,9 +101,14 @@ class Scheduler:
     def next_after(self, task: Task, after: datetime) -> datetime | None:
         """The earliest instant of any of the task's schedules strictly after `after`."""
         best: datetime | None = None
-        for schedule in task.schedules:
+        for index, schedule in enumerate(task.schedules):
             try:
-                fires = schedule.next_fires(after, 1)
+                window = task.window(index)  # `from`/`until`
+                opens, closes = (window.bounds(schedule.zone) if window.start or window.end
+                                 else (None, None))
+                start = after if opens is None else max(after, opens - timedelta(microseconds=1))
+                fires = [f for f in schedule.next_fires(start, 1)
+                         if closes is None or f.astimezone(UTC) < closes]
             except Exception as exc:  # noqa: BLE001 - report, keep the other tasks running
                 key = f"{task.name}:{schedule.source}"
                 if key not in self._broken:

@@ -21,6 +21,7 @@ import dataclasses
 import json
 import os
 import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -71,6 +72,7 @@ class Options:
     pull: bool = False  # pull an image task's image that is missing locally
     isolate: str = "process"  # "docker": python tasks in the k8s target's python image
     only: tuple[str, ...] = ()  # run just these tasks and services (`flowc dev --only`)
+    seed: int = 0  # jitter: the same seed gives the same delays
     exclusive: bool = True  # `flowc dev`: the state lock or E530; `flowc run`: if free
 
 
@@ -144,7 +146,21 @@ class Session:
         if app is None:
             return 1
         self.app = app
+        self.show(self._interpreter_warnings(app))
         return 0
+
+    def _interpreter_warnings(self, app: App) -> list[Diagnostic]:
+        """W520: python tasks run here with flowc's own python (unless --isolate docker)."""
+        here = f"{sys.version_info.major}.{sys.version_info.minor}"
+        if self.options.isolate == "docker":
+            return []
+        return [Diagnostic(
+            "W520", f"task `{t.name}` says python_version = \"{t.python_version}\", but the "
+            f"emulator runs it with python {here} ({sys.executable})", t.span,
+            f"run flowc with python {t.python_version}, or `flowc dev --isolate docker` "
+            f"(python:{t.python_version}-slim, as on Kubernetes)")
+            for t in app.tasks
+            if t.handler.kind == "python" and t.python_version != here]
 
     def connect(self) -> int:
         """Open the history and events file, find or start the AWS side and provision it.
@@ -298,12 +314,13 @@ class Session:
             self.view.message(f"flowc: closed {count} run(s) left running by a flowc that "
                               "stopped abruptly, as `abandoned` (see `flowc runs`)")
 
-    def _record_missed(self, planned: dict[str, datetime | None]) -> None:
+    def _record_missed(self, planned: dict[str, datetime | None],
+                       due: dict[str, datetime] | None = None) -> None:
         if not self.lock.held:
             return
         assert self.history is not None and self.app is not None
         assert self.bus is not None and self.clock is not None
-        counts = record_missed(self.history, self.app, self.bus, self.clock, planned)
+        counts = record_missed(self.history, self.app, self.bus, self.clock, planned, due)
         for task, count in counts.items():
             self.view.message(f"flowc: task `{task}` missed {count} fire(s) while no flowc "
                               "ran; recorded as `missed`")
@@ -348,6 +365,7 @@ class Session:
             self.clock, self.bus, self.history, self.cloud, self.view.output, self._note,
             self.view.message, docker,
         )
+        self.executor.seed = self.options.seed
 
     def _note(self, diagnostic: Diagnostic) -> None:
         self.show([diagnostic])
@@ -367,7 +385,8 @@ class Session:
         self.recover()
         self.scheduler = Scheduler(self.clock, self._fire, self.until, self.view.message)
         self.scheduler.set_app(self.app)
-        self._record_missed(self.scheduler.snapshot())
+        due: dict[str, datetime] = {}  # `catch_up`: a missed fire to run now, per task
+        self._record_missed(self.scheduler.snapshot(), due)
         if self.lock.held:
             self._heartbeat = threading.Thread(target=self._heartbeat_loop,
                                                name="flowc-heartbeat", daemon=True)
@@ -375,6 +394,9 @@ class Session:
         self.clock.set_end(self.until)
         self.executor.until = self.until
         self.clock.set_gate(self, None)
+        for name, moment in due.items():
+            self.view.message(f"flowc: task `{name}` catches up its fire of {iso(moment)}")
+            self._fire(self.app, self.app.task(name), moment)
         if self.options.watch:
             from flowc.emulator.watch import Watcher
 
@@ -385,6 +407,9 @@ class Session:
                 self.options.spec, self._code_dirs(self.app), self.reload, ignore=ignore
             )
             self.watcher.start()
+        if hasattr(self.view, "toggle"):  # the live table: number keys pause and resume
+            self.view.toggle = self.toggle_pause
+            self.view.paused = lambda: set(self.executor.paused) if self.executor else set()
         self.view.start(self.scheduler.snapshot, self.header(), self.clock.now)
         self.view.message(self.plan())
         if self.settle_cloud():
@@ -528,6 +553,16 @@ class Session:
             return False
         return not self.clock.wait_until(self.until, stop)
 
+    def toggle_pause(self, task: str) -> bool:
+        """Pause a task's fires (they emit `skipped`, reason paused), or resume it; True if
+        it is paused now. Runs in flight go on."""
+        assert self.executor is not None
+        paused = self.executor.paused
+        now_paused = task not in paused
+        (paused.add if now_paused else paused.discard)(task)
+        self.view.message(f"flowc dev: task `{task}` {'paused' if now_paused else 'resumed'}")
+        return now_paused
+
     def start_executor(self) -> None:
         """Clock, events and executor without a scheduler (`flowc run`, `flowc dlq redrive`)."""
         assert self.app is not None
@@ -537,12 +572,14 @@ class Session:
             self.recover()
             self._record_missed({})
 
-    def run_once(self, task_name: str, retries: bool = True) -> RunOutcome:
-        """`flowc run`: one run of one task, in this thread, the same way as `flowc dev`."""
+    def run_once(self, task_name: str, retries: bool = True,
+                 input: str | None = None) -> RunOutcome:
+        """`flowc run`: one run of one task, in this thread, the same way as `flowc dev`;
+        `input` (JSON object text) replaces the task's."""
         self.start_executor()
         assert self.app is not None and self.executor is not None
         self.executor.retries_enabled = retries
-        return self.executor.run_now(self.app, self.app.task(task_name))
+        return self.executor.run_now(self.app, self.app.task(task_name), input)
 
     def close(self, drain: bool = False, grace: float | None = None) -> None:
         """Stop in order. `drain` (the window is over): runs in flight finish their attempt

@@ -110,18 +110,25 @@ class RichView(PlainView):
         self._live: Any = None
         self._snapshot: SnapshotFn = dict
         self._now: NowFn | None = None
+        self.toggle: Callable[[str], None] | None = None  # pause/resume a task (a key)
+        self.paused: Callable[[], set[str]] = set
+        self._tty: Any = None  # the terminal's settings while keys are read
 
     def __rich__(self) -> Any:
         from rich.table import Table
 
         title = f"virtual time {self._now():%Y-%m-%d %H:%M:%S %Z}" if self._now else None
         table = Table(title=title, title_justify="left", expand=False)
-        for column in ("task", "next fire", "last", "ok", "failed", "dlq", "running"):
+        if self.toggle is not None:
+            table.caption = "press a task's number to pause or resume it"
+        for column in ("#", "task", "next fire", "last", "ok", "failed", "dlq", "running"):
             table.add_column(column, no_wrap=True)
-        for task, moment in sorted(self._snapshot().items()):
+        paused = self.paused()
+        for number, (task, moment) in enumerate(sorted(self._snapshot().items()), 1):
             c = self.stats.counts
             table.add_row(
-                task,
+                str(number) if number < 10 else "",
+                task + (" (paused)" if task in paused else ""),
                 f"{moment:%m-%d %H:%M:%S}" if moment else "-",
                 self.stats.last.get(task, "-"),
                 str(c[(task, "ok")]),
@@ -139,6 +146,27 @@ class RichView(PlainView):
         self._now = now
         self._live = Live(self, console=self.console, refresh_per_second=4, transient=False)
         self._live.start()
+        if self.toggle is not None and sys.stdin.isatty():
+            self._read_keys()
+
+    def _read_keys(self) -> None:
+        """Keys 1-9 pause or resume the task on that row (a daemon thread, cbreak mode)."""
+        import termios
+        import threading
+        import tty
+
+        fd = sys.stdin.fileno()
+        self._tty = termios.tcgetattr(fd)
+        tty.setcbreak(fd)
+
+        def loop() -> None:
+            while self._live is not None:
+                key = sys.stdin.read(1)
+                task = task_for_key(key, sorted(self._snapshot()))
+                if task is not None and self.toggle is not None:
+                    self.toggle(task)
+
+        threading.Thread(target=loop, name="flowc-keys", daemon=True).start()
 
     def _print(self, text: str, stream: TextIO | None = None) -> None:
         from rich.text import Text
@@ -150,6 +178,18 @@ class RichView(PlainView):
         if self._live is not None:
             self._live.stop()
             self._live = None
+        if self._tty is not None:
+            import termios
+
+            termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, self._tty)
+            self._tty = None
+
+
+def task_for_key(key: str, tasks: list[str]) -> str | None:
+    """The task a key names in the live table: 1 is the first row, up to 9."""
+    if len(key) == 1 and key in "123456789" and int(key) <= len(tasks):
+        return tasks[int(key) - 1]
+    return None
 
 
 def make_view(plain: bool = False) -> PlainView:

@@ -99,6 +99,7 @@ NOT_IN_FUNCTION: dict[str, str] = {
     "code_dir": "the code itself is hashed (`code`)",
     "span": "where the task is written",
     "release": "how a version goes live, not what it is",
+    "windows": "when the schedules fire (`from`/`until`): the scheduler's configuration",
 }
 # Task fields hashed besides the settings that deploy.
 FUNCTION_STRUCTURE = ("name", "handler")

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from flowc.compiler.ir import App, PythonHandler, unit_kind
 from flowc.diagnostics import Diagnostic
+from flowc.targets import operations
 from flowc.targets.env_rules import env_diagnostics, flowc_env_diagnostics
 from flowc.targets.packaging import PackagingError, select_code_files
 
@@ -53,6 +54,6 @@ def target_rules(app: App, targets: Sequence[str] | None = None,
     out: dict[str, list[Diagnostic]] = {"": code_diagnostics(app, exclude)
                                         + flowc_env_diagnostics(app, names) if names else []}
     for name in names:
-        out[name] = (env_diagnostics(app, name)
+        out[name] = (env_diagnostics(app, name) + operations.diagnostics(app, name)
                      + list(registry.get(name).load_builder().check(app)))
     return out

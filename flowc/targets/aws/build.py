@@ -17,11 +17,12 @@ from typing import Any
 
 from flowc.compiler.ir import App, ImageHandler, PythonHandler, Task
 from flowc.diagnostics import Diagnostic
+from flowc.targets import operations as ops
 from flowc.targets.aws import TARGET as AWS
 from flowc.targets.aws import iam
 from flowc.targets.aws.alerts import AlertParts, measurable
 from flowc.targets.aws.ecs import EcsParts
-from flowc.targets.aws.lambda_function import MAX_EVENT_AGE_S, LambdaParts
+from flowc.targets.aws.lambda_function import LambdaParts
 from flowc.targets.aws.release import ReleaseParts
 from flowc.targets.aws.services import ServiceParts
 from flowc.targets.base import Builder, Resource, Stack, standard_tags
@@ -34,7 +35,6 @@ LAMBDA_UNRESERVED_MINIMUM = 100  # AWS refuses reservations that leave less than
 # IAM roles per task: the scheduler's, plus the function's (python) or the ECS execution
 # and task roles (image): see `role()` and aws_lambda.py / aws_ecs.py.
 ROLES_PER_TASK = {"python": 2, "image": 3}
-RESERVED_CONCURRENCY = 1  # every function reserves this much (aws_lambda.py)
 
 PROVIDER_SOURCE = "hashicorp/aws"
 PROVIDER_VERSION = "~> 5.100"
@@ -260,8 +260,11 @@ class _Builder(LambdaParts, EcsParts, AlertParts, ReleaseParts, ServiceParts):
                 "arn": target_arn,
                 "role_arn": role.ref("arn"),
                 "retry_policy": [{"maximum_retry_attempts": task.retries,
-                                  "maximum_event_age_in_seconds": MAX_EVENT_AGE_S}],
+                                  "maximum_event_age_in_seconds": ops.event_age_s(task)}],
             }
+            event = ops.aws_target_input(task)
+            if event is not None:
+                target["input"] = event
             if dlq is not None:
                 target["dead_letter_config"] = [{"arn": dlq.ref("arn")}]
             if isinstance(task.handler, ImageHandler):
@@ -286,8 +289,7 @@ class _Builder(LambdaParts, EcsParts, AlertParts, ReleaseParts, ServiceParts):
                 "description": f"flowc task {task.name}, schedule {ts.schedule_index + 1}",
                 "schedule_expression": ts.expression,
                 "schedule_expression_timezone": ts.timezone,
-                "flexible_time_window": [{"mode": "OFF"}],
-                "state": "ENABLED",
+                **ops.aws_schedule_fields(task, ts.schedule_index, ts.timezone),
                 "kms_key_arn": self.key.ref("arn"),
                 "target": [target],
                 "depends_on": [f"aws_iam_role_policy.{task.name}_scheduler_policy"],
@@ -315,14 +317,16 @@ def account_limits(app: App) -> list[Diagnostic]:
             f"{IAM_ROLES_PER_ACCOUNT} by default, so the deploy would fail part-way",
             tasks[0].span, "request a higher `Roles per account` IAM quota (up to 5000), or "
             "split the tasks between apps deployed to several accounts"))
-    functions = sum(1 for t in tasks if isinstance(t.handler, PythonHandler))
+    reserved = sum(ops.reserved_concurrency(t) or 0 for t in tasks
+                   if isinstance(t.handler, PythonHandler))  # `overlap = skip` reserves
     room = LAMBDA_CONCURRENCY_PER_ACCOUNT - LAMBDA_UNRESERVED_MINIMUM
-    if functions * RESERVED_CONCURRENCY > room:
+    if reserved > room:
         out.append(Diagnostic(
-            "W404", f"{functions} Lambda functions each reserve {RESERVED_CONCURRENCY} "
-            f"concurrent execution; an AWS account has {LAMBDA_CONCURRENCY_PER_ACCOUNT} by "
+            "W404", f"the Lambda functions with `overlap = skip` reserve {reserved} "
+            f"concurrent executions; an AWS account has {LAMBDA_CONCURRENCY_PER_ACCOUNT} by "
             f"default and must keep {LAMBDA_UNRESERVED_MINIMUM} unreserved, so at most "
             f"{room} can reserve", tasks[0].span,
-            "request a higher Lambda `Concurrent executions` quota before deploying, or "
-            "split the tasks between accounts"))
+            "request a higher Lambda `Concurrent executions` quota before deploying, "
+            "use `overlap = allow` for tasks that may overlap, or split the tasks between "
+            "accounts"))
     return out

@@ -12,6 +12,7 @@ from typing import Any
 
 from flowc.compiler.ir import ImageHandler, SecretRef, Service, Task
 from flowc.diagnostics import Diagnostic
+from flowc.targets import operations as ops
 from flowc.targets.aws import TARGET as AWS
 from flowc.targets.aws import iam
 from flowc.targets.base import Resource, escape_literal
@@ -102,7 +103,8 @@ class EcsParts:
                 task.span,
                 "set `cpu` and `memory` to a Fargate combination to silence this",
             ))
-        container = self.ecs_container(task, handler, logs, {"FLOWC_TASK": task.name}, "task")
+        container = self.ecs_container(task, handler, logs,
+                                       {"FLOWC_TASK": task.name, **ops.input_env(task)}, "task")
         if handler.command:
             container["command"] = [escape_literal(c) for c in handler.command]
         definition = s.resource("aws_ecs_task_definition", f"{task.name}_ecs_task", {

@@ -15,12 +15,13 @@ from importlib import resources
 from typing import Any
 
 from flowc.compiler.ir import SecretRef, Service, Task
+from flowc.targets import operations as ops
 from flowc.targets.aws import iam
 from flowc.targets.base import Resource, escape_literal
 
-LAMBDA_RUNTIME = "python3.12"
+LAMBDA_RUNTIME = ops.lambda_runtime_of(ops.DEFAULT_PYTHON)  # services; tasks: their own
+
 LAMBDA_HANDLER_FILE = "flowc_handler.py"
-MAX_EVENT_AGE_S = 21600  # how long a run may wait for a retry (Lambda async, Scheduler)
 SECRET_ENV_PREFIX = "FLOWC_SECRET_"
 RELEASE_TAG = "flowc-release"  # the release that built the function (flowc/releases/state.py)
 
@@ -66,17 +67,17 @@ class LambdaParts:
         variables = self.lambda_variables(task, {
             "FLOWC_ENTRYPOINT": task.handler.entrypoint,
             "FLOWC_TASK": task.name,
+            **ops.input_env(task),
         })
         body: dict[str, Any] = {
             "function_name": fn_name,
             "description": escape_literal(task.description or f"flowc task {task.name}"),
             "role": role.ref("arn"),
-            "runtime": LAMBDA_RUNTIME,
+            "runtime": ops.lambda_runtime(task),
             "handler": LAMBDA_HANDLER_FILE.removesuffix(".py") + ".handler",
             "architectures": ["x86_64"],
             "memory_size": task.memory_mib,
             "timeout": task.timeout_s,
-            "reserved_concurrent_executions": 1,
             "kms_key_arn": self.key.ref("arn"),
             "environment": [{"variables": dict(sorted(variables.items()))}],
             "tracing_config": [{"mode": "Active"}],
@@ -85,6 +86,8 @@ class LambdaParts:
             "depends_on": [f"aws_iam_role_policy.{task.name}_lambda_policy"],
             "tags": self.tags(task),
         }
+        if ops.reserved_concurrency(task) is not None:  # `overlap = skip`
+            body["reserved_concurrent_executions"] = ops.reserved_concurrency(task)
         if task.release.release_id:
             body["tags"] = {**body["tags"], RELEASE_TAG: task.release.release_id}
         if layers:
@@ -97,7 +100,7 @@ class LambdaParts:
             "function_name": fn.ref("function_name"),
             "qualifier": alias.ref("name"),
             "maximum_retry_attempts": task.retries,
-            "maximum_event_age_in_seconds": MAX_EVENT_AGE_S,
+            "maximum_event_age_in_seconds": ops.event_age_s(task),
         }
         if dlq is not None:
             invoke["destination_config"] = [{"on_failure": [{"destination": dlq.ref("arn")}]}]

@@ -18,9 +18,10 @@ from __future__ import annotations
 from typing import Any
 
 from flowc.compiler.ir import Task
+from flowc.targets import operations as ops
 from flowc.targets.aws import iam
 from flowc.targets.aws.alerts import measurable
-from flowc.targets.aws.lambda_function import LAMBDA_RUNTIME, RELEASE_TAG
+from flowc.targets.aws.lambda_function import RELEASE_TAG
 from flowc.targets.base import ASSET_DIR, Resource
 from flowc.targets.naming import DNS
 from flowc.targets.packaging import (
@@ -167,7 +168,8 @@ class ReleaseParts:
         res = self.stack.resource("aws_lambda_layer_version", f"layer_{name}", {
             "layer_name": self.names.name(name, kind="layer"),
             "description": f"flowc layer {name}: packages of {layer.requirements}"[:256],
-            "compatible_runtimes": [LAMBDA_RUNTIME],
+            "compatible_runtimes": sorted({ops.lambda_runtime(t) for t in self.app.tasks
+                                           if name in t.layers}),
             "compatible_architectures": ["x86_64"],
             **self.package_args(asset),
         })

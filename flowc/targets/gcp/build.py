@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 
 from flowc.compiler.ir import App, ImageHandler, PythonHandler, SecretRef, Service, Task
 from flowc.diagnostics import Diagnostic
+from flowc.targets import operations as ops
 from flowc.targets.base import Builder, Resource, Stack, escape_literal, standard_tags
 from flowc.targets.gcp import TARGET as GCP
 from flowc.targets.gcp import monitoring as gcp_monitoring
@@ -30,7 +31,7 @@ from flowc.targets.units import cpu_quantity, memory_quantity
 
 PROVIDER_SOURCE = "hashicorp/google"
 PROVIDER_VERSION = "~> 6.50.0"  # the schema tests/provider_schema.py checks against: 6.50.0
-PYTHON_RUNTIME = "python311"
+PYTHON_RUNTIME = "python" + ops.DEFAULT_PYTHON.replace(".", "")  # services' functions
 ENTRY_FILE = "flowc_entry.py"
 ENTRY_POINT = "flowc_entry"
 SCHEDULER_HTTP_DEADLINE_S = 1800  # Cloud Scheduler waits at most 30 min for an HTTP target
@@ -200,7 +201,7 @@ class Gcp:
             "service_account_email": runtime_sa.ref("email"),
             "environment_variables": {
                 "FLOWC_TASK": task.name, "FLOWC_HANDLER": handler.entrypoint,
-                **self.plain_env(task),
+                **ops.input_env(task), **self.plain_env(task),
             },
         }
         if task.cpu is not None:
@@ -214,7 +215,7 @@ class Gcp:
             "name": self.stack.names.name(task.name, style=DNS, limit=49, kind="run"),
             "labels": self.labels(task),
             "build_config": {
-                "runtime": PYTHON_RUNTIME,
+                "runtime": ops.gcp_runtime(task),
                 "entry_point": ENTRY_POINT,
                 "environment_variables": {"GOOGLE_FUNCTION_SOURCE": ENTRY_FILE},
                 "source": {"storage_source": {
@@ -317,7 +318,8 @@ class Gcp:
         limits = {"memory": memory_quantity(task.memory_mib)}
         if task.cpu is not None:
             limits["cpu"] = cpu_quantity(task.cpu)
-        env: list[dict[str, Any]] = [{"name": "FLOWC_TASK", "value": task.name}]
+        env: list[dict[str, Any]] = [{"name": "FLOWC_TASK", "value": task.name}] + [
+            {"name": k, "value": v} for k, v in ops.input_env(task).items()]
         for var in task.env:
             if isinstance(var.value, SecretRef):
                 env.append({"name": var.name, "value_source": {"secret_key_ref": {
@@ -385,14 +387,10 @@ class Gcp:
                 "schedule": sched.expression,
                 "time_zone": sched.timezone,
                 "attempt_deadline": f"{deadline}s",
-                "retry_config": {
-                    "retry_count": task.retries,
-                    "min_backoff_duration": "30s",
-                    "max_backoff_duration": "600s",
-                    "max_doublings": 3,
-                    "max_retry_duration": "0s",
-                },
+                "retry_config": ops.gcp_retry_config(task),
                 "http_target": http_target,
                 "depends_on": [grant.address],
             }
+            if not task.enabled:
+                body["paused"] = True
             self.stack.resource("google_cloud_scheduler_job", rid, body)

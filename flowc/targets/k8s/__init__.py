@@ -22,7 +22,7 @@ class K8sSettings:
     """`k8s { namespace = "..." python_image = "..." prometheus = true }` in an environment."""
 
     namespace: str = "default"
-    python_image: str = "python:3.11-slim"
+    python_image: str | None = None  # None: python:<the task's python_version>-slim
     prometheus: bool = False  # a Prometheus operator is installed: emit PrometheusRules
     ingress_class: str | None = None  # public services' Ingress class (e.g. "nginx")
     ingress_host: str | None = None  # public service NAME answers on NAME.<ingress_host>

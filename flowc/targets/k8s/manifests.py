@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from flowc.compiler.ir import Alert, App, ImageHandler, PythonHandler, SecretRef, Service, Task
+from flowc.targets import operations as ops
 from flowc.targets.base import standard_tags
 from flowc.targets.k8s import TARGET as K8S
 from flowc.targets.naming import CRONJOB_LIMIT, DNS, DNS_LABEL_LIMIT, Namer, schedule_keys
@@ -40,7 +41,6 @@ CODE_DIR = "/code"
 DEPS_DIR = "/deps"
 REQUIREMENTS_KEY = "flowc-requirements.txt"
 CONFIGMAP_MAX_BYTES = 1024 * 1024  # the API server rejects larger ConfigMaps
-STARTING_DEADLINE_S = 300
 SUCCESSFUL_HISTORY = 3
 FAILED_HISTORY = 1
 FAILED_HISTORY_DEAD_LETTER = 10
@@ -161,8 +161,7 @@ class Describer:
             spec = {
                 "schedule": sched.expression,
                 "timeZone": sched.timezone,
-                "concurrencyPolicy": "Forbid",
-                "startingDeadlineSeconds": STARTING_DEADLINE_S,
+                **ops.k8s_cron_fields(task),
                 "successfulJobsHistoryLimit": SUCCESSFUL_HISTORY,
                 "failedJobsHistoryLimit": FAILED_HISTORY_DEAD_LETTER
                 if task.on_failure == "dead_letter" else FAILED_HISTORY,
@@ -170,7 +169,7 @@ class Describer:
                     "metadata": {"labels": labels},
                     "spec": {
                         "backoffLimit": task.retries,
-                        "activeDeadlineSeconds": job_deadline(task),
+                        "activeDeadlineSeconds": ops.k8s_job_deadline(task, job_deadline(task)),
                         "template": {"metadata": {"labels": labels}, "spec": pod},
                     },
                 },
@@ -229,8 +228,7 @@ class Describer:
             "items": items}})
         if has_requirements:
             deps_mount = {"name": "deps", "mountPath": DEPS_DIR}
-            pip = self.container(unit, "install-requirements",
-                                 K8S.settings_of(self.app).python_image)
+            pip = self.container(unit, "install-requirements", main["image"])  # same python
             pip["command"] = ["python", "-m", "pip", "install", "--no-cache-dir",
                               "--disable-pip-version-check", "--target", DEPS_DIR,
                               "-r", f"{CODE_DIR}/{REQUIREMENTS_KEY}"]
@@ -262,12 +260,14 @@ class Describer:
         return out
 
     def pod_spec(self, task: Task, sa_name: str, deps: list[str]) -> dict[str, Any]:
-        env: list[dict[str, Any]] = [{"name": "FLOWC_TASK", "value": task.name}]
+        env: list[dict[str, Any]] = [{"name": "FLOWC_TASK", "value": task.name}] + [
+            {"name": k, "value": v} for k, v in ops.input_env(task).items()]
         volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {}}]
         init: list[dict[str, Any]] = []
         handler = task.handler
         if isinstance(handler, PythonHandler):
-            main = self.container(task, "task", K8S.settings_of(self.app).python_image)
+            image = ops.k8s_python_image(K8S.settings_of(self.app).python_image, task)
+            main = self.container(task, "task", image)
             env.append({"name": "FLOWC_HANDLER", "value": handler.entrypoint})
             main["command"] = ["python", "-c", RUNNER]
             self.python_code(task, main, env, volumes, init, deps)

@@ -22,6 +22,7 @@ from typing import Any
 
 from flowc.compiler.ir import App, ImageHandler, PythonHandler, Service, Task
 from flowc.emulator.services.instance import SERVE
+from flowc.targets import operations as ops
 from flowc.targets.base import standard_tags
 from flowc.targets.k8s import TARGET as K8S
 from flowc.targets.k8s.manifests import (
@@ -129,7 +130,8 @@ def _pod(d: Describer, service: Service, name: str, deps: list[str]) -> dict[str
     env: list[dict[str, Any]] = [{"name": "FLOWC_SERVICE", "value": service.name}]
     init: list[dict[str, Any]] = []
     if isinstance(handler, PythonHandler):
-        main = d.container(service, "service", K8S.settings_of(d.app).python_image)
+        image = ops.k8s_python_image(K8S.settings_of(d.app).python_image)
+        main = d.container(service, "service", image)
         main["command"] = ["python", "-c", SERVE.read_text(encoding="utf-8"), CODE_DIR,
                            handler.entrypoint, *([str(service.port)] if service.port else [])]
         d.python_code(service, main, env, volumes, init, deps)

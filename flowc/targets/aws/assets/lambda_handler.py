@@ -4,8 +4,10 @@ Before the first run in a container it reads each `FLOWC_SECRET_<NAME>` environm
 variable (a Secrets Manager ARN), fetches the secret's value and sets it as `<NAME>`,
 so task code reads secrets from the same env var names on every target. Then it
 imports `FLOWC_ENTRYPOINT` ("module:function") and calls the function with no
-arguments. An exception fails the invocation, so Lambda retries it and, after the
-last attempt, sends it to the task's dead-letter queue.
+arguments, or with the event (and context) when it takes them, as the emulator does: a
+task's schedule sends `{"input": ...}` when the task has an `input`. An exception fails
+the invocation, so Lambda retries it and, after the last attempt, sends it to the task's
+dead-letter queue.
 """
 
 import importlib
@@ -30,11 +32,25 @@ def _resolve_secrets():
         os.environ[name] = client.get_secret_value(SecretId=wanted[name])["SecretString"]
 
 
+def _required(function):
+    """How many positional parameters without a default the task's function takes."""
+    import inspect
+
+    try:
+        params = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        return 0
+    return sum(1 for p in params if p.default is p.empty
+               and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
+
+
 def handler(event, context):
     global _ready
     if not _ready:
         _resolve_secrets()
         _ready = True
     module, _, function = os.environ["FLOWC_ENTRYPOINT"].partition(":")
-    getattr(importlib.import_module(module), function)()
+    target = getattr(importlib.import_module(module), function)
+    wanted = _required(target)  # as the emulator: (event, context) to a function that takes them
+    target(*[event, context][:wanted])
     return {"task": os.environ.get("FLOWC_TASK", ""), "status": "succeeded"}
