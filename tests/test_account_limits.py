@@ -5,7 +5,7 @@ compile` run (flowc/targets/rules.py)."""
 from __future__ import annotations
 
 from flowc.compiler.ir import ImageHandler
-from flowc.targets.aws import (
+from flowc.targets.aws.build import (
     IAM_ROLES_PER_ACCOUNT,
     LAMBDA_CONCURRENCY_PER_ACCOUNT,
     LAMBDA_UNRESERVED_MINIMUM,
@@ -47,6 +47,12 @@ def test_reserved_concurrency_over_what_an_account_allows_warns_W404(tmp_path):
     assert "W404" in codes(app)
     # `flowc check` and `flowc compile` run it: it is among the aws target's rules
     assert "W404" in [d.code for d in target_rules(app, ["aws"])["aws"]]
+
+
+def test_only_tasks_with_overlap_skip_reserve_concurrency(tmp_path):
+    room = LAMBDA_CONCURRENCY_PER_ACCOUNT - LAMBDA_UNRESERVED_MINIMUM
+    tasks = [make_task(f"p{i}", overlap="allow") for i in range(room + 1)]
+    assert "W404" not in codes(make_app(tmp_path, *tasks))
 
 
 def test_tasks_not_on_aws_do_not_count(tmp_path):
