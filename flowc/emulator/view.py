@@ -119,15 +119,17 @@ class RichView(PlainView):
 
         title = f"virtual time {self._now():%Y-%m-%d %H:%M:%S %Z}" if self._now else None
         table = Table(title=title, title_justify="left", expand=False)
-        if self.toggle is not None:
+        keys = self.toggle is not None  # a number per row: its key pauses or resumes it
+        if keys:
             table.caption = "press a task's number to pause or resume it"
-        for column in ("#", "task", "next fire", "last", "ok", "failed", "dlq", "running"):
+        for column in ("#",) * keys + ("task", "next fire", "last", "ok", "failed", "dlq",
+                                        "running"):
             table.add_column(column, no_wrap=True)
         paused = self.paused()
         for number, (task, moment) in enumerate(sorted(self._snapshot().items()), 1):
             c = self.stats.counts
             table.add_row(
-                str(number) if number < 10 else "",
+                *(str(number) if number < 10 else "",) * keys,
                 task + (" (paused)" if task in paused else ""),
                 f"{moment:%m-%d %H:%M:%S}" if moment else "-",
                 self.stats.last.get(task, "-"),
