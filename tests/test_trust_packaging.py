@@ -128,3 +128,24 @@ def test_out_inside_the_spec_directory_neither_grows_nor_releases(tmp_path, out)
     assert sorted((tmp_path / out / "aws" / "assets").glob("*.zip")) == zips
     with zipfile.ZipFile(zips[0]) as zf:
         assert not [n for n in zf.namelist() if n.startswith(("aws/", "build-out/"))]
+
+
+def test_a_fifo_or_socket_in_the_code_directory_neither_blocks_nor_ships(tmp_path):
+    """Sniffing a file for an event log must not open a FIFO (open() waits for a writer)."""
+    import socket
+    import threading
+
+    (tmp_path / "jobs").mkdir()
+    (tmp_path / "jobs" / "main.py").write_text("def main():\n    return 0\n")
+    os.mkfifo(tmp_path / "jobs" / "pipe.jsonl")
+    os.mkfifo(tmp_path / "pipe")
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(tmp_path / "jobs" / "agent.sock"))
+    found: list = []
+    walker = threading.Thread(target=lambda: found.append(select_code_files(tmp_path)),
+                              daemon=True)
+    walker.start()
+    walker.join(timeout=30)
+    sock.close()
+    assert found, "select_code_files blocked on a FIFO"
+    assert list(found[0].files) == ["jobs/main.py"]

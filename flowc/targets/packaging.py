@@ -123,6 +123,8 @@ def _owned_by_flowc(name: str, is_dir: bool, path: Path) -> bool:
         return name in EXCLUDED_DIRS or name.endswith(".egg-info") or _is_state_dir(path)
     if name.endswith(EXCLUDED_SUFFIXES):
         return True
+    if not path.is_file():  # a FIFO or device: open() would block; it never ships anyway
+        return False
     try:
         with open(path, "rb") as fh:
             return fh.read(len(EVENT_LOG_HEAD)) == EVENT_LOG_HEAD
