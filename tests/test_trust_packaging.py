@@ -39,6 +39,8 @@ def _plant(base: Path) -> None:
         "logs/run-events.txt": json.dumps({"event": "started", "note": SECRET}) + "\n",
         "mystate/history.sqlite": SECRET,
         "mystate/notes.txt": SECRET,
+        "devstate/dev.lock": "",
+        "devstate/logs/app/run.txt": SECRET,
         "compiled-state/releases/trust.json": json.dumps({"x": SECRET}),
         "oldout/aws/.flowc-state.json": "{}",
         "oldout/aws/assets/code.txt": SECRET,

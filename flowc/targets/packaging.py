@@ -84,8 +84,9 @@ EXCLUDED_NAMES = frozenset({".DS_Store", ".flowc-secrets", ".flowc-state.json"})
 EXCLUDED_PREFIXES = (".env",)  # .env, .env.local, .envrc ...
 IGNORE_FILES = (".gitignore", ".flowcignore")  # gitignore syntax, nested files honoured
 # A directory holding one of these is flowc output or state, whatever its name:
-# `<out>/<target>/.flowc-state.json` (compile), `history.sqlite`/`cloud.json` (dev, run).
-OUTPUT_MARKERS = (".flowc-state.json", "history.sqlite", "cloud.json")
+# `<out>/<target>/.flowc-state.json` (compile), `history.sqlite`/`cloud.json`/`dev.lock`
+# (dev, run).
+OUTPUT_MARKERS = (".flowc-state.json", "history.sqlite", "cloud.json", "dev.lock")
 STATE_SUBDIRS = ("releases", "versions")  # a state dir's logs: only `<stack>.json` files
 EVENT_LOG_HEAD = b'{"event":'  # the first bytes of a `--events` JSONL file
 
