@@ -2,10 +2,11 @@
 
     exit_on_problems(writable_dir(out, "--out"), writable_dir(state, "--state", parents=False))
 
-Each check returns a diagnostic (E920) or None, so a bad path is reported with the flag
-and the reason instead of an OSError traceback halfway through a command. What may
-still fail later (a disk filling up, /proc refusing a write) is caught by the command
-group's safety net (`flowc.cli.app`), which reports E921 with the path.
+Each check returns a diagnostic (E920) or None, so a path of the wrong shape (a file where
+a directory is expected, a missing parent) is reported with the flag and the reason
+before the command starts. Permissions and full disks show when writing: the commands
+report E508 for --state/--out, and the command group's safety net (`flowc.cli.app`)
+E921 with the path for anything else.
 """
 
 from __future__ import annotations
@@ -39,9 +40,6 @@ def writable_dir(path: Path | str, flag: str, *, parents: bool = True) -> Diagno
         if not path.is_dir():
             return _problem(flag, path, "it is a file, not a directory",
                             f"give {flag} a directory path, or move the file away")
-        if not os.access(path, os.W_OK | os.X_OK):
-            return _problem(flag, path, "the directory is not writable",
-                            f"give {flag} a directory you can write to")
         return None
     if not parents and not path.parent.is_dir():
         return _missing_parent(flag, path)
@@ -56,12 +54,6 @@ def writable_file(path: Path | str, flag: str) -> Diagnostic | None:
                         f"give {flag} a file path such as `events.jsonl`")
     if not path.parent.is_dir():
         return _missing_parent(flag, path)
-    if path.exists() and not os.access(path, os.W_OK):
-        return _problem(flag, path, "the file is not writable",
-                        f"give {flag} a file you can write to")
-    if not path.exists() and not os.access(path.parent, os.W_OK | os.X_OK):
-        return _problem(flag, path, f"`{path.parent}` is not writable",
-                        f"give {flag} a path in a directory you can write to")
     return None
 
 
@@ -78,9 +70,6 @@ def _creatable(path: Path, flag: str) -> Diagnostic | None:
     if not base.is_dir():
         return _problem(flag, path, f"`{base}` is a file, not a directory",
                         f"give {flag} a path whose parents are directories")
-    if not os.access(base, os.W_OK | os.X_OK):
-        return _problem(flag, path, f"`{base}` is not writable",
-                        f"give {flag} a path in a directory you can write to")
     return None
 
 

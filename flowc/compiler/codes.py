@@ -185,6 +185,6 @@ CODES: dict[str, str] = {
     "W902": "the run history under --state cannot be read: the report shows no runs",
     # -- any command (flowc/cli/paths.py, flowc/cli/app.py)
     "E920": "a path given on the command line cannot be used (a file where a directory is "
-            "expected, a missing parent for --state/--events, not writable)",
+            "expected, a missing parent for --state/--events)",
     "E921": "the filesystem or a value refused what a command needed (OSError/ValueError)",
 }
