@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP) docker
 	@for f in examples/*.flow; do \
 	  n=$$(basename $$f .flow); \
-	  echo "== flowc check $$f"; $(FLOWC) check $$f || exit 1; \
+	  echo "== flowc check $$f --env prod"; $(FLOWC) check $$f --env prod || exit 1; \
 	  echo "== flowc compile $$f --env prod (aws, gcp, k8s) -> flowc.out/$$n"; \
 	  $(FLOWC) compile $$f --env prod --out flowc.out/$$n || exit 1; \
 	  $(FLOWC) compile $$f --env prod --emit ir --out flowc.out/$$n || exit 1; \
