@@ -151,3 +151,15 @@ def test_a_fifo_or_socket_in_the_code_directory_neither_blocks_nor_ships(tmp_pat
     sock.close()
     assert found, "select_code_files blocked on a FIFO"
     assert list(found[0].files) == ["jobs/main.py"]
+
+
+def test_dangling_and_looping_symlinks_neither_ship_nor_raise(tmp_path):
+    """An editor's lock file (`.#main.py -> user@host`) or a link loop has no content."""
+    (tmp_path / "jobs").mkdir()
+    (tmp_path / "jobs" / "main.py").write_text("def main():\n    return 0\n")
+    os.symlink("user@host.1234", tmp_path / "jobs" / ".#main.py")
+    os.symlink("loop", tmp_path / "jobs" / "loop")
+    os.symlink("b", tmp_path / "jobs" / "a")
+    os.symlink("a", tmp_path / "jobs" / "b")
+    selection = select_code_files(tmp_path)
+    assert list(selection.files) == ["jobs/main.py"] and selection.refused == {}

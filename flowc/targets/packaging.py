@@ -154,6 +154,12 @@ def _ignored(specs: list[tuple[str, pathspec.GitIgnoreSpec]], rel: str, is_dir: 
     return verdict
 
 
+def _real(path: Path) -> Path:
+    """The path with every symlink resolved; a loop gives a path that does not exist
+    (Path.resolve raises RuntimeError on a loop in Python 3.11)."""
+    return Path(os.path.realpath(path))
+
+
 def select_code_files(code_dir: Path, exclude: Iterable[Path] = ()) -> CodeSelection:
     """The files of `code_dir` that ship in an archive (sorted), the one rule every target
     and the release hash use:
@@ -166,8 +172,8 @@ def select_code_files(code_dir: Path, exclude: Iterable[Path] = ()) -> CodeSelec
     root = Path(code_dir)
     if not root.is_dir():
         raise PackagingError(f"code directory `{root}` does not exist")
-    real_root = root.resolve()
-    skip = {Path(p).resolve() for p in exclude}
+    real_root = _real(root)
+    skip = {_real(Path(p)) for p in exclude}
     skip.discard(real_root)  # `--out .`: its target directories go by their markers
     files: dict[str, Path] = {}
     refused: dict[str, str] = {}
@@ -189,12 +195,11 @@ def select_code_files(code_dir: Path, exclude: Iterable[Path] = ()) -> CodeSelec
                 is_dir = False
             if _ignored(specs, name_rel, is_dir) or _owned_by_flowc(entry.name, is_dir, path):
                 continue
-            real = path.resolve()
+            real = _real(path)
             if real in skip:
                 continue
             if entry.is_symlink():
-                if not real.exists():
-                    refused[name_rel] = f"a symlink to `{os.readlink(path)}`, which does not exist"
+                if not real.exists():  # dangling or looping (an editor's lock file): no content
                     continue
                 if real != real_root and real_root not in real.parents:
                     refused[name_rel] = (f"a symlink to `{real}`, outside the code directory")
@@ -250,7 +255,7 @@ def vendor_requirements(requirements: Path, pip_args: Iterable[str] = ()) -> dic
 
     Cached by content; an empty requirements file (comments only) vendors nothing.
     """
-    requirements = Path(requirements).resolve()  # pip runs in its directory, not in ours
+    requirements = _real(Path(requirements))  # pip runs in its directory, not in ours
     try:
         text = requirements.read_text(encoding="utf-8")
     except OSError as exc:
@@ -260,7 +265,7 @@ def vendor_requirements(requirements: Path, pip_args: Iterable[str] = ()) -> dic
         return {}
     args = tuple(pip_args)
     key = hashlib.sha256(
-        "\x1f".join((text, str(requirements.parent.resolve()), *args, sys.version)).encode()
+        "\x1f".join((text, str(requirements.parent), *args, sys.version)).encode()
     ).hexdigest()[:32]
     target = _cache_root() / key
     if not (target / ".complete").exists():
