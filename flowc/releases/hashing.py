@@ -58,14 +58,10 @@ def spec_hash(app: App) -> str:
 
 def shipped_files(root: Path, exclude: Iterable[Path] = ()) -> dict[str, bytes]:
     """`collect_code(root)` without the excluded directories and files ({} if missing)."""
-    skip = {Path(p).resolve() for p in exclude}
     try:
-        files = collect_code(root, exclude=skip)
+        return collect_code(root, exclude=exclude)
     except PackagingError:
         return {}
-    if not skip:
-        return files
-    return {n: d for n, d in files.items() if (root / n).resolve() not in skip}
 
 
 def code_hash(app: App, task: Task, exclude: Iterable[Path] = ()) -> str:
