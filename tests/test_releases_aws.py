@@ -29,7 +29,7 @@ GOLDEN = ROOT / "tests" / "golden" / "aws"
 
 def _compile(spec: Path, state: Path, out: Path, now=NOW):
     prepared = prepare(loaded(spec), state, out / "aws", now=now, exclude=[out, state])
-    [result] = compile_app(prepared.app, ["aws"], out)
+    [result] = compile_app(prepared.app, ["aws"], out, releases=prepared.releases)
     assert not any(d.is_error for d in result.diagnostics), result.diagnostics
     prepared.commit()
     return prepared, json.loads((out / "aws" / "cdk.tf.json").read_text())
@@ -191,11 +191,11 @@ def test_canary_is_promoted_once_for_has_passed_since_the_new_version_was_deploy
     seen(state, first.app, out / "aws",
          nightly=Deployed("2", "r2", deployed_at, "1", {"version": "2", "weight": 0.1}))
     during, doc = _compile(spec, state, out, now=NOW)  # 12:00, 15 minutes in
-    assert during.app.task("nightly").release.stable_version == "1"
+    assert during.releases["nightly"].stable_version == "1"
     assert doc["resource"]["aws_lambda_alias"]["nightly_alias"]["function_version"] == "1"
     after, doc = _compile(spec, state, out, now=NOW + timedelta(minutes=16))
     alias = doc["resource"]["aws_lambda_alias"]["nightly_alias"]
-    assert after.app.task("nightly").release.stable_version is None
+    assert after.releases["nightly"].stable_version is None
     assert alias["function_version"] == "${aws_lambda_function.nightly_function.version}"
     assert "dynamic" not in alias
 

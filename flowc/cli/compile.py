@@ -87,7 +87,7 @@ def compile(
     try:
         release = prepare(spec, state, out / "aws", exclude=[out, state], warn="aws" in chosen)
         diagnostics.extend(release.diagnostics)
-        results = compile_app(release.app, chosen, out, exclude=[state])
+        results = compile_app(spec, chosen, out, exclude=[state], releases=release.releases)
         for r in results:
             diagnostics.extend(r.diagnostics)
         if chosen and not any(d.is_error for d in diagnostics):

@@ -58,8 +58,9 @@ def up(
             release = before_up(spec, state)
             print_diagnostics(release.diagnostics, SourceCache())
             ask = not (plan or yes) and sys.stdin.isatty() and err.is_terminal
-            outcome = run_up(release.app, state, err, plan_only=plan,
-                             confirm=_asker(out, err, file) if ask else None)
+            outcome = run_up(spec, state, err, plan_only=plan,
+                             confirm=_asker(out, err, file) if ask else None,
+                             releases=release.releases)
         except BaseException as exc:
             interrupts.stop_if_interrupted(exc, err, "up")
             if isinstance(exc, OSError):  # a read-only or full --state

@@ -103,20 +103,14 @@ class Release:
     """How a new version goes live: `release { alias = "live" canary = 10% for = 30m }`.
 
     canary_percent is the share of runs the new version takes for canary_for_s seconds,
-    after which it takes all of them; None means all at once.
+    after which it takes all of them; None means all at once. Where the alias points in a
+    deployment is not the spec's: the release log decides it (flowc.releases.plan) and
+    hands it to the AWS builder (flowc.targets.base.TaskRelease).
     """
 
     alias: str = "live"
     canary_percent: float | None = None
     canary_for_s: int | None = None
-    # Filled from the release log (flowc/releases/) before a target compiles; the
-    # checker leaves them unset. release_id: the release that last changed this task's
-    # function; stable_version: the version the alias keeps while a canary runs (None:
-    # the alias follows the latest version); pinned_version: `flowc rollback` pinned
-    # the alias to this version (wins over the rest).
-    release_id: str | None = None
-    stable_version: str | None = None
-    pinned_version: str | None = None
 
 
 @dataclass(frozen=True)

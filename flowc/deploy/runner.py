@@ -34,6 +34,7 @@ from flowc.deploy.terraform import (
 )
 from flowc.diagnostics import Diagnostic, has_errors
 from flowc.targets.aws import TARGET as AWS
+from flowc.targets.base import TaskRelease
 from flowc.targets.compile import TF_FILE
 
 UP_DIR = "up"
@@ -91,9 +92,10 @@ def find_stack(state: Path, spec: str | Path, env: str | None) -> str | None:
 
 def up(app: App, state: Path, console: Console,
        environ: Mapping[str, str] | None = None, confirm: Callable[[Plan], bool] | None = None,
-       plan_only: bool = False) -> Outcome:
+       plan_only: bool = False, releases: Mapping[str, TaskRelease] | None = None) -> Outcome:
     """Compile the AWS target for `app` and apply it to the local cloud.
 
+    `releases`: where each task's alias points (flowc.releases.plan.before_up).
     `plan_only`: plan, fill `Outcome.plan` and stop. `confirm`: plan, then apply that saved
     plan only if `confirm(plan)` says yes (`Outcome.declined` otherwise).
     """
@@ -113,7 +115,7 @@ def up(app: App, state: Path, console: Console,
     sdir = stack_dir(state, app.stack_name)
     workdir = sdir / "aws"
     with console.status("Compiling the AWS target…", spinner="dots"):
-        results = compile_app(app, ["aws"], sdir)
+        results = compile_app(app, ["aws"], sdir, releases=releases)
     out.diagnostics.extend(d for r in results for d in r.diagnostics)
     if has_errors(out.diagnostics):
         return out

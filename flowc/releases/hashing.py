@@ -25,8 +25,6 @@ from flowc.compiler.ir import App, ImageHandler, Task, to_json
 from flowc.compiler.settings import TASK_SETTINGS, Setting
 from flowc.targets.packaging import PackagingError, collect_code
 
-# Release fields filled from the log (never part of what the user released).
-DERIVED_RELEASE_FIELDS = ("release_id", "stable_version", "pinned_version")
 _DROPPED_APP_FIELDS = ("source", "base_dir")
 
 
@@ -36,11 +34,11 @@ def _digest(data: Any) -> str:
 
 
 def _strip(value: Any) -> Any:
-    """IR JSON without spans and derived release fields."""
+    """IR JSON without spans."""
     if isinstance(value, dict):
         out = {}
         for key, item in value.items():
-            if key == "span" or (value.get("type") == "Release" and key in DERIVED_RELEASE_FIELDS):
+            if key == "span":
                 continue
             out[key] = _strip(item)
         return out

@@ -2,12 +2,13 @@
 `flowc compile` and `flowc up` call around the AWS target.
 
     prepared = prepare(app, state_dir, workdir)   # sync versions, record the release
-    compile_app(prepared.app, ...)                # Task.release now says where the alias goes
+    compile_app(app, ..., releases=prepared.releases)  # where each alias goes
     prepared.commit()                             # save the log (only after a good compile)
     ... terraform apply ...
     after_apply(app, state_dir, workdir)          # read the new versions back
 
-For a python task on AWS (`Task.release`, read by flowc/targets/aws/release.py):
+For a python task on AWS (a `flowc.targets.base.TaskRelease`, read by
+flowc/targets/aws/release.py; the IR is not rewritten):
 - `pinned_version`: `flowc rollback` pinned the alias, and the task's function has not
   changed since; the alias points at that version.
 - `stable_version`: a canary is running. The alias keeps the version that is live now
@@ -21,7 +22,6 @@ For a python task on AWS (`Task.release`, read by flowc/targets/aws/release.py):
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -32,6 +32,7 @@ from flowc.compiler.ir import App, PythonHandler, Task
 from flowc.diagnostics import Diagnostic
 from flowc.releases.log import ReleaseLog, now_utc, parse_time
 from flowc.releases.state import deployed
+from flowc.targets.base import TaskRelease
 
 UP_LABEL = "flowc up (local cloud)"
 
@@ -48,6 +49,7 @@ class Prepared:
     new: bool
     key: str
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    releases: dict[str, TaskRelease] = field(default_factory=dict)  # for compile_app
 
     def commit(self) -> None:
         self.log.save()
@@ -66,8 +68,8 @@ def prepare(app: App, state_dir: str | Path, workdir: str | Path, label: str | N
     else:
         log.deployment(key, label)
     release, new = log.record(app, now, exclude)
-    planned, diagnostics = plan(app, log, key, release, now, warn)
-    return Prepared(planned, log, release, new, key, diagnostics)
+    releases, diagnostics = plan(app, log, key, release, now, warn)
+    return Prepared(app, log, release, new, key, diagnostics, releases)
 
 
 def before_up(app: App, state_dir: str | Path) -> Prepared:
@@ -98,18 +100,17 @@ def after_apply(app: App, state_dir: str | Path, workdir: str | Path,
 
 
 def plan(app: App, log: ReleaseLog, key: str, release: dict[str, Any], now: datetime,
-         warn: bool = True) -> tuple[App, list[Diagnostic]]:
-    """`app` with each task's Release fields filled for deployment `key`."""
+         warn: bool = True) -> tuple[dict[str, TaskRelease], list[Diagnostic]]:
+    """Where each task's alias points in deployment `key` (the AWS builder's input)."""
     dep = log.deployment(key)
     diagnostics: list[Diagnostic] = []
-    tasks = []
+    releases: dict[str, TaskRelease] = {}
     for task in app.tasks:
         entry = release["tasks"].get(task.name) or {}
-        fields = _decide(task, entry.get("function_release"), log, key, dep, now,
-                         diagnostics if warn else [])
-        tasks.append(dataclasses.replace(task, release=dataclasses.replace(task.release,
-                                                                           **fields)))
-    return dataclasses.replace(app, tasks=tuple(tasks)), diagnostics
+        releases[task.name] = TaskRelease(**_decide(
+            task, entry.get("function_release"), log, key, dep, now,
+            diagnostics if warn else []))
+    return releases, diagnostics
 
 
 def _decide(task: Task, fid: str | None, log: ReleaseLog, key: str, dep: dict[str, Any],

@@ -16,7 +16,7 @@ flowc.targets.compile turns stacks into files.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -68,6 +68,24 @@ class Resource:
         return f"${{{self.address}.{attr}}}"
 
 
+@dataclass(frozen=True)
+class TaskRelease:
+    """Where a task's alias points in this deployment, as the release log decided it
+    (flowc.releases.plan); the IR's `ir.Release` is what the user asked for.
+
+    release_id: the release that last changed the task's function; stable_version: the
+    version the alias keeps while a canary runs (None: it follows the latest version);
+    pinned_version: `flowc rollback` pinned the alias to this version (wins over the rest).
+    """
+
+    release_id: str | None = None
+    stable_version: str | None = None
+    pinned_version: str | None = None
+
+
+NO_RELEASE = TaskRelease()
+
+
 @dataclass
 class Stack:
     """Everything one target emits, as plain JSON-able data (no cdktf objects)."""
@@ -76,6 +94,7 @@ class Stack:
     app: App
     out_dir: Path  # DIR/<target>
     exclude: tuple[Path, ...] = ()  # never shipped: DIR itself, the state directory...
+    releases: Mapping[str, TaskRelease] = field(default_factory=dict)  # by task name
     names: Namer = field(init=False)
     providers: dict[str, dict[str, Any]] = field(default_factory=dict)
     resources: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
@@ -93,6 +112,9 @@ class Stack:
     @property
     def stack_id(self) -> str:
         return f"{self.app.stack_name}-{self.target}"
+
+    def release_of(self, task: Task) -> TaskRelease:
+        return self.releases.get(task.name, NO_RELEASE)
 
     def provider(
         self, name: str, source: str, version: str, attrs: dict[str, Any] | None = None

@@ -15,7 +15,7 @@ import hashlib
 import importlib.metadata
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +23,7 @@ from flowc import __version__
 from flowc.compiler.ir import App
 from flowc.diagnostics import Diagnostic, has_errors
 from flowc.targets import registry
-from flowc.targets.base import Stack
+from flowc.targets.base import Stack, TaskRelease
 from flowc.targets.synth import TF_FILE, synth
 
 STATE_FILE = ".flowc-state.json"
@@ -103,12 +103,14 @@ def _write_stack(stack: Stack, tf_json: bytes, fingerprint: str) -> list[Path]:
 
 
 def compile_app(app: App, targets: Sequence[str], out_dir: Path,
-                exclude: Sequence[Path] = ()) -> list[TargetResult]:
+                exclude: Sequence[Path] = (),
+                releases: Mapping[str, TaskRelease] | None = None) -> list[TargetResult]:
     """Check, build, synthesize and write each target; stacks with errors write nothing.
 
     The checks are `flowc.targets.rules.target_rules`, the same `flowc check` runs; an
     error in a rule every target shares (reported with the first target) stops them all.
     `exclude`: paths that never ship (besides `out_dir`), e.g. the state directory.
+    `releases`: where each task's alias points, from the release log (flowc.releases.plan).
     """
     from flowc.targets.rules import target_rules
 
@@ -125,7 +127,8 @@ def compile_app(app: App, targets: Sequence[str], out_dir: Path,
         if has_errors(result.diagnostics) or blocked:
             result.failed = True
             continue
-        stack = Stack(name, app, out_dir / name, exclude=(out_dir, *exclude))
+        stack = Stack(name, app, out_dir / name, exclude=(out_dir, *exclude),
+                      releases=releases or {})
         registry.get(name).load_builder().build(app, stack)
         result.diagnostics.extend(stack.diagnostics)
         if has_errors(result.diagnostics):

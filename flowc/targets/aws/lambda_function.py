@@ -88,8 +88,9 @@ class LambdaParts:
         }
         if ops.reserved_concurrency(task) is not None:  # `overlap = skip`
             body["reserved_concurrent_executions"] = ops.reserved_concurrency(task)
-        if task.release.release_id:
-            body["tags"] = {**body["tags"], RELEASE_TAG: task.release.release_id}
+        release_id = self.stack.release_of(task).release_id
+        if release_id:
+            body["tags"] = {**body["tags"], RELEASE_TAG: release_id}
         if layers:
             body["layers"] = layers
         if asset is not None:

@@ -22,7 +22,7 @@ from flowc.targets import operations as ops
 from flowc.targets.aws import iam
 from flowc.targets.aws.alerts import measurable
 from flowc.targets.aws.lambda_function import RELEASE_TAG
-from flowc.targets.base import ASSET_DIR, Resource
+from flowc.targets.base import ASSET_DIR, Resource, TaskRelease
 from flowc.targets.naming import DNS
 from flowc.targets.packaging import (
     Asset,
@@ -43,13 +43,14 @@ def weight(percent: float) -> float:
     return round(percent / 100.0, 5)
 
 
-def alias_version_args(task: Task, fn_address: str) -> dict[str, Any]:
+def alias_version_args(task: Task, deployed: TaskRelease, fn_address: str) -> dict[str, Any]:
     """`function_version` (and the canary routing) of a task's alias; see module doc."""
-    rel = task.release
+    rel = deployed
+    percent = task.release.canary_percent
     latest = f"${{{fn_address}.version}}"
     if rel.pinned_version is not None:
         return {"function_version": rel.pinned_version}
-    if rel.stable_version is None or rel.canary_percent is None:
+    if rel.stable_version is None or percent is None:
         return {"function_version": latest}
     newest = f"{fn_address}.version"
     return {
@@ -57,7 +58,7 @@ def alias_version_args(task: Task, fn_address: str) -> dict[str, Any]:
         "dynamic": {"routing_config": {
             "for_each": f'${{{newest} == "{rel.stable_version}" ? [] : [{newest}]}}',
             "content": {"additional_version_weights":
-                        f"${{{{(routing_config.value) = {weight(rel.canary_percent)}}}}}"},
+                        f"${{{{(routing_config.value) = {weight(percent)}}}}}"},
         }},
     }
 
@@ -89,7 +90,7 @@ class ReleaseParts:
             "name": rel.alias,
             "description": f"flowc: what the schedules of task {task.name} invoke",
             "function_name": fn.ref("function_name"),
-            **alias_version_args(task, fn.address),
+            **alias_version_args(task, self.stack.release_of(task), fn.address),
         }
         alias = self.stack.resource("aws_lambda_alias", f"{task.name}_alias", body)
         self.stack.output(f"{task.name}_alias_arn", alias.ref("arn"),
