@@ -110,13 +110,16 @@ class _Builder(LambdaParts, EcsParts, AlertParts, ReleaseParts, ServiceParts):
     """Builds one app's AWS resources into a stack (a helper object, not shared state)."""
 
     def __init__(self, app: App, stack: Stack):
+        # Everything the parts share, declared here and nowhere else.
         self.app = app
         self.stack = stack
         self.names = stack.names
-        self.key: Resource | None = None
-        self.group: Resource | None = None
-        self.cluster: Resource | None = None
-        self.secrets: dict[str, Resource] = {}
+        self.key: Resource | None = None  # the KMS key (build)
+        self.group: Resource | None = None  # the schedule group (build)
+        self.cluster: Resource | None = None  # the ECS cluster, if an image task runs
+        self.secrets: dict[str, Resource] = {}  # secret name -> Secrets Manager secret
+        self.layers: dict[str, Resource | None] = {}  # layer name -> layer (None: failed)
+        self.bucket: Resource | None = None  # the code bucket, once a package needs it
 
     # -- shared ---------------------------------------------------------------------
 

@@ -146,7 +146,7 @@ class ReleaseParts:
         return arns
 
     def layer(self, name: str, task: Task) -> Resource | None:
-        cache: dict[str, Resource | None] = self.__dict__.setdefault("_layers", {})
+        cache = self.layers
         if name in cache:
             return cache[name]
         layer = self.app.layer(name)
@@ -208,9 +208,8 @@ class ReleaseParts:
 
     def code_bucket(self) -> Resource:
         """One bucket per app and environment for packages over the direct-upload limit."""
-        existing = self.__dict__.get("_code_bucket")
-        if existing is not None:
-            return existing
+        if self.bucket is not None:
+            return self.bucket
         s, tags = self.stack, self.tags()
         prefix = self.names.name("code", style=DNS, limit=34, kind="bucket")
         bucket = s.resource("aws_s3_bucket", "code_bucket", {
@@ -253,5 +252,5 @@ class ReleaseParts:
             "depends_on": ["aws_s3_bucket_public_access_block.code_bucket_public_access"],
         })
         s.output("code_bucket_name", ref, "S3 bucket holding packages over 50 MB")
-        self.__dict__["_code_bucket"] = bucket
+        self.bucket = bucket
         return bucket
