@@ -221,3 +221,10 @@ class WarningFilter:
 
 
 WARNINGS = WarningFilter()  # the running command's (reset by the `flowc` callback)
+
+
+def session_filter() -> WarningFilter:
+    """A fresh filter with the command's --quiet/-W choices (one per `flowc dev` session)."""
+    out = WarningFilter()
+    out.reset(WARNINGS.quiet, WARNINGS.allowed)
+    return out

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from flowc.compiler.ir import App
-from flowc.diagnostics import WARNINGS, Diagnostic, SourceCache, render_text
+from flowc.diagnostics import Diagnostic, SourceCache, render_text, session_filter
 from flowc.emulator.clock import Clock, iso, make_clock, speed_label
 from flowc.emulator.cloud import Cloud
 from flowc.emulator.deadletters import Journal
@@ -84,6 +84,7 @@ class Session:
         loader: Loader = default_loader,
         cloud: Cloud | None = None,
     ):
+        self._warnings = session_filter()  # each warning once per session
         self.options = options
         self.view = view
         self.loader = loader
@@ -131,7 +132,7 @@ class Session:
         return app, list(result.diagnostics), result.sources
 
     def show(self, diagnostics: list[Diagnostic], sources: SourceCache | None = None) -> None:
-        diagnostics = WARNINGS.visible(diagnostics, sources)  # a reload repeats no warning
+        diagnostics = self._warnings.visible(diagnostics, sources)  # reloads repeat none
         if diagnostics:
             self.view.message(render_text(diagnostics, sources))
 
