@@ -62,7 +62,11 @@ def _dev_start(cwd: Path) -> float:
         raise SystemExit("flowc dev ended before printing its plan")
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=60)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
         subprocess.run([sys.executable, "-c", "import sys; from flowc.emulator import warmcloud;"
                         " warmcloud.stop(sys.argv[1])", str(cwd / "st" / "cloud")], check=False)
 

@@ -144,7 +144,7 @@ def dev(
     try:
         code = session.open()
         if code == 0 and not stop.is_set():
-            code = session.start()
+            code = session.start(stop)
         if code == 0 and not stop.is_set():
             finished = session.wait(stop)
             session.view.message(

@@ -169,6 +169,10 @@ class Cloud:
         if it failed they still try, and report their own error."""
         self._settled.wait()
 
+    def settled(self, timeout: float) -> bool:
+        """Whether the last provisioning has finished (waiting at most `timeout`)."""
+        return self._settled.wait(timeout)
+
     def settle(self) -> None:
         """Wait for the last provisioning; raise what made it fail."""
         self._settled.wait()

@@ -214,10 +214,14 @@ class Session:
         self._provision(app)  # in the background: nothing waits for it until it is needed
         return 0
 
-    def settle_cloud(self) -> int:
-        """Wait for the AWS side to be provisioned. Returns 0, or 1 after printing E507."""
+    def settle_cloud(self, stop: threading.Event | None = None) -> int:
+        """Wait for the AWS side to be provisioned (or `stop`). Returns 0, or 1 after E507."""
         assert self.cloud is not None
         try:
+            while stop is not None and not stop.is_set() and not self.cloud.settled(0.2):
+                pass
+            if stop is not None and stop.is_set():
+                return 0  # Ctrl-C while provisioning: the caller stops
             self.cloud.settle()
         except Exception as exc:  # noqa: BLE001 - the endpoint answered but refused
             self._cloud_failed = True
@@ -371,11 +375,12 @@ class Session:
     def _note(self, diagnostic: Diagnostic) -> None:
         self.show([diagnostic])
 
-    def start(self) -> int:
+    def start(self, stop: threading.Event | None = None) -> int:
         """Start the clock, the scheduler and (unless disabled) the watcher.
 
         The plan is printed first; the scheduler starts once the AWS side is provisioned
-        (so the first failed run finds its queue). Returns 0, or 1 after E507."""
+        (so the first failed run finds its queue; `stop` ends that wait). Returns 0, or 1
+        after E507."""
         assert self.app is not None
         self._wire()
         assert self.clock is not None and self.executor is not None
@@ -413,7 +418,7 @@ class Session:
             self.view.paused = lambda: set(self.executor.paused) if self.executor else set()
         self.view.start(self.scheduler.snapshot, self.header(), self.clock.now)
         self.view.message(self.plan())
-        if self.settle_cloud():
+        if self.settle_cloud(stop):
             return 1
         self.scheduler.start()
         self._start_services(self.app)
