@@ -39,28 +39,50 @@ def attempt(tmp_path: Path, task, env=None, app=None) -> Attempt:
     return Attempt(app, task, unique("r"), 1, dict(env or {}), tmp_path)
 
 
-def containers(host: str, **labels: str) -> list:
-    client = docker.DockerClient(base_url=host)
+def listed(host: str, **labels: str) -> list[dict]:
+    """Containers with these labels (all flowc's if none), as the engine lists them: one
+    call, no inspect per container (which races a container being removed)."""
+    client = docker.APIClient(base_url=host)
     try:
         wanted = [f"{k}={v}" for k, v in labels.items()] or [LABEL]
-        return client.containers.list(all=True, filters={"label": wanted})
+        return client.containers(all=True, filters={"label": wanted})
     finally:
         client.close()
 
 
+def containers(host: str, **labels: str) -> list[str]:
+    """The ids of the containers with these labels."""
+    return [c["Id"] for c in listed(host, **labels)]
+
+
 def wait_for_container(host: str, timeout: float = 60, **labels: str):
+    """The first running container with these labels, inspected."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        found = [c for c in containers(host, **labels) if c.status == "running"]
-        if found:
-            return found[0]
+        for found in listed(host, **labels):
+            if found["State"] == "running":
+                client = docker.DockerClient(base_url=host)
+                try:
+                    return client.containers.get(found["Id"])
+                except docker.errors.NotFound:
+                    pass  # gone between the list and the inspect
+                finally:
+                    client.close()
         time.sleep(0.1)
     raise AssertionError(f"no running container labelled {labels}")
 
 
 def in_thread(fn, *args):
+    """Run fn(*args) in a thread; the dict gets `value`, or `error` if it raised."""
     result: dict = {}
-    thread = threading.Thread(target=lambda: result.update(value=fn(*args)), daemon=True)
+
+    def target():
+        try:
+            result["value"] = fn(*args)
+        except Exception as exc:  # noqa: BLE001 - reported by the test's assertion
+            result["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
     thread.start()
     return thread, result
 
@@ -156,7 +178,7 @@ def test_containers_of_a_dead_flowc_are_reaped(tmp_path, dockerd, docker_host, b
         mine = client.containers.run(busybox_image, ["sleep", "60"], detach=True,
                                      labels={LABEL: owner_label()}, network_mode="none")
         assert DockerRunner(Collector().output).reap_leftovers() == 1
-        ids = {c.id for c in containers(docker_host)}
+        ids = set(containers(docker_host))
         assert leftover.id not in ids and mine.id in ids  # a live owner's are left alone
         mine.remove(force=True)
     finally:
@@ -175,6 +197,7 @@ def test_engine_going_away_mid_run_fails_the_attempt_with_E511(tmp_path, busybox
         wait_for_container(engine.host, **{"flowc.task": "lost"})
         engine.crash()
         thread.join(30)
+        assert "value" in result, result
         outcome = result["value"]
         assert not outcome.ok and outcome.diagnostic.code == "E511"
         assert "stopped answering" in outcome.error and not outcome.interrupted
@@ -372,7 +395,7 @@ task quick {{
     finally:
         flowc.send_signal(signal.SIGKILL)
         flowc.wait()
-    assert [c.id for c in containers(docker_host, **{"flowc.app": name})] == [left.id]
+    assert containers(docker_host, **{"flowc.app": name}) == [left.id]
     done = subprocess.run([*FLOWC, "run", str(spec), "quick", "--state",
                            str(tmp_path / ".flowc")], capture_output=True, text=True,
                           timeout=60, env=env)  # fmt: skip

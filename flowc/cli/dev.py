@@ -132,12 +132,17 @@ def dev(
     stop = threading.Event()
     force = threading.Event()
 
-    def on_signal(signum, frame) -> None:
+    def stop_or_force() -> None:
         if stop.is_set():  # second signal: no more grace
             force.set()
             if session.executor is not None:
                 session.executor.abort.set()
         stop.set()
+
+    def on_signal(signum, frame) -> None:
+        # Not Event.set() here: the handler runs in the main thread, which may hold that
+        # event's lock inside `stop.wait()` at this instant, and would deadlock on it.
+        threading.Thread(target=stop_or_force, name="flowc-signal", daemon=True).start()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     code = 0

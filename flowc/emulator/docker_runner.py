@@ -232,6 +232,10 @@ class DockerRunner:
         error, diagnostic, timed_out, status = None, None, False, None
         try:
             self._start(client, task, container)
+            with self._lock:
+                stopped = container.id not in self._containers
+            if stopped:  # terminate_all() ran between create and start: stop it again
+                _stop(container, 0)
             sink = attempt.sink(self.output)  # the live view and the run's kept log
             readers = [
                 threading.Thread(target=self._pump_logs,
@@ -297,7 +301,7 @@ class DockerRunner:
         deadline = time.monotonic() + task.timeout_s
         try:
             return _normalise(int(container.wait(timeout=task.timeout_s)["StatusCode"])), False
-        except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError) as exc:
+        except requests.exceptions.RequestException as exc:  # timed out, or the engine died
             if time.monotonic() < deadline - 0.5 or not self._alive(client):
                 raise EngineGone() from exc
         try:
