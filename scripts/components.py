@@ -85,7 +85,8 @@ def start_until_ready(name: str, argv: list[str], base: Path, ready, stop, timeo
     with open(log_path, "wb") as log:
         process = subprocess.Popen(argv, cwd=base, env=env, stdin=subprocess.DEVNULL,
                                    stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)  # fmt: skip
+                                   start_new_session=True,
+                                   preexec_fn=_die_with_parent)  # fmt: skip
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and process.poll() is None:
         if ready():
@@ -95,6 +96,36 @@ def start_until_ready(name: str, argv: list[str], base: Path, ready, stop, timeo
     stop()
     tail = log_path.read_text(errors="replace")[-2000:]
     raise ComponentError(f"{name} did not become ready within {timeout:.0f}s:\n{tail}")
+
+
+def unmount_under(base: Path) -> None:
+    """Lazily unmount every mount point below `base`, deepest first."""
+    prefix = str(base).rstrip("/") + "/"
+    try:
+        mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
+    except OSError:
+        return
+    for point in sorted((m for m in mounts if m.startswith(prefix)), key=len, reverse=True):
+        subprocess.run(["umount", "-l", point], capture_output=True, check=False)
+
+
+def _libc():
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+
+
+_LIBC = _libc()  # loaded before any fork: no dlopen in the child (see below)
+
+
+def _die_with_parent() -> None:
+    """In the child (preexec_fn): SIGTERM when the process that started it dies, so a
+    killed test session or demo never leaves a daemon behind (Linux PR_SET_PDEATHSIG)."""
+    if _LIBC is not None:
+        _LIBC.prctl(1, signal.SIGTERM)
 
 
 def _processes_under(marker: str) -> list[int]:
@@ -200,6 +231,12 @@ class Dockerd:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+        unmount_under(self.base)  # dockerd leaves exec/netns/default mounted
+
+    def remove(self) -> None:
+        """Stop, then delete the data and exec roots."""
+        self.stop()
+        shutil.rmtree(self.base, ignore_errors=True)
 
 
 def engine_reachable(host: str | None = None) -> bool:
@@ -396,8 +433,7 @@ def with_docker(images: list[str], command: list[str], fallback: list[str]) -> i
         return subprocess.call(command, env=env)
     finally:
         if dockerd is not None:
-            dockerd.stop()
-            shutil.rmtree(dockerd.base, ignore_errors=True)
+            dockerd.remove()
 
 
 def main(argv: list[str]) -> int:

@@ -35,8 +35,7 @@ def dockerd():
         shutil.rmtree(base, ignore_errors=True)
         pytest.fail(f"Docker is needed here and could not be started: {exc}", pytrace=False)
     yield engine
-    engine.stop()
-    shutil.rmtree(base, ignore_errors=True)
+    engine.remove()
 
 
 def offline_image(dockerd, build, name: str) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -202,8 +201,7 @@ def test_engine_going_away_mid_run_fails_the_attempt_with_E511(tmp_path, busybox
         assert not outcome.ok and outcome.diagnostic.code == "E511"
         assert "stopped answering" in outcome.error and not outcome.interrupted
     finally:
-        engine.stop()
-        shutil.rmtree(engine.base, ignore_errors=True)
+        engine.remove()
 
 
 # -- python tasks in the k8s target's image (--isolate docker) -------------------------
