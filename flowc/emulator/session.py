@@ -151,17 +151,22 @@ class Session:
         return 0
 
     def _interpreter_warnings(self, app: App) -> list[Diagnostic]:
-        """W520: python tasks run here with flowc's own python (unless --isolate docker)."""
+        """W520, once per version: python tasks run here with flowc's own python (unless
+        --isolate docker), not the one their `python_version` names."""
         here = f"{sys.version_info.major}.{sys.version_info.minor}"
         if self.options.isolate == "docker":
             return []
+        by_version: dict[str, list] = {}
+        for t in app.tasks:
+            if t.handler.kind == "python" and t.python_version != here:
+                by_version.setdefault(t.python_version, []).append(t)
         return [Diagnostic(
-            "W520", f"task `{t.name}` says python_version = \"{t.python_version}\", but the "
-            f"emulator runs it with python {here} ({sys.executable})", t.span,
-            f"run flowc with python {t.python_version}, or `flowc dev --isolate docker` "
-            f"(python:{t.python_version}-slim, as on Kubernetes)")
-            for t in app.tasks
-            if t.handler.kind == "python" and t.python_version != here]
+            "W520", f"python_version = \"{version}\" (" + ", ".join(
+                f"`{t.name}`" for t in tasks) + f"), but the emulator runs python tasks with "
+            f"python {here} ({sys.executable})", tasks[0].span,
+            f"run flowc with python {version}, or `flowc dev --isolate docker` "
+            f"(python:{version}-slim, as on Kubernetes)")
+            for version, tasks in by_version.items()]
 
     def connect(self) -> int:
         """Open the history and events file, find or start the AWS side and provision it.
