@@ -152,11 +152,34 @@ def test_generated_calendar_strings_match_systemd_analyze(drawn, tz, data):
     if ours == theirs or not theirs:
         assert ours == theirs
         return
+    if "~" in expr and _wall_times(ours, tz) == _wall_times(theirs, tz):
+        return  # the repeated-hour fold quirk of `~` days (test below): same local times
     # The two systemd artifacts above only ever drop fires, never add or move one.
     ours = [f.astimezone(UTC) for f in schedule.fires_between(base, theirs[-1])]
     assert set(theirs) <= set(ours)
     dropped = [t for t in ours if t not in theirs]
     assert quirk or all(_after_off_the_hour_gap(t, tz) for t in dropped), dropped
+
+
+def _wall_times(fires: list[datetime], tz: str) -> list[datetime]:
+    zone = ZoneInfo(tz)
+    return [f.astimezone(zone).replace(tzinfo=None) for f in fires]
+
+
+def test_systemd_fold_quirk_of_last_days_is_a_known_difference():
+    """On the night clocks go back, 02:00-02:59 happens twice in Europe/Berlin. For a day
+    counted from the month's end (`~07` of October 2026 is the 25th), systemd 252 fires
+    02:00 in the first pass and 02:01 onwards in the second, while for the same day written
+    `-25` it fires the first pass throughout, as flowc does for both: one fire per local
+    minute, in its first occurrence."""
+    base = utc(2026, 10, 24, 23, 59)  # 01:59 local
+    ours = flowc_fires("*-*~07 02:*", "Europe/Berlin", base, 3)
+    assert ours == flowc_fires("*-*-25 02:*", "Europe/Berlin", base, 3)
+    assert ours == [utc(2026, 10, 25, 0, 0), utc(2026, 10, 25, 0, 1), utc(2026, 10, 25, 0, 2)]
+    assert systemd_fires("*-*-25 02:*", "Europe/Berlin", base, 3) == ours
+    theirs = systemd_fires("*-*~07 02:*", "Europe/Berlin", base, 3)
+    assert theirs == [ours[0], utc(2026, 10, 25, 1, 1), utc(2026, 10, 25, 1, 2)]
+    assert _wall_times(theirs, "Europe/Berlin") == _wall_times(ours, "Europe/Berlin")
 
 
 def _after_off_the_hour_gap(when: datetime, tz: str) -> bool:
