@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -67,3 +68,64 @@ def pytest_runtest_makereport(item, call):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
         report.outcome = "failed"
         report.longrepr = f"a skip on the default path is a failure: {reason}"
+
+
+# Every process the suite starts inherits this marker (servers that detach, warm clouds,
+# supervisors, dockerd): at the end the session stops, by pid, whatever still carries it.
+SESSION_MARKER = "FLOWC_TEST_SESSION"
+
+
+def pytest_sessionstart(session):
+    import os
+    import uuid
+
+    os.environ[SESSION_MARKER] = f"{os.getpid()}-{uuid.uuid4().hex}"
+
+
+def _processes_of_this_session() -> list[int]:
+    import os
+
+    needle = f"{SESSION_MARKER}={os.environ.get(SESSION_MARKER, '?')}".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as fh:
+                if needle in fh.read().split(b"\0"):
+                    found.append(int(entry))
+        except OSError:  # gone, or not ours to read
+            continue
+    return found
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Stop what the tests left running (SIGTERM, then SIGKILL) and say what it was."""
+    import os
+    import signal
+    import time
+
+    left = _processes_of_this_session()
+    if not left:
+        return
+    names = {}
+    for pid in left:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                names[pid] = fh.read().replace(b"\0", b" ").decode(errors="replace")[:120]
+        except OSError:
+            continue
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _processes_of_this_session():
+        time.sleep(0.2)
+    for pid in _processes_of_this_session():
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and names:
+        reporter.ensure_newline()
+        reporter.write_line(f"stopped {len(names)} process(es) the tests left running:")
+        for pid, cmd in sorted(names.items()):
+            reporter.write_line(f"  {pid} {cmd}")
