@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import json
 import os
 import sys
 import zipfile
@@ -80,12 +81,15 @@ def test_wrapper_lets_task_errors_fail_the_invocation(tmp_path, monkeypatch):
 def test_the_zip_holds_the_wrapper_and_the_task_code(tmp_path):
     spec = aws_app(tmp_path / "src")
     compile_app(spec, ["aws"], tmp_path / "out")
-    (zip_path,) = (tmp_path / "out" / "aws" / "assets").glob("*.zip")
-    with zipfile.ZipFile(io.BytesIO(zip_path.read_bytes())) as zf:
+    doc = json.loads((tmp_path / "out" / "aws" / "cdk.tf.json").read_text())
+    zip_name = doc["resource"]["aws_lambda_function"]["digest_function"]["filename"]
+    with zipfile.ZipFile(io.BytesIO((tmp_path / "out" / "aws" / zip_name).read_bytes())) as zf:
         names = zf.namelist()
         assert zf.read(LAMBDA_HANDLER_FILE) == HANDLER.read_bytes()
     assert names == sorted(names)
-    assert {"jobs/daily.py", "jobs/digest.py", LAMBDA_HANDLER_FILE} <= set(names)
+    # the task's own module and package, not another task's (per-task packages)
+    assert {"jobs/__init__.py", "jobs/digest.py", LAMBDA_HANDLER_FILE} <= set(names)
+    assert "jobs/daily.py" not in names
 
 
 def test_wrapper_hands_the_event_to_a_function_that_takes_it(tmp_path, monkeypatch):

@@ -206,7 +206,8 @@ def test_python_code_ships_in_a_read_only_configmap_in_the_python_image(compiled
              if m["metadata"]["name"] == volume["configMap"]["name"]]
     assert cm["immutable"] is True
     paths = {i["path"] for i in volume["configMap"]["items"]}
-    assert {"jobs/daily.py", "jobs/digest.py"} <= paths
+    assert "jobs/digest.py" in paths
+    assert "jobs/daily.py" not in paths  # another task's module (issue 16: per-task code)
     assert "initContainers" not in pod  # digest has no requirements
 
 
@@ -314,6 +315,8 @@ def test_recompiling_an_unchanged_spec_rewrites_nothing(tmp_path):
 def test_code_too_large_for_a_configmap_is_an_error_E460(tmp_path):
     app = sample_app(tmp_path)
     (tmp_path / "big.bin").write_bytes(os.urandom(1100 * 1024))
+    daily = dataclasses.replace(app.tasks[0], include=("big.bin",))  # shipped by `include`
+    app = dataclasses.replace(app, tasks=(daily, *app.tasks[1:]))
     diagnostics, doc = compile_target(app, "k8s", tmp_path / "out")
     codes = {d.code for d in diagnostics}
     assert codes == {"E460"} and doc == {}

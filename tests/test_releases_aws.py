@@ -213,6 +213,9 @@ def large(tmp_path_factory) -> Path:
     seen(state, first.app, out / "aws", nightly=Deployed("1", "r1", "2026-11-25T11:00:00Z", "1"))
     blob = random.Random(7).randbytes(DIRECT_UPLOAD_LIMIT + 1024 * 1024)  # incompressible
     (base / "src" / "jobs" / "model.bin").write_bytes(blob)
+    # a data file ships only when the task names it (issue 16: per-task packages)
+    spec.write_text(spec.read_text().replace(
+        "  layers   = [shared]\n", '  layers   = [shared]\n  include  = ["jobs/model.bin"]\n'))
     second, doc = _compile(spec, state, out)
     assert "dynamic" in doc["resource"]["aws_lambda_alias"]["nightly_alias"]
     return out / "aws"

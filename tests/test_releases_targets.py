@@ -37,7 +37,8 @@ def test_recompiling_an_earlier_release_gives_its_output_back_byte_for_byte(tmp_
         if target == "k8s":  # a new ConfigMap name, not an edit of the old one
             names = [{line for line in files["manifests.yaml"].decode().splitlines()
                       if "name: reports-prod-code-" in line} for files in (first, second)]
-            assert names[0] and names[1] and not names[0] & names[1]
+            # the edited task's code gets a new name; the other task's is untouched
+            assert names[0] - names[1] and names[1] - names[0] and names[0] & names[1]
         else:  # a new source object in the bucket, named by the zip's hash
             assert {n for n in first if n.startswith("assets/")} != \
                 {n for n in second if n.startswith("assets/")}

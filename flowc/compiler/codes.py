@@ -64,6 +64,7 @@ CODES: dict[str, str] = {
     "E132": "bad `health` (not an HTTP path, or on a worker without `port`)",
     "E133": "`public` on a worker without `port`",
     "E134": "bad service release `strategy`",
+    "E139": "`include` on an image task (it ships its image, not files)",
     "W130": "`scale_on` with a fixed number of replicas",
     # -- schedules (flowc/compiler/schedules/, flowc/cli/schedule.py)
     "E300": "invalid systemd calendar expression",
@@ -101,6 +102,7 @@ CODES: dict[str, str] = {
     "E401": "image task on aws, but the environment sets no `aws { subnets }`",
     "E402": "alert on dead letters for a task without a dead-letter queue (aws)",
     "E403": "symlink in a code directory that leads outside it (or nowhere): never shipped",
+    "E409": "`include` pattern that names no file the task could ship",
     "W401": "image task's cpu/memory rounded up to a valid ECS Fargate size",
     "W403": "image task on aws without subnets: runs in the default VPC with a public IP",
     "W402": "duration alert on an image task: no per-run metric on ECS, no alarm on aws",

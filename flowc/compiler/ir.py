@@ -181,6 +181,8 @@ class Task:
     retry_backoff_s: int | None = None  # wait before the first retry (then doubling)
     max_age_s: int | None = None  # no attempt starts this long after the fire
     python_version: str = DEFAULT_PYTHON  # the interpreter of python tasks, on every target
+    # files shipped besides the imported modules (python tasks; flowc/targets/task_code.py)
+    include: tuple[str, ...] = ()
 
     def window(self, index: int) -> Window:
         """The validity window of schedule `index` (open when none was given)."""

@@ -251,6 +251,16 @@ def _env_hash_form(env: tuple[ir.EnvVar, ...]) -> list:
              else v.value] for v in env]
 
 
+def _include(ctx: Context, node: s.Assign) -> tuple[str, ...] | None:
+    """`include = ["data/*.json", "templates"]`: files a python task ships besides the
+    modules it imports (flowc/targets/task_code.py)."""
+    if ctx.kind == "image":
+        ctx.read.error("E139", f"`include` is for python tasks; image task `{ctx.name}` ships "
+                       "its image", node.key.span, help="remove `include`")
+        return ()
+    return ctx.read.strings("include", node.value, '["data/*.json"]')
+
+
 def _layers(ctx: Context, node: s.Assign) -> tuple[str, ...]:
     return task_layers(ctx.read, node, ctx.layers, ctx.name, ctx.kind or "python")
 
@@ -276,6 +286,7 @@ ENV = Setting("env", read_env, (), block=True, merge=True, deploys=True,
 DESCRIPTION = Setting("description", lambda c, n: c.read.string("description", n.value),
                       shared=False, deploys=True)
 LAYERS = Setting("layers", _layers, (), shared=False, deploys=True, to_ir=tuple)
+INCLUDE = Setting("include", _include, (), shared=False, deploys=True, to_ir=tuple)
 
 # Operations (SPEC §6): readers in check_operations.py, targets in targets/operations.py.
 OVERLAP = Setting("overlap", ops.read_overlap, "skip")
@@ -291,5 +302,5 @@ PYTHON_VERSION = Setting("python_version", ops.read_python_version, ir.DEFAULT_P
                          deploys=True)  # the function's runtime
 
 TASK_SETTINGS = Table([TIMEZONE, MEMORY, CPU, TIMEOUT, RETRIES, ON_FAILURE_SETTING, TARGETS,
-                       REQUIREMENTS, ENV, DESCRIPTION, LAYERS, OVERLAP, CATCH_UP, ENABLED,
+                       REQUIREMENTS, ENV, DESCRIPTION, LAYERS, INCLUDE, OVERLAP, CATCH_UP, ENABLED,
                        JITTER, INPUT, FROM, UNTIL, RETRY_BACKOFF, MAX_AGE, PYTHON_VERSION])

@@ -2,8 +2,8 @@
 
 - `spec_hash(app)`: the checked IR without paths, spans and release-log fields, so
   reformatting the file or adding a comment is not a release, but any setting is.
-- `code_hash(app, task)`: a python task's code directory (the files flowc ships, as
-  `packaging.collect_code` picks them) plus the text of its requirements and its layers'
+- `code_hash(app, task)`: the files a python task ships (its imported modules and
+  `include`, `targets.task_code.task_files`) plus the text of its requirements and its layers'
   requirements; an image task's image and command. Target-independent and cheap: no pip.
 - `function_hash(task, code)`: what goes into one deployed version of the task: its code,
   name, handler and every setting declared `deploys` in flowc.compiler.settings (memory,
@@ -24,6 +24,7 @@ from flowc import __version__
 from flowc.compiler.ir import App, ImageHandler, Task, to_json
 from flowc.compiler.settings import TASK_SETTINGS, Setting
 from flowc.targets.packaging import PackagingError, collect_code
+from flowc.targets.task_code import task_files
 
 _DROPPED_APP_FIELDS = ("source", "base_dir")
 
@@ -67,7 +68,7 @@ def code_hash(app: App, task: Task, exclude: Iterable[Path] = ()) -> str:
     if isinstance(task.handler, ImageHandler):
         return _digest(["image", task.handler.image, list(task.handler.command)])
     h = hashlib.sha256()
-    files = shipped_files(app.base_path / task.code_dir, exclude)
+    files = task_files(task, shipped_files(app.base_path / task.code_dir, exclude))
     for name in sorted(files):
         h.update(b"file\0" + name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
     layers = {layer.name: layer.requirements for layer in app.layers}

@@ -27,10 +27,11 @@ from flowc.targets.naming import Namer, logical_id
 from flowc.targets.packaging import (
     Asset,
     PackagingError,
-    code_files,
+    collect_code,
     make_asset,
     vendor_requirements,
 )
+from flowc.targets.task_code import task_files
 
 ASSET_DIR = "assets"
 
@@ -173,7 +174,8 @@ class Stack:
         layers: bool = True,
         vendor_extra: Sequence[Path] = (),
     ) -> Asset | None:
-        """The zip of the task's code dir (+ `extra` files), with the task's requirements
+        """The zip of the task's code (the files of its code dir it ships, task_code.py) and
+        `extra` files, with the task's requirements
         and its layers' requirements installed into it when `vendor` (AWS Lambda, until
         layers become Lambda layers); with vendor=False the
         requirements file travels as a plain file (builders like Cloud Functions
@@ -191,7 +193,8 @@ class Stack:
         requirements = task.requirements if vendor else None
         layer_reqs = (tuple(self.app.layer(n).requirements for n in task.layers)
                       if vendor and layers else ())
-        key = (task.code_dir, requirements, layer_reqs, tuple(sorted(extra.items())),
+        shipped = (getattr(task.handler, "module", None), getattr(task, "include", ()))
+        key = (task.code_dir, shipped, requirements, layer_reqs, tuple(sorted(extra.items())),
                tuple(pip_args), tuple(str(p) for p in vendor_extra))
         if key in self._assets:
             return self._assets[key]
@@ -201,10 +204,10 @@ class Stack:
                 files.update(vendor_requirements(path, pip_args))
             for req in layer_reqs:  # the layers' dependencies first; the task's own win
                 files.update(vendor_requirements(self.app.base_path / req, pip_args))
-            files.update(code_files(
-                self.app.base_path, task.code_dir, requirements,
-                exclude=self.shipped_exclude, pip_args=pip_args,
-            ))
+            if requirements:  # then the code, which wins on a name clash
+                files.update(vendor_requirements(self.app.base_path / requirements, pip_args))
+            files.update(task_files(task, collect_code(self.app.base_path / task.code_dir,
+                                                       exclude=self.shipped_exclude)))
             if not vendor and task.requirements:
                 req = self.app.base_path / task.requirements
                 files.setdefault("requirements.txt", req.read_bytes())

@@ -25,8 +25,10 @@ import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pathspec
+if TYPE_CHECKING:  # imported where used: every flowc command imports this module
+    import pathspec
 
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 
@@ -134,6 +136,8 @@ def _owned_by_flowc(name: str, is_dir: bool, path: Path) -> bool:
 
 
 def _ignore_spec(directory: Path) -> pathspec.GitIgnoreSpec | None:
+    import pathspec
+
     lines: list[str] = []
     for name in IGNORE_FILES:
         try:
@@ -292,23 +296,6 @@ def vendor_requirements(requirements: Path, pip_args: Iterable[str] = ()) -> dic
     files.pop(".complete", None)
     # pip writes absolute paths and installer names into metadata; keep bytes stable.
     return {k: v for k, v in files.items() if not k.endswith(("/RECORD", "/direct_url.json"))}
-
-
-def code_files(
-    base_dir: Path,
-    code_dir: str,
-    requirements: str | None,
-    *,
-    exclude: Iterable[Path] = (),
-    pip_args: Iterable[str] = (),
-) -> dict[str, bytes]:
-    """The code directory plus vendored requirements (code wins on a name clash)."""
-    base_dir = Path(base_dir)
-    files: dict[str, bytes] = {}
-    if requirements:
-        files.update(vendor_requirements(base_dir / requirements, pip_args))
-    files.update(collect_code(base_dir / code_dir, exclude=exclude))
-    return files
 
 
 def make_asset(stem: str, files: Mapping[str, bytes], folder: str = "assets") -> Asset:

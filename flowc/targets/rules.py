@@ -19,22 +19,37 @@ from flowc.compiler.ir import App, PythonHandler, unit_kind
 from flowc.diagnostics import Diagnostic
 from flowc.targets import operations
 from flowc.targets.env_rules import env_diagnostics, flowc_env_diagnostics
-from flowc.targets.packaging import PackagingError, select_code_files
+from flowc.targets.packaging import CodeSelection, PackagingError, select_code_files
+from flowc.targets.task_code import included
 
 
 def code_diagnostics(app: App, exclude: Sequence[Path] = ()) -> list[Diagnostic]:
     """E403 for each symlink in a python task's or service's code directory that would not
-    ship."""
+    ship; E409 for each `include` pattern that names none of the files that do."""
     out: list[Diagnostic] = []
-    seen: set[str] = set()
+    selections: dict[str, CodeSelection | None] = {}
     for task in (*app.tasks, *app.services):
-        if not isinstance(task.handler, PythonHandler) or task.code_dir in seen:
+        if not isinstance(task.handler, PythonHandler):
             continue
-        seen.add(task.code_dir)
-        try:
-            selection = select_code_files(app.base_path / task.code_dir, exclude)
-        except PackagingError:
-            continue  # the targets report a missing directory with their own code
+        first = task.code_dir not in selections
+        if first:
+            try:
+                selections[task.code_dir] = select_code_files(app.base_path / task.code_dir,
+                                                              exclude)
+            except PackagingError:
+                selections[task.code_dir] = None  # the targets report a missing directory
+        selection = selections[task.code_dir]
+        if selection is None:
+            continue
+        for pattern, names in included(getattr(task, "include", ()), selection.files).items():
+            if not names:
+                out.append(Diagnostic(
+                    "E409", f"`include` of task `{task.name}` names `{pattern}`, which matches "
+                    "no file flowc ships from the code directory", task.span,
+                    "give a path relative to the .flow file (a file, a directory or a glob "
+                    "like `data/*.json`), and check .gitignore/.flowcignore do not exclude it"))
+        if not first:
+            continue
         for name, why in selection.refused.items():
             out.append(Diagnostic(
                 "E403", f"`{name}` in the code directory of {unit_kind(task)} `{task.name}` is "

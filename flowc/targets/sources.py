@@ -13,6 +13,7 @@ from pathlib import Path
 
 from flowc.compiler.ir import App, Task
 from flowc.targets.packaging import PackagingError, collect_code
+from flowc.targets.task_code import task_files
 
 
 def requirements_text(app: App, task: Task) -> bytes | None:
@@ -35,11 +36,12 @@ def requirements_text(app: App, task: Task) -> bytes | None:
 
 def task_sources(app: App, task: Task, exclude: Iterable[Path], requirements_name: str
                  ) -> dict[str, bytes]:
-    """Code dir files (archive path -> bytes) plus the requirements under `requirements_name`.
+    """The code dir files the task ships (archive path -> bytes, task_code.py) plus the
+    requirements under `requirements_name`.
 
     Raises PackagingError when the code directory or a requirements file is missing.
     """
-    files = collect_code(app.base_path / task.code_dir, exclude=exclude)
+    files = task_files(task, collect_code(app.base_path / task.code_dir, exclude=exclude))
     requirements = requirements_text(app, task)
     if requirements is not None:
         files[requirements_name] = requirements
