@@ -1,5 +1,6 @@
 """AWS target, `alert`: an SNS topic per task (KMS-encrypted), email subscriptions, and a
-CloudWatch metric alarm per alert. Mixed into the AWS builder (`flowc/targets/aws/build.py`).
+CloudWatch metric alarm per alert.
+Plain functions of an `AwsContext` (`flowc/targets/aws/context.py`), called by `build.py`.
 
 Metrics: python tasks use AWS/Lambda Errors (Sum) and Duration (Maximum, ms); image
 tasks count matches of their failure rule (AWS/Events MatchedEvents); dead letters
@@ -11,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from flowc.compiler.ir import Alert, PythonHandler, Task
+from flowc.targets.aws.context import AwsContext
 from flowc.targets.base import Resource, escape_literal
 
 ALARM_PERIOD_S = 300
@@ -28,55 +30,56 @@ def measurable(task: Task, alert: Alert) -> bool:
     return not (alert.metric == "duration" and not isinstance(task.handler, PythonHandler))
 
 
-class AlertParts:
-    # -- alerts ---------------------------------------------------------------------------
+# -- alerts ---------------------------------------------------------------------------
 
-    def alerts(self, task: Task, dlq: Resource | None) -> None:
-        s = self.stack
-        topic = s.resource("aws_sns_topic", f"{task.name}_alerts", {
-            "name": self.names.name(task.name, "alerts", kind="sns"),
-            "kms_master_key_id": self.key.ref("arn"),
-            "tags": self.tags(task),
+
+def add_alerts(ctx: AwsContext, task: Task, dlq: Resource | None) -> None:
+    s = ctx.stack
+    topic = s.resource("aws_sns_topic", f"{task.name}_alerts", {
+        "name": ctx.names.name(task.name, "alerts", kind="sns"),
+        "kms_master_key_id": ctx.key.ref("arn"),
+        "tags": ctx.tags(task),
+    })
+    s.output(f"{task.name}_alerts_topic_arn", topic.ref("arn"),
+             f"SNS topic of task `{task.name}`'s alerts (email subscriptions must be "
+             "confirmed by their recipients)")
+    emails = sorted({e for a in task.alerts if measurable(task, a) for e in a.notify})
+    for k, email in enumerate(emails):
+        s.resource("aws_sns_topic_subscription", f"{task.name}_alert_email_{k}", {
+            "topic_arn": topic.ref("arn"),
+            "protocol": "email",
+            "endpoint": escape_literal(email),
         })
-        s.output(f"{task.name}_alerts_topic_arn", topic.ref("arn"),
-                 f"SNS topic of task `{task.name}`'s alerts (email subscriptions must be "
-                 "confirmed by their recipients)")
-        emails = sorted({e for a in task.alerts if measurable(task, a) for e in a.notify})
-        for k, email in enumerate(emails):
-            s.resource("aws_sns_topic_subscription", f"{task.name}_alert_email_{k}", {
-                "topic_arn": topic.ref("arn"),
-                "protocol": "email",
-                "endpoint": escape_literal(email),
-            })
-        for j, alert in enumerate(task.alerts):
-            if not measurable(task, alert):
-                continue
-            s.resource("aws_cloudwatch_metric_alarm", f"{task.name}_alarm_{j}", {
-                "alarm_name": self.names.name(task.name, alert.metric, str(j), kind="alarm"),
-                "alarm_description": f"flowc task {task.name}: {alert.metric} "
-                                     f"{alert.comparator} {alert.threshold:g}",
-                "comparison_operator": COMPARATORS[alert.comparator],
-                "evaluation_periods": 1,
-                "period": ALARM_PERIOD_S,
-                "treat_missing_data": "notBreaching",
-                "alarm_actions": [topic.ref("arn")],
-                **self.metric(task, alert, dlq),
-                "tags": self.tags(task),
-            })
+    for j, alert in enumerate(task.alerts):
+        if not measurable(task, alert):
+            continue
+        s.resource("aws_cloudwatch_metric_alarm", f"{task.name}_alarm_{j}", {
+            "alarm_name": ctx.names.name(task.name, alert.metric, str(j), kind="alarm"),
+            "alarm_description": f"flowc task {task.name}: {alert.metric} "
+                                 f"{alert.comparator} {alert.threshold:g}",
+            "comparison_operator": COMPARATORS[alert.comparator],
+            "evaluation_periods": 1,
+            "period": ALARM_PERIOD_S,
+            "treat_missing_data": "notBreaching",
+            "alarm_actions": [topic.ref("arn")],
+            **alarm_metric(task, alert, dlq),
+            "tags": ctx.tags(task),
+        })
 
-    def metric(self, task: Task, alert: Alert, dlq: Resource | None) -> dict[str, Any]:
-        if alert.metric == "dead_letters":
-            return {"namespace": "AWS/SQS", "metric_name": "ApproximateNumberOfMessagesVisible",
-                    "statistic": "Maximum", "threshold": alert.threshold,
-                    "dimensions": {"QueueName": dlq.ref("name")}}
-        if isinstance(task.handler, PythonHandler):
-            fn = f"${{aws_lambda_function.{task.name}_function.function_name}}"
-            if alert.metric == "duration":
-                return {"namespace": "AWS/Lambda", "metric_name": "Duration",
-                        "statistic": "Maximum", "threshold": alert.threshold * 1000,
-                        "dimensions": {"FunctionName": fn}}
-            return {"namespace": "AWS/Lambda", "metric_name": "Errors", "statistic": "Sum",
-                    "threshold": alert.threshold, "dimensions": {"FunctionName": fn}}
-        rule = f"${{aws_cloudwatch_event_rule.{task.name}_failure_rule.name}}"
-        return {"namespace": "AWS/Events", "metric_name": "MatchedEvents", "statistic": "Sum",
-                "threshold": alert.threshold, "dimensions": {"RuleName": rule}}
+
+def alarm_metric(task: Task, alert: Alert, dlq: Resource | None) -> dict[str, Any]:
+    if alert.metric == "dead_letters":
+        return {"namespace": "AWS/SQS", "metric_name": "ApproximateNumberOfMessagesVisible",
+                "statistic": "Maximum", "threshold": alert.threshold,
+                "dimensions": {"QueueName": dlq.ref("name")}}
+    if isinstance(task.handler, PythonHandler):
+        fn = f"${{aws_lambda_function.{task.name}_function.function_name}}"
+        if alert.metric == "duration":
+            return {"namespace": "AWS/Lambda", "metric_name": "Duration",
+                    "statistic": "Maximum", "threshold": alert.threshold * 1000,
+                    "dimensions": {"FunctionName": fn}}
+        return {"namespace": "AWS/Lambda", "metric_name": "Errors", "statistic": "Sum",
+                "threshold": alert.threshold, "dimensions": {"FunctionName": fn}}
+    rule = f"${{aws_cloudwatch_event_rule.{task.name}_failure_rule.name}}"
+    return {"namespace": "AWS/Events", "metric_name": "MatchedEvents", "statistic": "Sum",
+            "threshold": alert.threshold, "dimensions": {"RuleName": rule}}

@@ -20,12 +20,12 @@ from flowc.diagnostics import Diagnostic
 from flowc.targets import operations as ops
 from flowc.targets.aws import TARGET as AWS
 from flowc.targets.aws import iam
-from flowc.targets.aws.alerts import AlertParts, measurable
-from flowc.targets.aws.ecs import EcsParts
-from flowc.targets.aws.lambda_function import LambdaParts
-from flowc.targets.aws.release import ReleaseParts
-from flowc.targets.aws.services import ServiceParts
-from flowc.targets.base import Builder, Resource, Stack, standard_tags
+from flowc.targets.aws.alerts import add_alerts, measurable
+from flowc.targets.aws.context import AwsContext
+from flowc.targets.aws.ecs import add_ecs_task
+from flowc.targets.aws.lambda_function import add_function
+from flowc.targets.aws.services import add_services
+from flowc.targets.base import Builder, Resource, Stack
 from flowc.targets.naming import schedule_keys
 
 # Account quotas a spec can exceed on its own (AWS defaults; both can be raised on request).
@@ -38,7 +38,6 @@ ROLES_PER_TASK = {"python": 2, "image": 3}
 
 PROVIDER_SOURCE = "hashicorp/aws"
 PROVIDER_VERSION = "~> 5.100"
-LOG_RETENTION_DAYS = 365
 
 
 class AwsBuilder(Builder):
@@ -78,7 +77,7 @@ class AwsBuilder(Builder):
         settings = AWS.settings_of(app)
         stack.backend = settings.backend
         stack.provider("aws", PROVIDER_SOURCE, PROVIDER_VERSION, {"region": settings.region})
-        _Builder(app, stack).build(tasks)
+        build_app(AwsContext(app, stack), tasks)
 
 
 def service_network_diagnostics(app: App) -> list[Diagnostic]:
@@ -106,204 +105,150 @@ def service_network_diagnostics(app: App) -> list[Diagnostic]:
     return out
 
 
-class _Builder(LambdaParts, EcsParts, AlertParts, ReleaseParts, ServiceParts):
-    """Builds one app's AWS resources into a stack (a helper object, not shared state)."""
-
-    def __init__(self, app: App, stack: Stack):
-        # Everything the parts share, declared here and nowhere else.
-        self.app = app
-        self.stack = stack
-        self.names = stack.names
-        self.key: Resource | None = None  # the KMS key (build)
-        self.group: Resource | None = None  # the schedule group (build)
-        self.cluster: Resource | None = None  # the ECS cluster, if an image task runs
-        self.secrets: dict[str, Resource] = {}  # secret name -> Secrets Manager secret
-        self.layers: dict[str, Resource | None] = {}  # layer name -> layer (None: failed)
-        self.bucket: Resource | None = None  # the code bucket, once a package needs it
-
-    # -- shared ---------------------------------------------------------------------
-
-    def tags(self, task: Task | None = None) -> dict[str, str]:
-        return standard_tags(self.app, task)
-
-    def build(self, tasks: tuple[Task, ...]) -> None:
-        s = self.stack
-        s.data("aws_caller_identity", "caller", {})
-        s.data("aws_partition", "partition", {})
-        s.data("aws_region", "region", {})
-        fn_prefix = "/aws/lambda/" + self.names.name(kind="prefix")
-        ecs_prefix = "/ecs/" + self.names.name(kind="prefix")
-        services = self.app.services_for("aws")
-        prefixes = [fn_prefix, ecs_prefix]
-        if any(isinstance(v.handler, PythonHandler) for v in services):  # HTTP API logs
-            prefixes.append("/aws/apigateway/" + self.names.name(kind="prefix"))
-        self.key = s.resource("aws_kms_key", "kms_key", {
-            "description": f"flowc {self.app.stack_name}: logs, env, secrets, topics",
-            "enable_key_rotation": True,
-            "deletion_window_in_days": 30,
-            "policy": iam.kms_key_policy(prefixes),
-            "tags": self.tags(),
+def build_app(ctx: AwsContext, tasks: tuple[Task, ...]) -> None:
+    s = ctx.stack
+    s.data("aws_caller_identity", "caller", {})
+    s.data("aws_partition", "partition", {})
+    s.data("aws_region", "region", {})
+    fn_prefix = "/aws/lambda/" + ctx.names.name(kind="prefix")
+    ecs_prefix = "/ecs/" + ctx.names.name(kind="prefix")
+    services = ctx.app.services_for("aws")
+    prefixes = [fn_prefix, ecs_prefix]
+    if any(isinstance(v.handler, PythonHandler) for v in services):  # HTTP API logs
+        prefixes.append("/aws/apigateway/" + ctx.names.name(kind="prefix"))
+    ctx.key = s.resource("aws_kms_key", "kms_key", {
+        "description": f"flowc {ctx.app.stack_name}: logs, env, secrets, topics",
+        "enable_key_rotation": True,
+        "deletion_window_in_days": 30,
+        "policy": iam.kms_key_policy(prefixes),
+        "tags": ctx.tags(),
+    })
+    s.resource("aws_kms_alias", "kms_alias", {
+        "name": "alias/" + ctx.names.name(kind="kms_alias"),
+        "target_key_id": ctx.key.ref("key_id"),
+    })
+    ctx.group = s.resource("aws_scheduler_schedule_group", "schedule_group", {
+        "name": ctx.names.name(kind="schedule_group"),
+        "tags": ctx.tags(),
+    })
+    s.output("schedule_group_name", ctx.group.ref("name"), "EventBridge Scheduler group")
+    used = {name for unit in (*tasks, *services) for name in unit.secrets}
+    for secret in ctx.app.secrets:
+        if secret.name in used:
+            add_secret(ctx, secret.name)
+    if any(isinstance(t.handler, ImageHandler) for t in (*tasks, *services)):
+        ctx.cluster = s.resource("aws_ecs_cluster", "ecs_cluster", {
+            "name": ctx.names.name(kind="ecs_cluster"),
+            "setting": [{"name": "containerInsights", "value": "enabled"}],
+            "tags": ctx.tags(),
         })
-        s.resource("aws_kms_alias", "kms_alias", {
-            "name": "alias/" + self.names.name(kind="kms_alias"),
-            "target_key_id": self.key.ref("key_id"),
-        })
-        self.group = s.resource("aws_scheduler_schedule_group", "schedule_group", {
-            "name": self.names.name(kind="schedule_group"),
-            "tags": self.tags(),
-        })
-        s.output("schedule_group_name", self.group.ref("name"), "EventBridge Scheduler group")
-        used = {name for unit in (*tasks, *services) for name in unit.secrets}
-        for secret in self.app.secrets:
-            if secret.name in used:
-                self.secret(secret.name)
-        if any(isinstance(t.handler, ImageHandler) for t in (*tasks, *services)):
-            self.cluster = s.resource("aws_ecs_cluster", "ecs_cluster", {
-                "name": self.names.name(kind="ecs_cluster"),
-                "setting": [{"name": "containerInsights", "value": "enabled"}],
-                "tags": self.tags(),
-            })
-            s.output("ecs_cluster_name", self.cluster.ref("name"),
-                     "ECS cluster of image tasks" + (" and services" if services else ""))
-        for task in tasks:
-            self.task(task)
-        self.services(services)
+        s.output("ecs_cluster_name", ctx.cluster.ref("name"),
+                 "ECS cluster of image tasks" + (" and services" if services else ""))
+    for task in tasks:
+        add_task(ctx, task)
+    add_services(ctx, services)
 
-    def default_subnets(self) -> str:
-        """The account's default-VPC subnets (one per zone), for image tasks when the spec
-        names none: a Terraform expression, looked up once per stack."""
-        if "aws_subnets" not in self.stack.data_sources:
-            vpc = self.stack.data("aws_vpc", "default_vpc", {"default": True})
-            self.stack.data("aws_subnets", "default_subnets", {"filter": [
-                {"name": "vpc-id", "values": [vpc.ref("id")]},
-                {"name": "default-for-az", "values": ["true"]},
-            ]})
-        return "${data.aws_subnets.default_subnets.ids}"
 
-    def secret(self, name: str) -> None:
-        res = self.stack.resource("aws_secretsmanager_secret", f"{name}_secret", {
-            "name": self.names.name(name, kind="secret"),
-            "description": f"flowc secret `{name}`; set its value with "
-                           "`aws secretsmanager put-secret-value`",
-            "kms_key_id": self.key.ref("arn"),
-            "tags": self.tags(),
-        })
-        self.secrets[name] = res
-        self.stack.output(f"{name}_secret_arn", res.ref("arn"),
-                          f"Secrets Manager secret for `{name}` (value set outside Terraform)")
+def add_secret(ctx: AwsContext, name: str) -> None:
+    res = ctx.stack.resource("aws_secretsmanager_secret", f"{name}_secret", {
+        "name": ctx.names.name(name, kind="secret"),
+        "description": f"flowc secret `{name}`; set its value with "
+                       "`aws secretsmanager put-secret-value`",
+        "kms_key_id": ctx.key.ref("arn"),
+        "tags": ctx.tags(),
+    })
+    ctx.secrets[name] = res
+    ctx.stack.output(f"{name}_secret_arn", res.ref("arn"),
+                     f"Secrets Manager secret for `{name}` (value set outside Terraform)")
 
-    def task(self, task: Task) -> None:
-        dlq = self.dead_letter_queue(task) if task.on_failure == "dead_letter" else None
-        if isinstance(task.handler, PythonHandler):
-            target_arn, invoke = self.function(task, dlq)
-            scheduler_stmts = [iam.allow("InvokeOwnFunction", ["lambda:InvokeFunction"],
-                                         [target_arn])]
-        else:
-            target_arn, invoke = self.cluster.ref("arn"), None
-            scheduler_stmts = self.ecs_task(task, dlq)
-        if dlq is not None:
-            scheduler_stmts.append(iam.allow("DeadLetterOwnQueue", ["sqs:SendMessage"],
-                                             [dlq.ref("arn")]))
-        scheduler_stmts.append(iam.allow("DecryptScheduleWithAppKey", ["kms:Decrypt"],
-                                         [self.key.ref("arn")]))
-        role = self.role(task, "scheduler", "scheduler.amazonaws.com", scheduler_stmts,
-                         "scheduler_role", "scheduler_policy")
-        self.schedules(task, target_arn, role, dlq, invoke)
-        if any(measurable(task, a) for a in task.alerts):
-            self.alerts(task, dlq)
 
-    def role(self, task: Task, what: str, service: str, statements: list[dict[str, Any]],
-             role_id: str, policy_id: str) -> Resource:
-        role = self.stack.resource("aws_iam_role", f"{task.name}_{role_id}", {
-            "name": self.names.name(task.name, what, kind="iam_role"),
-            "description": f"flowc {what} role of task `{task.name}`",
-            "assume_role_policy": iam.assume_role(service),
-            "tags": self.tags(task),
-        })
-        self.stack.resource("aws_iam_role_policy", f"{task.name}_{policy_id}", {
-            "name": self.names.name(task.name, what, kind="iam_policy"),
-            "role": role.ref("id"),
-            "policy": iam.document(statements),
-        })
-        return role
+def add_task(ctx: AwsContext, task: Task) -> None:
+    dlq = add_dead_letter_queue(ctx, task) if task.on_failure == "dead_letter" else None
+    if isinstance(task.handler, PythonHandler):
+        target_arn, invoke = add_function(ctx, task, dlq)
+        scheduler_stmts = [iam.allow("InvokeOwnFunction", ["lambda:InvokeFunction"],
+                                     [target_arn])]
+    else:
+        target_arn, invoke = ctx.cluster.ref("arn"), None
+        scheduler_stmts = add_ecs_task(ctx, task, dlq)
+    if dlq is not None:
+        scheduler_stmts.append(iam.allow("DeadLetterOwnQueue", ["sqs:SendMessage"],
+                                         [dlq.ref("arn")]))
+    scheduler_stmts.append(iam.allow("DecryptScheduleWithAppKey", ["kms:Decrypt"],
+                                     [ctx.key.ref("arn")]))
+    role = ctx.role(task, "scheduler", "scheduler.amazonaws.com", scheduler_stmts,
+                    "scheduler_role", "scheduler_policy")
+    add_schedules(ctx, task, target_arn, role, dlq, invoke)
+    if any(measurable(task, a) for a in task.alerts):
+        add_alerts(ctx, task, dlq)
 
-    def log_group(self, task: Task, name: str) -> Resource:
-        return self.stack.resource("aws_cloudwatch_log_group", f"{task.name}_log_group", {
-            "name": name,
-            "retention_in_days": LOG_RETENTION_DAYS,
-            "kms_key_id": self.key.ref("arn"),
-            "tags": self.tags(task),
-        })
 
-    def dead_letter_queue(self, task: Task) -> Resource:
-        q = self.stack.resource("aws_sqs_queue", f"{task.name}_dlq", {
-            "name": self.names.name(task.name, "dlq", kind="sqs"),
-            "message_retention_seconds": 1209600,
-            "sqs_managed_sse_enabled": True,
-            "tags": self.tags(task),
-        })
-        self.stack.output(f"{task.name}_dlq_url", q.ref("url"),
-                          f"dead-letter queue of task `{task.name}`")
-        return q
+def add_dead_letter_queue(ctx: AwsContext, task: Task) -> Resource:
+    q = ctx.stack.resource("aws_sqs_queue", f"{task.name}_dlq", {
+        "name": ctx.names.name(task.name, "dlq", kind="sqs"),
+        "message_retention_seconds": 1209600,
+        "sqs_managed_sse_enabled": True,
+        "tags": ctx.tags(task),
+    })
+    ctx.stack.output(f"{task.name}_dlq_url", q.ref("url"),
+                     f"dead-letter queue of task `{task.name}`")
+    return q
 
-    def secret_statements(self, task: Task) -> list[dict[str, Any]]:
-        arns = [self.secrets[name].ref("arn") for name in task.secrets]
-        if not arns:
-            return []
-        return [iam.allow("ReadOwnSecrets", ["secretsmanager:GetSecretValue"], arns)]
 
-    # -- schedules ----------------------------------------------------------------------
+# -- schedules ----------------------------------------------------------------------
 
-    def schedules(self, task: Task, target_arn: str, role: Resource, dlq: Resource | None,
+
+def add_schedules(ctx: AwsContext, task: Task, target_arn: str, role: Resource,
+                  dlq: Resource | None,
                   invoke: Resource | None) -> None:
-        names = []
-        for ts, key in schedule_keys(task, "aws"):
-            name = self.names.name(task.name, tail=(key,), kind="schedule")
-            target: dict[str, Any] = {
-                "arn": target_arn,
-                "role_arn": role.ref("arn"),
-                "retry_policy": [{"maximum_retry_attempts": task.retries,
-                                  "maximum_event_age_in_seconds": ops.event_age_s(task)}],
-            }
-            event = ops.aws_target_input(task)
-            if event is not None:
-                target["input"] = event
-            if dlq is not None:
-                target["dead_letter_config"] = [{"arn": dlq.ref("arn")}]
-            if isinstance(task.handler, ImageHandler):
-                network: dict[str, Any] = {"subnets": list(AWS.settings_of(self.app).subnets),
-                                           "assign_public_ip": False}
-                if not AWS.settings_of(self.app).subnets:  # W403: the default VPC, public to pull
-                    network = {"subnets": self.default_subnets(), "assign_public_ip": True}
-                if AWS.settings_of(self.app).security_groups:
-                    network["security_groups"] = list(AWS.settings_of(self.app).security_groups)
-                target["ecs_parameters"] = [{
-                    "task_definition_arn": f"${{aws_ecs_task_definition.{task.name}_ecs_task.arn}}",
-                    "launch_type": "FARGATE",
-                    "platform_version": "LATEST",
-                    "task_count": 1,
-                    "enable_ecs_managed_tags": True,
-                    "propagate_tags": "TASK_DEFINITION",
-                    "network_configuration": [network],
-                }]
-            body: dict[str, Any] = {
-                "name": name,
-                "group_name": self.group.ref("name"),
-                "description": f"flowc task {task.name}, schedule {ts.schedule_index + 1}",
-                "schedule_expression": ts.expression,
-                "schedule_expression_timezone": ts.timezone,
-                **ops.aws_schedule_fields(task, ts.schedule_index, ts.timezone),
-                "kms_key_arn": self.key.ref("arn"),
-                "target": [target],
-                "depends_on": [f"aws_iam_role_policy.{task.name}_scheduler_policy"],
-            }
-            if invoke is not None:
-                body["depends_on"].append(invoke.address)
-            sched = self.stack.resource("aws_scheduler_schedule",
-                                        f"{task.name}_schedule_{key}", body)
-            names.append(sched.ref("name"))
-        self.stack.output(f"{task.name}_schedule_names", names,
-                          f"EventBridge Scheduler schedules of task `{task.name}`")
+    names = []
+    for ts, key in schedule_keys(task, "aws"):
+        name = ctx.names.name(task.name, tail=(key,), kind="schedule")
+        target: dict[str, Any] = {
+            "arn": target_arn,
+            "role_arn": role.ref("arn"),
+            "retry_policy": [{"maximum_retry_attempts": task.retries,
+                              "maximum_event_age_in_seconds": ops.event_age_s(task)}],
+        }
+        event = ops.aws_target_input(task)
+        if event is not None:
+            target["input"] = event
+        if dlq is not None:
+            target["dead_letter_config"] = [{"arn": dlq.ref("arn")}]
+        if isinstance(task.handler, ImageHandler):
+            network: dict[str, Any] = {"subnets": list(AWS.settings_of(ctx.app).subnets),
+                                       "assign_public_ip": False}
+            if not AWS.settings_of(ctx.app).subnets:  # W403: the default VPC, public to pull
+                network = {"subnets": ctx.default_subnets(), "assign_public_ip": True}
+            if AWS.settings_of(ctx.app).security_groups:
+                network["security_groups"] = list(AWS.settings_of(ctx.app).security_groups)
+            target["ecs_parameters"] = [{
+                "task_definition_arn": f"${{aws_ecs_task_definition.{task.name}_ecs_task.arn}}",
+                "launch_type": "FARGATE",
+                "platform_version": "LATEST",
+                "task_count": 1,
+                "enable_ecs_managed_tags": True,
+                "propagate_tags": "TASK_DEFINITION",
+                "network_configuration": [network],
+            }]
+        body: dict[str, Any] = {
+            "name": name,
+            "group_name": ctx.group.ref("name"),
+            "description": f"flowc task {task.name}, schedule {ts.schedule_index + 1}",
+            "schedule_expression": ts.expression,
+            "schedule_expression_timezone": ts.timezone,
+            **ops.aws_schedule_fields(task, ts.schedule_index, ts.timezone),
+            "kms_key_arn": ctx.key.ref("arn"),
+            "target": [target],
+            "depends_on": [f"aws_iam_role_policy.{task.name}_scheduler_policy"],
+        }
+        if invoke is not None:
+            body["depends_on"].append(invoke.address)
+        sched = ctx.stack.resource("aws_scheduler_schedule",
+                                   f"{task.name}_schedule_{key}", body)
+        names.append(sched.ref("name"))
+    ctx.stack.output(f"{task.name}_schedule_names", names,
+                     f"EventBridge Scheduler schedules of task `{task.name}`")
 
 
 def account_limits(app: App) -> list[Diagnostic]:

@@ -1,6 +1,7 @@
 """AWS target, image tasks: the ECS Fargate task definition, its roles and failure capture.
 
-Mixed into the AWS builder (`flowc/targets/aws/build.py`). The scheduler runs the task
+Plain functions of an `AwsContext` (`flowc/targets/aws/context.py`), called by `build.py`.
+The scheduler runs the task
 definition in the environment's subnets; failed runs (non-zero exit, failed start)
 reach the task's dead-letter queue through an EventBridge rule.
 """
@@ -15,6 +16,7 @@ from flowc.diagnostics import Diagnostic
 from flowc.targets import operations as ops
 from flowc.targets.aws import TARGET as AWS
 from flowc.targets.aws import iam
+from flowc.targets.aws.context import AwsContext
 from flowc.targets.base import Resource, escape_literal
 
 # (vCPU units, valid memory MiB) for Fargate, smallest first.
@@ -41,131 +43,134 @@ def fargate_size(cpu: float | None, memory_mib: int) -> tuple[int, int]:
     return FARGATE_SIZES[-1][0], FARGATE_SIZES[-1][1][-1]
 
 
-class EcsParts:
-    # -- image tasks: ECS Fargate -------------------------------------------------------
+# -- image tasks: ECS Fargate -------------------------------------------------------
 
-    def ecs_container(self, unit: Task | Service, handler: ImageHandler, logs: Resource,
-                      own: dict[str, str], stream_prefix: str) -> dict[str, Any]:
-        """The container definition: the unit's env (sorted), flowc's `own` variables after
-        it, secrets from Secrets Manager, logs to `logs`, a read-only root filesystem."""
-        env = sorted(unit.env, key=lambda v: v.name)
-        return {
-            "name": unit.name,
-            "image": escape_literal(handler.image),
-            "essential": True,
-            "readonlyRootFilesystem": True,
-            "environment": [
-                {"name": v.name, "value": escape_literal(v.value)}
-                for v in env if not isinstance(v.value, SecretRef)
-            ] + [{"name": k, "value": v} for k, v in own.items()],
-            "secrets": [
-                {"name": v.name, "valueFrom": self.secrets[v.value.secret].ref("arn")}
-                for v in env if isinstance(v.value, SecretRef)
+
+def ecs_container(ctx: AwsContext, unit: Task | Service, handler: ImageHandler, logs: Resource,
+                  own: dict[str, str], stream_prefix: str) -> dict[str, Any]:
+    """The container definition: the unit's env (sorted), flowc's `own` variables after
+    it, secrets from Secrets Manager, logs to `logs`, a read-only root filesystem."""
+    env = sorted(unit.env, key=lambda v: v.name)
+    return {
+        "name": unit.name,
+        "image": escape_literal(handler.image),
+        "essential": True,
+        "readonlyRootFilesystem": True,
+        "environment": [
+            {"name": v.name, "value": escape_literal(v.value)}
+            for v in env if not isinstance(v.value, SecretRef)
+        ] + [{"name": k, "value": v} for k, v in own.items()],
+        "secrets": [
+            {"name": v.name, "valueFrom": ctx.secrets[v.value.secret].ref("arn")}
+            for v in env if isinstance(v.value, SecretRef)
+        ],
+        "logConfiguration": {
+            "logDriver": "awslogs",
+            "options": {
+                "awslogs-group": logs.ref("name"),
+                "awslogs-region": AWS.settings_of(ctx.app).region,
+                "awslogs-stream-prefix": stream_prefix,
+            },
+        },
+    }
+
+
+def add_ecs_task(ctx: AwsContext, task: Task, dlq: Resource | None) -> list[dict[str, Any]]:
+    s = ctx.stack
+    handler = task.handler
+    assert isinstance(handler, ImageHandler)
+    family = ctx.names.name(task.name, kind="ecs_family")
+    logs = ctx.log_group(task, f"/ecs/{family}")
+    secrets = ctx.secret_statements(task)
+    exec_role = ctx.role(task, "execution", "ecs-tasks.amazonaws.com", [
+        iam.allow("WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"],
+                  [logs.ref("arn") + ":*"]),
+        *iam.ecr_pull(handler.image),
+        *([iam.allow("DecryptSecrets", ["kms:Decrypt"], [ctx.key.ref("arn")])]
+          if secrets else []),
+        *secrets,
+    ], "exec_role", "exec_policy")
+    task_role = ctx.stack.resource("aws_iam_role", f"{task.name}_task_role", {
+        "name": ctx.names.name(task.name, "task", kind="iam_role"),
+        "description": f"flowc runtime role of task `{task.name}` (no permissions)",
+        "assume_role_policy": iam.assume_role("ecs-tasks.amazonaws.com"),
+        "tags": ctx.tags(task),
+    })
+    cpu, memory = fargate_size(task.cpu, task.memory_mib)
+    asked_cpu = None if task.cpu is None else int(round(task.cpu * 1024))
+    if memory != task.memory_mib or asked_cpu not in (None, cpu):
+        s.diagnostics.append(Diagnostic(
+            "W401",
+            f"task `{task.name}` runs with {cpu / 1024:g} vCPU and {memory} MiB on "
+            "ECS Fargate (the nearest valid size)",
+            task.span,
+            "set `cpu` and `memory` to a Fargate combination to silence this",
+        ))
+    container = ecs_container(ctx, task, handler, logs,
+                                   {"FLOWC_TASK": task.name, **ops.input_env(task)}, "task")
+    if handler.command:
+        container["command"] = [escape_literal(c) for c in handler.command]
+    definition = s.resource("aws_ecs_task_definition", f"{task.name}_ecs_task", {
+        "family": family,
+        "requires_compatibilities": ["FARGATE"],
+        "network_mode": "awsvpc",
+        "cpu": str(cpu),
+        "memory": str(memory),
+        "execution_role_arn": exec_role.ref("arn"),
+        "task_role_arn": task_role.ref("arn"),
+        "runtime_platform": [{"operating_system_family": "LINUX",
+                              "cpu_architecture": "X86_64"}],
+        "container_definitions": json.dumps([container], sort_keys=True),
+        "tags": ctx.tags(task),
+    })
+    s.output(f"{task.name}_task_definition_arn", definition.ref("arn"),
+             f"ECS task definition of task `{task.name}`")
+    if dlq is not None or any(a.metric == "errors" for a in task.alerts):
+        add_failure_rule(ctx, task, definition, dlq)
+    cluster_arn = ctx.cluster.ref("arn")
+    return [
+        iam.allow("RunOwnTaskDefinition", ["ecs:RunTask"], [definition.ref("arn")],
+                  Condition={"ArnEquals": {"ecs:cluster": cluster_arn}}),
+        iam.allow("TagOwnTasks", ["ecs:TagResource"],
+                  [f"arn:{iam.PARTITION}:ecs:{iam.REGION}:{iam.ACCOUNT}:task/"
+                   f"{ctx.cluster.ref('name')}/*"],
+                  Condition={"StringEquals": {"ecs:CreateAction": "RunTask"}}),
+        iam.allow("PassOwnTaskRoles", ["iam:PassRole"],
+                  [exec_role.ref("arn"), task_role.ref("arn")],
+                  Condition={"StringLike": {"iam:PassedToService":
+                                            "ecs-tasks.amazonaws.com"}}),
+    ]
+
+
+def add_failure_rule(ctx: AwsContext, task: Task, definition: Resource,
+                     dlq: Resource | None) -> None:
+    """Failed ECS runs (non-zero exit or failed start) -> the task's dead-letter queue."""
+    pattern = {
+        "source": ["aws.ecs"],
+        "detail-type": ["ECS Task State Change"],
+        "detail": {
+            "clusterArn": [ctx.cluster.ref("arn")],
+            "taskDefinitionArn": [definition.ref("arn")],
+            "lastStatus": ["STOPPED"],
+            "$or": [
+                {"containers": {"exitCode": [{"anything-but": 0}]}},
+                {"stopCode": ["TaskFailedToStart"]},
             ],
-            "logConfiguration": {
-                "logDriver": "awslogs",
-                "options": {
-                    "awslogs-group": logs.ref("name"),
-                    "awslogs-region": AWS.settings_of(self.app).region,
-                    "awslogs-stream-prefix": stream_prefix,
-                },
-            },
-        }
-
-    def ecs_task(self, task: Task, dlq: Resource | None) -> list[dict[str, Any]]:
-        s = self.stack
-        handler = task.handler
-        assert isinstance(handler, ImageHandler)
-        family = self.names.name(task.name, kind="ecs_family")
-        logs = self.log_group(task, f"/ecs/{family}")
-        secrets = self.secret_statements(task)
-        exec_role = self.role(task, "execution", "ecs-tasks.amazonaws.com", [
-            iam.allow("WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"],
-                      [logs.ref("arn") + ":*"]),
-            *iam.ecr_pull(handler.image),
-            *([iam.allow("DecryptSecrets", ["kms:Decrypt"], [self.key.ref("arn")])]
-              if secrets else []),
-            *secrets,
-        ], "exec_role", "exec_policy")
-        task_role = self.stack.resource("aws_iam_role", f"{task.name}_task_role", {
-            "name": self.names.name(task.name, "task", kind="iam_role"),
-            "description": f"flowc runtime role of task `{task.name}` (no permissions)",
-            "assume_role_policy": iam.assume_role("ecs-tasks.amazonaws.com"),
-            "tags": self.tags(task),
-        })
-        cpu, memory = fargate_size(task.cpu, task.memory_mib)
-        asked_cpu = None if task.cpu is None else int(round(task.cpu * 1024))
-        if memory != task.memory_mib or asked_cpu not in (None, cpu):
-            s.diagnostics.append(Diagnostic(
-                "W401",
-                f"task `{task.name}` runs with {cpu / 1024:g} vCPU and {memory} MiB on "
-                "ECS Fargate (the nearest valid size)",
-                task.span,
-                "set `cpu` and `memory` to a Fargate combination to silence this",
-            ))
-        container = self.ecs_container(task, handler, logs,
-                                       {"FLOWC_TASK": task.name, **ops.input_env(task)}, "task")
-        if handler.command:
-            container["command"] = [escape_literal(c) for c in handler.command]
-        definition = s.resource("aws_ecs_task_definition", f"{task.name}_ecs_task", {
-            "family": family,
-            "requires_compatibilities": ["FARGATE"],
-            "network_mode": "awsvpc",
-            "cpu": str(cpu),
-            "memory": str(memory),
-            "execution_role_arn": exec_role.ref("arn"),
-            "task_role_arn": task_role.ref("arn"),
-            "runtime_platform": [{"operating_system_family": "LINUX",
-                                  "cpu_architecture": "X86_64"}],
-            "container_definitions": json.dumps([container], sort_keys=True),
-            "tags": self.tags(task),
-        })
-        s.output(f"{task.name}_task_definition_arn", definition.ref("arn"),
-                 f"ECS task definition of task `{task.name}`")
-        if dlq is not None or any(a.metric == "errors" for a in task.alerts):
-            self.failure_rule(task, definition, dlq)
-        cluster_arn = self.cluster.ref("arn")
-        return [
-            iam.allow("RunOwnTaskDefinition", ["ecs:RunTask"], [definition.ref("arn")],
-                      Condition={"ArnEquals": {"ecs:cluster": cluster_arn}}),
-            iam.allow("TagOwnTasks", ["ecs:TagResource"],
-                      [f"arn:{iam.PARTITION}:ecs:{iam.REGION}:{iam.ACCOUNT}:task/"
-                       f"{self.cluster.ref('name')}/*"],
-                      Condition={"StringEquals": {"ecs:CreateAction": "RunTask"}}),
-            iam.allow("PassOwnTaskRoles", ["iam:PassRole"],
-                      [exec_role.ref("arn"), task_role.ref("arn")],
-                      Condition={"StringLike": {"iam:PassedToService":
-                                                "ecs-tasks.amazonaws.com"}}),
-        ]
-
-    def failure_rule(self, task: Task, definition: Resource, dlq: Resource | None) -> None:
-        """Failed ECS runs (non-zero exit or failed start) -> the task's dead-letter queue."""
-        pattern = {
-            "source": ["aws.ecs"],
-            "detail-type": ["ECS Task State Change"],
-            "detail": {
-                "clusterArn": [self.cluster.ref("arn")],
-                "taskDefinitionArn": [definition.ref("arn")],
-                "lastStatus": ["STOPPED"],
-                "$or": [
-                    {"containers": {"exitCode": [{"anything-but": 0}]}},
-                    {"stopCode": ["TaskFailedToStart"]},
-                ],
-            },
-        }
-        rule = self.stack.resource("aws_cloudwatch_event_rule", f"{task.name}_failure_rule", {
-            "name": self.names.name(task.name, "failed", kind="event_rule"),
-            "description": f"failed runs of flowc task `{task.name}`",
-            "event_pattern": json.dumps(pattern, sort_keys=True),
-            "tags": self.tags(task),
-        })
-        if dlq is None:
-            return
-        self.stack.resource("aws_cloudwatch_event_target", f"{task.name}_failure_target", {
-            "rule": rule.ref("name"),
-            "arn": dlq.ref("arn"),
-        })
-        self.stack.resource("aws_sqs_queue_policy", f"{task.name}_dlq_policy", {
-            "queue_url": dlq.ref("id"),
-            "policy": iam.queue_policy_for_rule(dlq.ref("arn"), rule.ref("arn")),
-        })
+        },
+    }
+    rule = ctx.stack.resource("aws_cloudwatch_event_rule", f"{task.name}_failure_rule", {
+        "name": ctx.names.name(task.name, "failed", kind="event_rule"),
+        "description": f"failed runs of flowc task `{task.name}`",
+        "event_pattern": json.dumps(pattern, sort_keys=True),
+        "tags": ctx.tags(task),
+    })
+    if dlq is None:
+        return
+    ctx.stack.resource("aws_cloudwatch_event_target", f"{task.name}_failure_target", {
+        "rule": rule.ref("name"),
+        "arn": dlq.ref("arn"),
+    })
+    ctx.stack.resource("aws_sqs_queue_policy", f"{task.name}_dlq_policy", {
+        "queue_url": dlq.ref("id"),
+        "policy": iam.queue_policy_for_rule(dlq.ref("arn"), rule.ref("arn")),
+    })

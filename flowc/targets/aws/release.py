@@ -1,7 +1,8 @@
 """AWS target, releases: the alias every python task is invoked through, its canary
 routing and alarm, Lambda layers, and the S3 bucket that carries packages over 50 MB.
 
-Mixed into the AWS builder (`flowc/targets/aws/build.py`). Every function is published
+Plain functions of an `AwsContext` (`flowc/targets/aws/context.py`), called by `build.py`.
+Every function is published
 (`publish = true`: each change of code or configuration is a numbered version), and the
 schedules and the async invoke config target the alias (default `live`). Where the alias
 points comes from `Task.release`, which flowc/releases/plan.py fills from the release log:
@@ -21,7 +22,7 @@ from flowc.compiler.ir import Task
 from flowc.targets import operations as ops
 from flowc.targets.aws import iam
 from flowc.targets.aws.alerts import measurable
-from flowc.targets.aws.lambda_function import RELEASE_TAG
+from flowc.targets.aws.context import AwsContext
 from flowc.targets.base import ASSET_DIR, Resource, TaskRelease
 from flowc.targets.naming import DNS
 from flowc.targets.packaging import (
@@ -32,7 +33,8 @@ from flowc.targets.packaging import (
     needs_bucket,
 )
 
-__all__ = ["RELEASE_TAG", "ReleaseParts", "alias_version_args", "pin_alias", "weight"]
+__all__ = ["RELEASE_TAG", "alias_version_args", "pin_alias", "weight"]
+RELEASE_TAG = "flowc-release"  # the release that built the function (flowc/releases/state.py)
 CANARY_ALARM_PERIOD_S = 60
 CODE_PREFIX = "lambda/"  # key prefix of packages in the code bucket
 NONCURRENT_DAYS = 90  # old package versions kept this long (rollback to older versions)
@@ -81,176 +83,184 @@ def pin_alias(doc: dict[str, Any], task: str, version: str) -> tuple[dict[str, A
     return doc, before
 
 
-class ReleaseParts:
-    # -- alias, canary ------------------------------------------------------------------
+# -- alias, canary ------------------------------------------------------------------
 
-    def alias(self, task: Task, fn: Resource) -> Resource:
-        rel = task.release
-        body: dict[str, Any] = {
-            "name": rel.alias,
-            "description": f"flowc: what the schedules of task {task.name} invoke",
-            "function_name": fn.ref("function_name"),
-            **alias_version_args(task, self.stack.release_of(task), fn.address),
-        }
-        alias = self.stack.resource("aws_lambda_alias", f"{task.name}_alias", body)
-        self.stack.output(f"{task.name}_alias_arn", alias.ref("arn"),
-                          f"alias `{rel.alias}` of task `{task.name}` (schedules invoke it)")
-        self.stack.output(f"{task.name}_function_version", fn.ref("version"),
-                          f"newest published version of task `{task.name}`")
-        self.stack.output(f"{task.name}_live_version", alias.ref("function_version"),
-                          f"version alias `{rel.alias}` of task `{task.name}` points at")
-        if rel.canary_percent is not None:
-            self.canary_alarm(task, fn, alias)
-        return alias
 
-    def canary_alarm(self, task: Task, fn: Resource, alias: Resource) -> None:
-        """Errors of the newest version when run through the alias (per minute)."""
-        rel = task.release
-        body: dict[str, Any] = {
-            "alarm_name": self.names.name(task.name, "canary", kind="alarm"),
-            "alarm_description": f"flowc task {task.name}: errors of the newest version "
-                                 f"(canary {rel.canary_percent:g}%); roll back with "
-                                 f"`flowc rollback FILE {task.name} --to RELEASE`",
-            "namespace": "AWS/Lambda",
-            "metric_name": "Errors",
-            "statistic": "Sum",
-            "comparison_operator": "GreaterThanThreshold",
-            "threshold": 0,
-            "period": CANARY_ALARM_PERIOD_S,
-            "evaluation_periods": 1,
-            "treat_missing_data": "notBreaching",
-            "dimensions": {
-                "FunctionName": fn.ref("function_name"),
-                "Resource": f"{fn.ref('function_name')}:{alias.ref('name')}",
-                "ExecutedVersion": fn.ref("version"),
-            },
-            "tags": self.tags(task),
-        }
-        if any(measurable(task, a) for a in task.alerts):
-            body["alarm_actions"] = [f"${{aws_sns_topic.{task.name}_alerts.arn}}"]
-        alarm = self.stack.resource("aws_cloudwatch_metric_alarm", f"{task.name}_canary_alarm",
-                                    body)
-        self.stack.output(f"{task.name}_canary_alarm_name", alarm.ref("alarm_name"),
-                          f"alarm on errors of task `{task.name}`'s newest version")
+def add_alias(ctx: AwsContext, task: Task, fn: Resource) -> Resource:
+    rel = task.release
+    body: dict[str, Any] = {
+        "name": rel.alias,
+        "description": f"flowc: what the schedules of task {task.name} invoke",
+        "function_name": fn.ref("function_name"),
+        **alias_version_args(task, ctx.release_of(task), fn.address),
+    }
+    alias = ctx.stack.resource("aws_lambda_alias", f"{task.name}_alias", body)
+    ctx.stack.output(f"{task.name}_alias_arn", alias.ref("arn"),
+                     f"alias `{rel.alias}` of task `{task.name}` (schedules invoke it)")
+    ctx.stack.output(f"{task.name}_function_version", fn.ref("version"),
+                     f"newest published version of task `{task.name}`")
+    ctx.stack.output(f"{task.name}_live_version", alias.ref("function_version"),
+                     f"version alias `{rel.alias}` of task `{task.name}` points at")
+    if rel.canary_percent is not None:
+        add_canary_alarm(ctx, task, fn, alias)
+    return alias
 
-    # -- layers -------------------------------------------------------------------------
 
-    def layer_arns(self, task: Task) -> list[str] | None:
-        """ARNs of the task's layers (in order); None when one could not be built."""
-        arns = []
-        for name in task.layers:
-            layer = self.layer(name, task)
-            if layer is None:
-                return None
-            arns.append(layer.ref("arn"))
-        return arns
+def add_canary_alarm(ctx: AwsContext, task: Task, fn: Resource, alias: Resource) -> None:
+    """Errors of the newest version when run through the alias (per minute)."""
+    rel = task.release
+    body: dict[str, Any] = {
+        "alarm_name": ctx.names.name(task.name, "canary", kind="alarm"),
+        "alarm_description": f"flowc task {task.name}: errors of the newest version "
+                             f"(canary {rel.canary_percent:g}%); roll back with "
+                             f"`flowc rollback FILE {task.name} --to RELEASE`",
+        "namespace": "AWS/Lambda",
+        "metric_name": "Errors",
+        "statistic": "Sum",
+        "comparison_operator": "GreaterThanThreshold",
+        "threshold": 0,
+        "period": CANARY_ALARM_PERIOD_S,
+        "evaluation_periods": 1,
+        "treat_missing_data": "notBreaching",
+        "dimensions": {
+            "FunctionName": fn.ref("function_name"),
+            "Resource": f"{fn.ref('function_name')}:{alias.ref('name')}",
+            "ExecutedVersion": fn.ref("version"),
+        },
+        "tags": ctx.tags(task),
+    }
+    if any(measurable(task, a) for a in task.alerts):
+        body["alarm_actions"] = [f"${{aws_sns_topic.{task.name}_alerts.arn}}"]
+    alarm = ctx.stack.resource("aws_cloudwatch_metric_alarm", f"{task.name}_canary_alarm",
+                               body)
+    ctx.stack.output(f"{task.name}_canary_alarm_name", alarm.ref("alarm_name"),
+                     f"alarm on errors of task `{task.name}`'s newest version")
 
-    def layer(self, name: str, task: Task) -> Resource | None:
-        cache = self.layers
-        if name in cache:
-            return cache[name]
-        layer = self.app.layer(name)
-        cache[name] = None
-        try:
-            files = layer_files(self.app.base_path / layer.requirements)
-        except (PackagingError, OSError) as exc:
-            self.stack.error("E713", f"cannot build layer `{name}`: {exc}",
-                             layer.span or task.span,
-                             "check the layer's requirements file and that pip can install it")
+
+# -- layers -------------------------------------------------------------------------
+
+
+def layer_arns(ctx: AwsContext, task: Task) -> list[str] | None:
+    """ARNs of the task's layers (in order); None when one could not be built."""
+    arns = []
+    for name in task.layers:
+        layer = layer_version(ctx, name, task)
+        if layer is None:
             return None
-        if not files:
-            self.stack.error("E713", f"layer `{name}` has no packages: `{layer.requirements}` "
-                             "lists none", layer.span or task.span,
-                             "add requirements to the file, or remove the layer")
-            return None
-        stem = "layer-" + self.names.name(name, style=DNS, kind="layer_asset", prefixed=False)
-        asset = make_asset(stem, files, ASSET_DIR)
-        self.stack.add_file(asset.filename, asset.data)
-        res = self.stack.resource("aws_lambda_layer_version", f"layer_{name}", {
-            "layer_name": self.names.name(name, kind="layer"),
-            "description": f"flowc layer {name}: packages of {layer.requirements}"[:256],
-            "compatible_runtimes": sorted({ops.lambda_runtime(t) for t in self.app.tasks
-                                           if name in t.layers}),
-            "compatible_architectures": ["x86_64"],
-            **self.package_args(asset),
-        })
-        self.stack.output(f"layer_{name}_arn", res.ref("arn"),
-                          f"Lambda layer `{name}` (this version)")
-        cache[name] = res
-        return res
+        arns.append(layer.ref("arn"))
+    return arns
 
-    # -- packages: direct upload or through the code bucket -------------------------------
 
-    def package_args(self, asset: Asset) -> dict[str, Any]:
-        """Code arguments of a function or layer: the zip itself, or its S3 object."""
-        if not needs_bucket(asset):
-            return {"filename": asset.filename, "source_code_hash": asset.sha256_base64}
-        obj = self.code_object(asset)
-        return {"s3_bucket": obj.ref("bucket"), "s3_key": obj.ref("key"),
-                "s3_object_version": obj.ref("version_id"),
-                "source_code_hash": asset.sha256_base64}
+def layer_version(ctx: AwsContext, name: str, task: Task) -> Resource | None:
+    cache = ctx.layers
+    if name in cache:
+        return cache[name]
+    layer = ctx.app.layer(name)
+    cache[name] = None
+    try:
+        files = layer_files(ctx.app.base_path / layer.requirements)
+    except (PackagingError, OSError) as exc:
+        ctx.stack.error("E713", f"cannot build layer `{name}`: {exc}",
+                        layer.span or task.span,
+                        "check the layer's requirements file and that pip can install it")
+        return None
+    if not files:
+        ctx.stack.error("E713", f"layer `{name}` has no packages: `{layer.requirements}` "
+                        "lists none", layer.span or task.span,
+                        "add requirements to the file, or remove the layer")
+        return None
+    stem = "layer-" + ctx.names.name(name, style=DNS, kind="layer_asset", prefixed=False)
+    asset = make_asset(stem, files, ASSET_DIR)
+    ctx.stack.add_file(asset.filename, asset.data)
+    res = ctx.stack.resource("aws_lambda_layer_version", f"layer_{name}", {
+        "layer_name": ctx.names.name(name, kind="layer"),
+        "description": f"flowc layer {name}: packages of {layer.requirements}"[:256],
+        "compatible_runtimes": sorted({ops.lambda_runtime(t) for t in ctx.app.tasks
+                                       if name in t.layers}),
+        "compatible_architectures": ["x86_64"],
+        **package_args(ctx, asset),
+    })
+    ctx.stack.output(f"layer_{name}_arn", res.ref("arn"),
+                     f"Lambda layer `{name}` (this version)")
+    cache[name] = res
+    return res
 
-    def code_object(self, asset: Asset) -> Resource:
-        bucket = self.code_bucket()
-        return self.stack.resource("aws_s3_object", f"package_{asset.sha256_hex[:12]}", {
-            "bucket": bucket.ref("id"),
-            "key": CODE_PREFIX + asset.filename.rsplit("/", 1)[-1],
-            "source": f"${{path.module}}/{asset.filename}",
-            "source_hash": asset.md5_hex,
-            "content_type": "application/zip",
-            "server_side_encryption": "aws:kms",
-            "kms_key_id": self.key.ref("arn"),
-            "tags": self.tags(),
-            "depends_on": ["aws_s3_bucket_versioning.code_bucket_versioning",
-                           "aws_s3_bucket_server_side_encryption_configuration."
-                           "code_bucket_encryption"],
-        })
 
-    def code_bucket(self) -> Resource:
-        """One bucket per app and environment for packages over the direct-upload limit."""
-        if self.bucket is not None:
-            return self.bucket
-        s, tags = self.stack, self.tags()
-        prefix = self.names.name("code", style=DNS, limit=34, kind="bucket")
-        bucket = s.resource("aws_s3_bucket", "code_bucket", {
-            "bucket": f"{prefix}-${{data.aws_caller_identity.caller.account_id}}-"
-                      "${data.aws_region.region.name}",
-            "force_destroy": True,  # holds only packages flowc rebuilds from the spec
-            "tags": tags,
-        })
-        ref = bucket.ref("id")
-        s.resource("aws_s3_bucket_versioning", "code_bucket_versioning", {
-            "bucket": ref, "versioning_configuration": [{"status": "Enabled"}]})
-        s.resource("aws_s3_bucket_server_side_encryption_configuration",
-                   "code_bucket_encryption", {"bucket": ref, "rule": [{
-                       "apply_server_side_encryption_by_default": [{
-                           "sse_algorithm": "aws:kms", "kms_master_key_id": self.key.ref("arn")}],
-                       "bucket_key_enabled": True}]})
-        s.resource("aws_s3_bucket_public_access_block", "code_bucket_public_access", {
-            "bucket": ref, "block_public_acls": True, "block_public_policy": True,
-            "ignore_public_acls": True, "restrict_public_buckets": True})
-        s.resource("aws_s3_bucket_ownership_controls", "code_bucket_ownership", {
-            "bucket": ref, "rule": [{"object_ownership": "BucketOwnerEnforced"}]})
-        s.resource("aws_s3_bucket_lifecycle_configuration", "code_bucket_lifecycle", {
-            "bucket": ref,
-            "rule": [{
-                "id": "old-packages",
-                "status": "Enabled",
-                "filter": [{"prefix": ""}],  # the whole bucket (it holds only packages)
-                "abort_incomplete_multipart_upload": [{"days_after_initiation": 1}],
-                "noncurrent_version_expiration": [{"noncurrent_days": NONCURRENT_DAYS}],
-            }],
-            "depends_on": ["aws_s3_bucket_versioning.code_bucket_versioning"],
-        })
-        s.resource("aws_s3_bucket_policy", "code_bucket_policy", {
-            "bucket": ref,
-            "policy": iam.document([{
-                "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*",
-                "Action": "s3:*", "Resource": [bucket.ref("arn"), bucket.ref("arn") + "/*"],
-                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-            }]),
-            "depends_on": ["aws_s3_bucket_public_access_block.code_bucket_public_access"],
-        })
-        s.output("code_bucket_name", ref, "S3 bucket holding packages over 50 MB")
-        self.bucket = bucket
-        return bucket
+# -- packages: direct upload or through the code bucket -------------------------------
+
+
+def package_args(ctx: AwsContext, asset: Asset) -> dict[str, Any]:
+    """Code arguments of a function or layer: the zip itself, or its S3 object."""
+    if not needs_bucket(asset):
+        return {"filename": asset.filename, "source_code_hash": asset.sha256_base64}
+    obj = add_code_object(ctx, asset)
+    return {"s3_bucket": obj.ref("bucket"), "s3_key": obj.ref("key"),
+            "s3_object_version": obj.ref("version_id"),
+            "source_code_hash": asset.sha256_base64}
+
+
+def add_code_object(ctx: AwsContext, asset: Asset) -> Resource:
+    bucket = code_bucket(ctx)
+    return ctx.stack.resource("aws_s3_object", f"package_{asset.sha256_hex[:12]}", {
+        "bucket": bucket.ref("id"),
+        "key": CODE_PREFIX + asset.filename.rsplit("/", 1)[-1],
+        "source": f"${{path.module}}/{asset.filename}",
+        "source_hash": asset.md5_hex,
+        "content_type": "application/zip",
+        "server_side_encryption": "aws:kms",
+        "kms_key_id": ctx.key.ref("arn"),
+        "tags": ctx.tags(),
+        "depends_on": ["aws_s3_bucket_versioning.code_bucket_versioning",
+                       "aws_s3_bucket_server_side_encryption_configuration."
+                       "code_bucket_encryption"],
+    })
+
+
+def code_bucket(ctx: AwsContext) -> Resource:
+    """One bucket per app and environment for packages over the direct-upload limit."""
+    if ctx.bucket is not None:
+        return ctx.bucket
+    s, tags = ctx.stack, ctx.tags()
+    prefix = ctx.names.name("code", style=DNS, limit=34, kind="bucket")
+    bucket = s.resource("aws_s3_bucket", "code_bucket", {
+        "bucket": f"{prefix}-${{data.aws_caller_identity.caller.account_id}}-"
+                  "${data.aws_region.region.name}",
+        "force_destroy": True,  # holds only packages flowc rebuilds from the spec
+        "tags": tags,
+    })
+    ref = bucket.ref("id")
+    s.resource("aws_s3_bucket_versioning", "code_bucket_versioning", {
+        "bucket": ref, "versioning_configuration": [{"status": "Enabled"}]})
+    s.resource("aws_s3_bucket_server_side_encryption_configuration",
+               "code_bucket_encryption", {"bucket": ref, "rule": [{
+                   "apply_server_side_encryption_by_default": [{
+                       "sse_algorithm": "aws:kms", "kms_master_key_id": ctx.key.ref("arn")}],
+                   "bucket_key_enabled": True}]})
+    s.resource("aws_s3_bucket_public_access_block", "code_bucket_public_access", {
+        "bucket": ref, "block_public_acls": True, "block_public_policy": True,
+        "ignore_public_acls": True, "restrict_public_buckets": True})
+    s.resource("aws_s3_bucket_ownership_controls", "code_bucket_ownership", {
+        "bucket": ref, "rule": [{"object_ownership": "BucketOwnerEnforced"}]})
+    s.resource("aws_s3_bucket_lifecycle_configuration", "code_bucket_lifecycle", {
+        "bucket": ref,
+        "rule": [{
+            "id": "old-packages",
+            "status": "Enabled",
+            "filter": [{"prefix": ""}],  # the whole bucket (it holds only packages)
+            "abort_incomplete_multipart_upload": [{"days_after_initiation": 1}],
+            "noncurrent_version_expiration": [{"noncurrent_days": NONCURRENT_DAYS}],
+        }],
+        "depends_on": ["aws_s3_bucket_versioning.code_bucket_versioning"],
+    })
+    s.resource("aws_s3_bucket_policy", "code_bucket_policy", {
+        "bucket": ref,
+        "policy": iam.document([{
+            "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*",
+            "Action": "s3:*", "Resource": [bucket.ref("arn"), bucket.ref("arn") + "/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }]),
+        "depends_on": ["aws_s3_bucket_public_access_block.code_bucket_public_access"],
+    })
+    s.output("code_bucket_name", ref, "S3 bucket holding packages over 50 MB")
+    ctx.bucket = bucket
+    return bucket
