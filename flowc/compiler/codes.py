@@ -94,7 +94,7 @@ CODES: dict[str, str] = {
     "E202": "memory outside the target runtime's range",
     "E203": "retries over the target's limit",
     "W201": "`cpu` ignored where CPU follows memory (AWS Lambda)",
-    # -- service limits per target (flowc/compiler/service_limits.py)
+    # -- service limits per target (each target's `service_limits`, flowc/targets/*/limits.py)
     "E230": "a target cannot run a service as declared (names the target and why)",
     "W230": "a target ignores or rounds a service setting (names the target and why)",
     # -- targets, `flowc compile` (flowc/targets/)

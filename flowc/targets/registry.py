@@ -18,12 +18,15 @@ import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flowc.compiler.schedules.dst import DstPolicy, schedule_warnings
 from flowc.compiler.schedules.errors import ScheduleWarning, Untranslatable
 from flowc.compiler.schedules.model import Schedule
 from flowc.compiler.schedules.spec import Rule
+
+if TYPE_CHECKING:
+    from flowc.targets.service_fit import ServiceFit
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,8 @@ class Target:
     pricing: str | None = None  # "module:attribute"
     # reads its own expressions back into the schedule model (`flowc report`); None: no reader
     read_cron: Callable[[str], tuple[Rule, ...]] | None = None
+    # reports what it cannot honour of a service (E230/W230, flowc.targets.service_fit)
+    service_limits: Callable[[ServiceFit], None] | None = None
 
     @property
     def setting_keys(self) -> tuple[str, ...]:

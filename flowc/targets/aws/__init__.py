@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from flowc.compiler.ir import Backend
 from flowc.compiler.schedules.dst import ONCE, SKIP, DstPolicy
 from flowc.compiler.schedules.read_aws import read_aws
-from flowc.targets.aws import cron
+from flowc.targets.aws import cron, limits
 from flowc.targets.registry import BackendKind, RuntimeLimits, Target
 
 
@@ -35,7 +35,7 @@ TARGET = Target(
     settings=AwsSettings,
     limits={
         "python": RuntimeLimits(
-            "AWS Lambda", 128, 10240, 900, 2, cpu_ignored=True, supports_canary=True,
+            "AWS Lambda", *limits.LAMBDA_MEMORY, 900, 2, cpu_ignored=True, supports_canary=True,
             longer_help="use an `image` task (ECS Fargate has no time limit), "
             "or leave AWS out with `targets = [gcp, k8s]`",
         ),
@@ -45,6 +45,7 @@ TARGET = Target(
     read_cron=read_aws,
     dst=DstPolicy("EventBridge Scheduler", gap=SKIP, overlap=ONCE),
     backends=(BackendKind("s3", ("bucket", "key"), environment_level=True),),
+    service_limits=limits.check_service,
     builder="flowc.targets.aws.build:AwsBuilder",
     pricing="flowc.targets.aws.pricing:AwsPricing",
 )

@@ -17,18 +17,8 @@ from flowc.targets import operations as ops
 from flowc.targets.aws import TARGET as AWS
 from flowc.targets.aws import iam
 from flowc.targets.aws.context import AwsContext
+from flowc.targets.aws.limits import FARGATE_SIZES
 from flowc.targets.base import Resource, escape_literal
-
-# (vCPU units, valid memory MiB) for Fargate, smallest first.
-FARGATE_SIZES: tuple[tuple[int, tuple[int, ...]], ...] = (
-    (256, (512, 1024, 2048)),
-    (512, tuple(range(1024, 4097, 1024))),
-    (1024, tuple(range(2048, 8193, 1024))),
-    (2048, tuple(range(4096, 16385, 1024))),
-    (4096, tuple(range(8192, 30721, 1024))),
-    (8192, tuple(range(16384, 61441, 4096))),
-    (16384, tuple(range(32768, 122881, 8192))),
-)
 
 
 def fargate_size(cpu: float | None, memory_mib: int) -> tuple[int, int]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from flowc.compiler.ir import Backend
 from flowc.compiler.schedules.dst import UNKNOWN, DstPolicy
 from flowc.compiler.schedules.read_unix import read_unix
-from flowc.targets.gcp import cron
+from flowc.targets.gcp import cron, limits
 from flowc.targets.registry import BackendKind, RuntimeLimits, Target
 
 
@@ -47,6 +47,7 @@ TARGET = Target(
     read_cron=read_unix,
     dst=DstPolicy("Cloud Scheduler", gap=UNKNOWN, overlap=UNKNOWN),
     backends=(BackendKind("gcs", ("bucket",), environment_level=True),),
+    service_limits=limits.check_service,
     builder="flowc.targets.gcp.build:GcpBuilder",
     pricing="flowc.targets.gcp.pricing:GcpPricing",
 )

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from flowc.compiler.ir import App, ImageHandler, PythonHandler, SecretRef, Service
 from flowc.targets.base import Resource, Stack, escape_literal, standard_tags
+from flowc.targets.gcp.limits import service_cpu
 from flowc.targets.naming import DNS
 from flowc.targets.units import cpu_quantity, memory_quantity
 
@@ -39,8 +40,8 @@ class Gcp(Protocol):
     def source_object(self, unit: Any, extra: dict[str, bytes] | None = None,
                       extra_requirements: tuple[str, ...] = ()) -> Resource | None: ...
 
+
 PORT_NAME = "http1"  # Cloud Run's name for an HTTP/1 port
-MIN_CPU = 1.0  # Cloud Run services: below 1 vCPU only with concurrency 1 (not flowc's case)
 SERVICE_ENTRY_FILE = "flowc_service_entry.py"
 SERVICE_ENTRY_POINT = "flowc_service"
 ASGI_ADAPTER = "a2wsgi>=1.10"
@@ -123,7 +124,7 @@ def _env(gcp: Gcp, service: Service) -> list[dict[str, Any]]:
 def _container(gcp: Gcp, service: Service, handler: ImageHandler) -> dict[str, Any]:
     container: dict[str, Any] = {
         "image": escape_literal(handler.image),
-        "resources": {"limits": {"cpu": cpu_quantity(max(MIN_CPU, service.cpu)),
+        "resources": {"limits": {"cpu": cpu_quantity(service_cpu(service.cpu)),
                                  "memory": memory_quantity(service.memory_mib)}},
         "env": _env(gcp, service),
     }

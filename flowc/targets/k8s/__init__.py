@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from flowc.compiler.ir import Backend
 from flowc.compiler.schedules.dst import SKIP, TWICE, DstPolicy
 from flowc.compiler.schedules.read_unix import read_unix
-from flowc.targets.k8s import cron
+from flowc.targets.k8s import cron, limits
 from flowc.targets.registry import BackendKind, RuntimeLimits, Target
 
 
@@ -39,6 +39,7 @@ TARGET = Target(
     read_cron=read_unix,
     dst=DstPolicy("the Kubernetes CronJob controller", gap=SKIP, overlap=TWICE),
     backends=(BackendKind("kubernetes", ("secret_suffix",)),),
+    service_limits=limits.check_service,
     builder="flowc.targets.k8s.build:K8sBuilder",
     pricing="flowc.targets.k8s.pricing:K8sPricing",
 )
