@@ -1,4 +1,5 @@
-"""Which `env { }` names and values each target's runtime accepts: one table, one check.
+"""Which `env { }` names and values each target's runtime accepts: one check (the
+reserved names are each target's `reserved_env`, in flowc/targets/<name>/__init__.py).
 
     diagnostics = env_diagnostics(app, "aws")   # `flowc check` and `flowc compile` both
 
@@ -20,41 +21,10 @@ from collections.abc import Sequence
 
 from flowc.compiler.ir import App, ImageHandler, PythonHandler, SecretRef, Service, Task, unit_kind
 from flowc.diagnostics import Diagnostic
+from flowc.targets import registry
 from flowc.targets.aws import TARGET as AWS
 
 FLOWC_PREFIX = "FLOWC_"
-
-# (target, task kind) -> (runtime, reserved names, reserved prefixes)
-RESERVED: dict[tuple[str, str], tuple[str, frozenset[str], tuple[str, ...]]] = {
-    ("aws", "python"): ("AWS Lambda", frozenset({
-        "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION",
-        "AWS_EXECUTION_ENV", "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-        "AWS_LAMBDA_FUNCTION_VERSION", "AWS_LAMBDA_INITIALIZATION_TYPE",
-        "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME", "AWS_ACCESS_KEY",
-        "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-        "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
-    }), ()),
-    ("aws", "image"): ("ECS Fargate", frozenset({
-        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-        "AWS_EXECUTION_ENV", "ECS_CONTAINER_METADATA_URI", "ECS_CONTAINER_METADATA_URI_V4",
-        "ECS_AGENT_URI",
-    }), ()),
-    ("gcp", "python"): ("Cloud Functions (2nd gen)", frozenset({
-        "PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION", "FUNCTION_TARGET",
-        "FUNCTION_SIGNATURE_TYPE",
-    }), ("X_GOOGLE_",)),
-    ("gcp", "image"): ("Cloud Run jobs", frozenset({
-        "PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION", "CLOUD_RUN_JOB",
-        "CLOUD_RUN_EXECUTION", "CLOUD_RUN_TASK_INDEX", "CLOUD_RUN_TASK_ATTEMPT",
-        "CLOUD_RUN_TASK_COUNT",
-    }), ("X_GOOGLE_",)),
-    # flowc's pod sets these for python tasks (flowc.targets.k8s.manifests.pod_spec): a
-    # second entry with the same name would be a duplicate in the container's env list.
-    ("k8s", "python"): ("flowc's Kubernetes pod", frozenset({
-        "PYTHONPATH", "PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "HOME",
-    }), ()),
-    ("k8s", "image"): ("flowc's Kubernetes pod", frozenset(), ()),
-}
 
 LAMBDA_ENV_LIMIT = 4096  # bytes, all names and values together
 # What flowc adds to a Lambda's variables besides the task's own.
@@ -70,9 +40,9 @@ def _kind(task: Task | Service) -> str:
 def reserved_by(target: str, task: Task | Service, name: str) -> str | None:
     """The runtime that reserves env var `name` for `task` (or service) on `target`, or
     None. A service with a port also gets PORT from flowc itself, on every target."""
-    runtime, names, prefixes = RESERVED[(target, _kind(task))]
-    if name in names or name.startswith(prefixes):
-        return runtime
+    reserved = registry.get(target).reserved_env.get(_kind(task))
+    if reserved is not None and (name in reserved.names or name.startswith(reserved.prefixes)):
+        return reserved.runtime
     if name == "PORT" and isinstance(task, Service) and task.port is not None:
         return "flowc (the service's `port`)"
     return None

@@ -44,6 +44,16 @@ class RuntimeLimits:
 
 
 @dataclass(frozen=True)
+class ReservedEnv:
+    """Env var names the product running one kind of task sets itself (E-code in
+    flowc.targets.env_rules when a spec sets one)."""
+
+    runtime: str  # who reserves them, for messages
+    names: frozenset[str] = frozenset()
+    prefixes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class BackendKind:
     """A Terraform state backend a target accepts: `backend KIND { ... }`."""
 
@@ -75,6 +85,8 @@ class Target:
     read_cron: Callable[[str], tuple[Rule, ...]] | None = None
     # reports what it cannot honour of a service (E230/W230, flowc.targets.service_fit)
     service_limits: Callable[[ServiceFit], None] | None = None
+    # task kind ("python", "image") -> env var names its runtime reserves
+    reserved_env: Mapping[str, ReservedEnv] = dataclasses.field(default_factory=dict)
 
     @property
     def setting_keys(self) -> tuple[str, ...]:

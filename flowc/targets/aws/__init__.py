@@ -15,7 +15,7 @@ from flowc.compiler.ir import Backend
 from flowc.compiler.schedules.dst import ONCE, SKIP, DstPolicy
 from flowc.compiler.schedules.read_aws import read_aws
 from flowc.targets.aws import cron, limits
-from flowc.targets.registry import BackendKind, RuntimeLimits, Target
+from flowc.targets.registry import BackendKind, ReservedEnv, RuntimeLimits, Target
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,21 @@ TARGET = Target(
     dst=DstPolicy("EventBridge Scheduler", gap=SKIP, overlap=ONCE),
     backends=(BackendKind("s3", ("bucket", "key"), environment_level=True),),
     service_limits=limits.check_service,
+    reserved_env={
+        "python": ReservedEnv("AWS Lambda", frozenset({
+            "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION",
+            "AWS_EXECUTION_ENV", "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+            "AWS_LAMBDA_FUNCTION_VERSION", "AWS_LAMBDA_INITIALIZATION_TYPE",
+            "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME", "AWS_ACCESS_KEY",
+            "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+            "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
+        })),
+        "image": ReservedEnv("ECS Fargate", frozenset({
+            "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            "AWS_EXECUTION_ENV", "ECS_CONTAINER_METADATA_URI", "ECS_CONTAINER_METADATA_URI_V4",
+            "ECS_AGENT_URI",
+        })),
+    },
     builder="flowc.targets.aws.build:AwsBuilder",
     pricing="flowc.targets.aws.pricing:AwsPricing",
 )

@@ -17,7 +17,7 @@ from flowc.compiler.ir import Backend
 from flowc.compiler.schedules.dst import UNKNOWN, DstPolicy
 from flowc.compiler.schedules.read_unix import read_unix
 from flowc.targets.gcp import cron, limits
-from flowc.targets.registry import BackendKind, RuntimeLimits, Target
+from flowc.targets.registry import BackendKind, ReservedEnv, RuntimeLimits, Target
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,17 @@ TARGET = Target(
     dst=DstPolicy("Cloud Scheduler", gap=UNKNOWN, overlap=UNKNOWN),
     backends=(BackendKind("gcs", ("bucket",), environment_level=True),),
     service_limits=limits.check_service,
+    reserved_env={
+        "python": ReservedEnv("Cloud Functions (2nd gen)", frozenset({
+            "PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION", "FUNCTION_TARGET",
+            "FUNCTION_SIGNATURE_TYPE",
+        }), ("X_GOOGLE_",)),
+        "image": ReservedEnv("Cloud Run jobs", frozenset({
+            "PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION", "CLOUD_RUN_JOB",
+            "CLOUD_RUN_EXECUTION", "CLOUD_RUN_TASK_INDEX", "CLOUD_RUN_TASK_ATTEMPT",
+            "CLOUD_RUN_TASK_COUNT",
+        }), ("X_GOOGLE_",)),
+    },
     builder="flowc.targets.gcp.build:GcpBuilder",
     pricing="flowc.targets.gcp.pricing:GcpPricing",
 )

@@ -14,7 +14,7 @@ from flowc.compiler.ir import Backend
 from flowc.compiler.schedules.dst import SKIP, TWICE, DstPolicy
 from flowc.compiler.schedules.read_unix import read_unix
 from flowc.targets.k8s import cron, limits
-from flowc.targets.registry import BackendKind, RuntimeLimits, Target
+from flowc.targets.registry import BackendKind, ReservedEnv, RuntimeLimits, Target
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,14 @@ TARGET = Target(
     dst=DstPolicy("the Kubernetes CronJob controller", gap=SKIP, overlap=TWICE),
     backends=(BackendKind("kubernetes", ("secret_suffix",)),),
     service_limits=limits.check_service,
+    reserved_env={
+        # flowc's pod sets these for python tasks (flowc.targets.k8s.manifests.pod_spec): a
+        # second entry with the same name would be a duplicate in the container's env list.
+        "python": ReservedEnv("flowc's Kubernetes pod", frozenset({
+            "PYTHONPATH", "PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "HOME",
+        })),
+        "image": ReservedEnv("flowc's Kubernetes pod"),
+    },
     builder="flowc.targets.k8s.build:K8sBuilder",
     pricing="flowc.targets.k8s.pricing:K8sPricing",
 )
