@@ -5,6 +5,9 @@ Each target's pricing provider (flowc/targets/<name>/pricing.py, declared as the
 in one month) to `Line`s priced from its `PriceBook`, with a `SCHEMA` of the price tables
 it reads. A line belongs to one of CATEGORIES and may draw on a free-tier
 `Pool` (the allowance a billing account gets each month, shared by every task).
+A provider that prices services too (flowc.cost.services) has `service(service, book,
+hours, count) -> (product, size, lines)`, `worst_replicas(service)` and
+`service_notes(app)`.
 
 Assumptions every target shares (docs/cost.md):
 - each attempt writes LOG_BYTES_PER_ATTEMPT of logs and reads each of its secrets once;
@@ -81,3 +84,12 @@ def billed_seconds(duration_s: float, increment_s: float, minimum_s: float = 0.0
 def logs_line(w: Workload, rate_per_gib: float, pool: str | None) -> Line:
     gib = w.attempts * LOG_BYTES_PER_ATTEMPT / GIB
     return Line("logs", "log_gib", gib, "GiB", rate_per_gib, pool)
+
+
+def replica_lines(count: int, size: sizing.Size, hours: float, vcpu_hour: float,
+                  gib_hour: float, prefix: str) -> list[Line]:
+    """An always-on service's compute: `count` replicas of `size` for `hours`."""
+    return [Line("compute", f"{prefix}_vcpu_hours", count * size.vcpu * hours, "vCPU-h",
+                 vcpu_hour),
+            Line("compute", f"{prefix}_gib_hours", count * size.gib * hours, "GiB-h",
+                 gib_hour)]

@@ -5,7 +5,7 @@ See flowc.cost.providers for the shared pieces (Line, Pool, Workload).
 
 from __future__ import annotations
 
-from flowc.compiler.ir import App, Task
+from flowc.compiler.ir import App, Service, Task
 from flowc.cost import sizing
 from flowc.cost.pricing import PriceBook
 from flowc.cost.providers import (
@@ -15,6 +15,7 @@ from flowc.cost.providers import (
     Workload,
     billed_seconds,
     logs_line,
+    replica_lines,
 )
 from flowc.targets.aws import TARGET as AWS
 
@@ -38,6 +39,37 @@ class AwsPricing:
 
     def region(self, app: App) -> str:
         return AWS.settings_of(app).region
+
+    # -- services (flowc.cost.services): always on, priced per hour -------------------------
+
+    def service(self, service: Service, book: PriceBook, hours: float, count: int
+                ) -> tuple[str, sizing.Size, list[Line]]:
+        """Image service: Fargate vCPU-hours and GB-hours per task, plus one ALB's hours
+        when it has a port (LCUs depend on traffic); python service: Lambda and the HTTP
+        API bill per request only, so nothing is fixed."""
+        if service.handler.kind == "python":
+            return ("AWS Lambda + API Gateway HTTP API (per request)",
+                    sizing.lambda_size(service.memory_mib), [])
+        size = sizing.fargate_size(service.memory_mib, service.cpu)
+        lines = replica_lines(count, size, hours, book.rate("fargate", "vcpu_hour"),
+                              book.rate("fargate", "gb_hour"), "fargate")
+        if not service.is_worker:
+            lines.append(Line("load_balancer", "alb_hours", hours, "ALB-h",
+                              book.rate("alb", "hour")))
+        return "ECS Fargate service" + ("" if service.is_worker else " + ALB"), size, lines
+
+    def worst_replicas(self, service: Service) -> int:
+        return service.scaling.max_replicas
+
+    def service_notes(self, app: App) -> list[str]:
+        notes = [f"service {s.name} on aws: Lambda and the HTTP API bill per request; with "
+                 "no traffic assumed, nothing is fixed"
+                 for s in app.services if s.runs_on("aws") and s.handler.kind == "python"]
+        if any(not s.is_worker and s.runs_on("aws") and s.handler.kind == "image"
+               for s in app.services):
+            notes.append("services on aws: load balancer LCU-hours depend on traffic and are "
+                         "not included")
+        return notes
 
     def product(self, task: Task) -> str:
         return "AWS Lambda" if task.handler.kind == "python" else "ECS Fargate"

@@ -5,7 +5,7 @@ See flowc.cost.providers for the shared pieces (Line, Pool, Workload).
 
 from __future__ import annotations
 
-from flowc.compiler.ir import App, Task
+from flowc.compiler.ir import App, Service, Task
 from flowc.cost import sizing
 from flowc.cost.pricing import PriceBook
 from flowc.cost.providers import (
@@ -17,8 +17,10 @@ from flowc.cost.providers import (
     Workload,
     billed_seconds,
     logs_line,
+    replica_lines,
 )
 from flowc.targets.gcp import TARGET as GCP
+from flowc.targets.gcp.limits import service_cpu
 
 
 class GcpPricing:
@@ -37,6 +39,33 @@ class GcpPricing:
         "secrets": ("version_month", "access_per_10k", "free_versions", "free_accesses"),
         "logs": ("ingestion_gib", "free_gib"),
     }
+
+    # -- services (flowc.cost.services): always on, priced per hour -------------------------
+
+    def service(self, service: Service, book: PriceBook, hours: float, count: int
+                ) -> tuple[str, sizing.Size, list[Line]]:
+        """Cloud Run instance-hours at the instance-based rates (`jobs` in the price file),
+        at the vCPU the GCP target gives the service; min instances are kept warm."""
+        size = sizing.Size(service_cpu(service.cpu), service.memory_mib)
+        if service.handler.kind == "python":
+            product = "Cloud Run functions (min instances warm)"
+        elif service.is_worker:
+            product = "Cloud Run worker pool"
+        else:
+            product = "Cloud Run service (min instances warm)"
+        seconds = 3600
+        return product, size, replica_lines(
+            count, size, hours, book.rate("jobs", "vcpu_second") * seconds,
+            book.rate("jobs", "gib_second") * seconds, "run")
+
+    def worst_replicas(self, service: Service) -> int:
+        """A worker pool does not scale: it stays at the lowest count."""
+        if service.is_worker:
+            return service.scaling.min_replicas
+        return service.scaling.max_replicas
+
+    def service_notes(self, app: App) -> list[str]:
+        return []
 
     def region(self, app: App) -> str:
         return GCP.settings_of(app).region

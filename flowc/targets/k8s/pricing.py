@@ -5,7 +5,7 @@ See flowc.cost.providers for the shared pieces (Line, Pool, Workload).
 
 from __future__ import annotations
 
-from flowc.compiler.ir import App, Task
+from flowc.compiler.ir import App, Service, Task
 from flowc.cost import sizing
 from flowc.cost.pricing import PriceBook
 from flowc.cost.providers import (
@@ -15,6 +15,7 @@ from flowc.cost.providers import (
     Workload,
     billed_seconds,
     logs_line,
+    replica_lines,
 )
 
 
@@ -28,6 +29,23 @@ class K8sPricing:
         "node": ("vcpu_hour", "gib_hour", "billing_increment_s"),
         "logs": ("ingestion_gib",),
     }
+
+    # -- services (flowc.cost.services): always on, priced per hour -------------------------
+
+    def service(self, service: Service, book: PriceBook, hours: float, count: int
+                ) -> tuple[str, sizing.Size, list[Line]]:
+        """The node share the pods' requests reserve (as for tasks); the ingress
+        controller's load balancer is the cluster's, not charged to a service."""
+        size = sizing.Size(service.cpu, service.memory_mib)
+        return "Kubernetes Deployment (node share)", size, replica_lines(
+            count, size, hours, book.rate("node", "vcpu_hour"), book.rate("node", "gib_hour"),
+            "node")
+
+    def worst_replicas(self, service: Service) -> int:
+        return service.scaling.max_replicas
+
+    def service_notes(self, app: App) -> list[str]:
+        return []
 
     def region(self, app: App) -> str | None:
         return None
