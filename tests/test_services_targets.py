@@ -10,7 +10,7 @@ import yaml
 from provider_schema import provider_schema
 from target_apps import GOLDEN, ROOT, check_golden, compile_target, resources
 
-from flowc.compiler.pipeline import load
+from flowc.compiler.pipeline import load, load_text
 
 PLATFORM = ROOT / "examples" / "platform.flow"
 
@@ -202,6 +202,36 @@ def test_aws_ecs_services_behind_load_balancers(aws):
         "ECSServiceAverageCPUUtilization")
     ingress = resources(doc, "aws_vpc_security_group_ingress_rule")["svc_api_from_lb"]
     assert ingress["referenced_security_group_id"] == "${aws_security_group.svc_api_lb_sg.id}"
+
+
+def test_aws_services_without_subnets_run_in_the_default_vpc(tmp_path):
+    """No `aws { subnets }`: the default VPC's subnets and a public IP, W403 per image
+    service; the output stays valid for the real provider and checkov-clean (prod without
+    its subnets: the certificate keeps the plain-HTTP checks, W230's case, out)."""
+    from aws_support import checkov, terraform_validate
+
+    text = PLATFORM.read_text()
+    line = next(ln for ln in text.splitlines(keepends=True) if "subnets" in ln)
+    result = load_text(text.replace(line, ""), str(PLATFORM), "prod")
+    assert result.ok, [d.message for d in result.diagnostics]
+    diagnostics, doc = compile_target(result.app, "aws", tmp_path / "out")
+    warned = sorted(d.message.split("`")[1] for d in diagnostics if d.code == "W403")
+    assert warned == sorted(s.name for s in result.app.services_for("aws")
+                            if s.handler.kind == "image")
+    subnets = "${data.aws_subnets.default_subnets.ids}"
+    for name, ecs in resources(doc, "aws_ecs_service").items():
+        network = ecs["network_configuration"][0]
+        assert (network["subnets"], network["assign_public_ip"]) == (subnets, True), name
+    assert {lb["subnets"] for lb in resources(doc, "aws_lb").values()} == {subnets}
+    assert set(doc["data"]["aws_vpc"]) == {"default_vpc"}  # no subnet to look the VPC up by
+    assert doc["data"]["aws_vpc"]["default_vpc"]["default"] is True
+    groups = resources(doc, "aws_lb_target_group").values()
+    assert {g["vpc_id"] for g in groups} == {"${data.aws_vpc.default_vpc.id}"}
+    report = terraform_validate(tmp_path / "out" / "aws", tmp_path)
+    assert report["valid"] and report["warning_count"] == 0, report["diagnostics"]
+    failed = [(c["check_id"], c["resource"])
+              for c in checkov(tmp_path / "out" / "aws")["results"]["failed_checks"]]
+    assert failed == [], failed
 
 
 def test_aws_alarms_and_logs(aws):

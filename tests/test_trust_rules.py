@@ -136,10 +136,15 @@ def test_minimal_tasks_compile_on_every_target_with_the_defaults(tmp_path_factor
         assert check.output.count("warning[W403]") == 1
 
 
-def test_image_services_without_subnets_stay_E401():
-    """Services need the subnets (an ALB needs two zones): no default VPC fallback."""
-    from tests.conftest import EXAMPLES
-
-    result = CliRunner().invoke(cli, ["check", str(EXAMPLES / "platform.flow")])
+def test_a_load_balanced_service_on_one_subnet_is_E401(tmp_path):
+    """No subnets means the default VPC (W403); one subnet cannot hold an ALB (two zones)."""
+    flow = tmp_path / "s.flow"
+    flow.write_text('service api {\n  image = "ghcr.io/acme/api:1"\n  port = 8000\n}\n'
+                    'environment prod {\n  aws {\n    subnets = ["subnet-0abc"]\n  }\n}\n')
+    result = CliRunner().invoke(cli, ["check", str(flow), "--env", "prod"])
     code = "E401"
-    assert result.exit_code == 1 and f"error[{code}]" in result.output
+    assert result.exit_code == 1 and f"error[{code}]" in result.output, result.output
+    assert f"{flow}:1:" in result.output and "help:" in result.output
+    worker = flow.read_text().replace("  port = 8000\n", "")
+    flow.write_text(worker)  # a worker needs no load balancer: one subnet is enough
+    assert CliRunner().invoke(cli, ["check", str(flow), "--env", "prod"]).exit_code == 0

@@ -81,22 +81,30 @@ class AwsBuilder(Builder):
 
 
 def service_network_diagnostics(app: App) -> list[Diagnostic]:
-    """E401 for image services without the subnets ECS (and, with a port, an ALB) needs."""
+    """W403 for image services in the default VPC (no subnets), E401 for too few subnets."""
     out = []
     where = f"environment `{app.environment}`" if app.environment else "the spec"
+    subnets = AWS.settings_of(app).subnets
     for service in app.services_for("aws"):
         if not isinstance(service.handler, ImageHandler):
             continue
-        need = 1 if service.is_worker else 2  # an ALB spans at least two zones
-        if len(AWS.settings_of(app).subnets) < need:
-            what = "ECS Fargate" if service.is_worker else "ECS Fargate behind a load balancer"
+        what = "ECS Fargate" if service.is_worker else "ECS Fargate behind a load balancer"
+        if not subnets:
             out.append(Diagnostic(
-                "E401", f"image service `{service.name}` runs on {what} on aws, but {where} "
-                f"sets {len(AWS.settings_of(app).subnets)} subnet(s); it needs {need}",
+                "W403", f"image service `{service.name}` runs on {what} in the default VPC's "
+                f"subnets with a public IP (to pull its image): {where} sets no subnets",
                 service.span,
                 "add `aws { subnets = [\"subnet-a\", \"subnet-b\"] }` (two zones) to the "
-                "environment, or leave AWS out with `targets = [gcp, k8s]`"))
-        elif not service.is_worker and AWS.settings_of(app).certificate_arn is None:
+                "environment for private subnets (with a NAT gateway or VPC endpoints for the "
+                "image pull)", target="aws"))
+        elif not service.is_worker and len(subnets) < 2:  # an ALB spans at least two zones
+            out.append(Diagnostic(
+                "E401", f"image service `{service.name}` runs on {what} on aws, but {where} "
+                f"sets {len(subnets)} subnet; a load balancer needs 2 (two zones)",
+                service.span,
+                "add a second subnet in another zone: `aws { subnets = [\"subnet-a\", "
+                "\"subnet-b\"] }`, or remove `subnets` to use the default VPC"))
+        if not service.is_worker and AWS.settings_of(app).certificate_arn is None:
             out.append(Diagnostic(
                 "W230", f"service `{service.name}` on aws: {where} gives no certificate, so "
                 "its load balancer serves plain HTTP", service.span,

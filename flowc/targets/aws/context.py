@@ -31,8 +31,10 @@ class AwsContext:
     # caches, each filled by the one module that builds them:
     layers: dict[str, Resource | None] = field(default_factory=dict)  # release.py (None: failed)
     bucket: Resource | None = None  # release.py: the code bucket, once a package needs it
-    vpc_id: str | None = None  # services.py: the VPC of the first subnet, for image services
-    vpc: Resource | None = None  # services.py: that VPC (its CIDR block)
+    # services.py, for image services: the first subnet's VPC, or the default VPC (W403)
+    vpc_id: str | None = None
+    vpc: Resource | None = None  # that VPC (its CIDR block)
+    service_subnets: list[str] | str = field(default_factory=list)  # the list or an expression
 
     @property
     def names(self) -> Namer:
@@ -45,13 +47,18 @@ class AwsContext:
     def tags(self, task: Task | None = None) -> dict[str, str]:
         return standard_tags(self.app, task)
 
+    def default_vpc(self) -> Resource:
+        """The account's default VPC, for image tasks and services when the spec names no
+        subnets (W403): looked up once per stack."""
+        if "aws_vpc" not in self.stack.data_sources:
+            self.stack.data("aws_vpc", "default_vpc", {"default": True})
+        return Resource("aws_vpc", "default_vpc", data=True)
+
     def default_subnets(self) -> str:
-        """The account's default-VPC subnets (one per zone), for image tasks when the spec
-        names none: a Terraform expression, looked up once per stack."""
+        """The default VPC's default subnets (one per zone): a Terraform expression."""
         if "aws_subnets" not in self.stack.data_sources:
-            vpc = self.stack.data("aws_vpc", "default_vpc", {"default": True})
             self.stack.data("aws_subnets", "default_subnets", {"filter": [
-                {"name": "vpc-id", "values": [vpc.ref("id")]},
+                {"name": "vpc-id", "values": [self.default_vpc().ref("id")]},
                 {"name": "default-for-az", "values": ["true"]},
             ]})
         return "${data.aws_subnets.default_subnets.ids}"

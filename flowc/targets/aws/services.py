@@ -73,10 +73,16 @@ def service_tags(ctx: AwsContext, service: Service) -> dict[str, str]:
 
 def add_services(ctx: AwsContext, services: tuple[Service, ...]) -> None:
     if any(isinstance(s.handler, ImageHandler) for s in services):
-        subnet = ctx.stack.data("aws_subnet", "service_subnet",
-                                {"id": AWS.settings_of(ctx.app).subnets[0]})
-        ctx.vpc_id = subnet.ref("vpc_id")
-        ctx.vpc = ctx.stack.data("aws_vpc", "service_vpc", {"id": ctx.vpc_id})
+        given = AWS.settings_of(ctx.app).subnets
+        if given:
+            subnet = ctx.stack.data("aws_subnet", "service_subnet", {"id": given[0]})
+            ctx.vpc_id = subnet.ref("vpc_id")
+            ctx.vpc = ctx.stack.data("aws_vpc", "service_vpc", {"id": ctx.vpc_id})
+            ctx.service_subnets = list(given)
+        else:  # W403: the default VPC's subnets, a public IP to pull the image
+            ctx.vpc = ctx.default_vpc()
+            ctx.vpc_id = ctx.vpc.ref("id")
+            ctx.service_subnets = ctx.default_subnets()
     for service in services:
         if isinstance(service.handler, PythonHandler):
             add_lambda_service(ctx, service, service.handler)
@@ -234,7 +240,7 @@ def add_load_balancer(ctx: AwsContext, service: Service,
         "internal": not service.public,
         "load_balancer_type": "application",
         "security_groups": [lb_sg.ref("id")],
-        "subnets": list(AWS.settings_of(ctx.app).subnets),
+        "subnets": ctx.service_subnets,
         "drop_invalid_header_fields": True,
         "enable_deletion_protection": False,
         "tags": service_tags(ctx, service),
@@ -269,9 +275,10 @@ def add_one_ecs_service(ctx: AwsContext, service: Service, colour: str, definiti
                         listener: Resource | None) -> Resource:
     suffix = f"_{colour}" if colour else ""
     network: dict[str, Any] = {
-        "subnets": list(AWS.settings_of(ctx.app).subnets),
+        "subnets": ctx.service_subnets,
         "security_groups": [task_sg.ref("id"), *AWS.settings_of(ctx.app).security_groups],
-        "assign_public_ip": False,
+        # only in the default VPC (W403): its subnets reach the registry this way
+        "assign_public_ip": not AWS.settings_of(ctx.app).subnets,
     }
     body: dict[str, Any] = {
         "name": ctx.names.name(service.name, colour, kind="ecs_service"),
