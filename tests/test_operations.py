@@ -19,7 +19,8 @@ from target_apps import compile_target, resources
 from flowc.compiler import ir
 from flowc.compiler.pipeline import load, load_text
 from flowc.emulator.executor import jitter_delay, retry_delay
-from flowc.targets import operations as ops
+from flowc.targets.aws import operations as aws_ops
+from flowc.targets.k8s import operations as k8s_ops
 from flowc.targets.rules import target_rules
 from tests.emulator_support import RecordingView, every, make_app, make_task, unique, write_jobs
 from tests.test_emulator_session import cloud, make_session  # noqa: F401 - the fixture
@@ -164,12 +165,12 @@ def test_compiled_for_every_target_and_valid(spec, tmp_path):
     assert by_task["nightly"]["concurrencyPolicy"] == "Allow"
     assert by_task["nightly"]["startingDeadlineSeconds"] == 3600  # catch_up
     assert by_task["box"]["concurrencyPolicy"] == "Forbid"  # skip, the default
-    assert by_task["box"]["startingDeadlineSeconds"] == ops.K8S_CATCH_UP_FLOOR_S
+    assert by_task["box"]["startingDeadlineSeconds"] == k8s_ops.K8S_CATCH_UP_FLOOR_S
     pod = by_task["nightly"]["jobTemplate"]["spec"]["template"]["spec"]
     assert pod["containers"][0]["image"] == "python:3.11-slim"
     bound = by_task["nightly"]["jobTemplate"]["spec"]["activeDeadlineSeconds"]
-    assert bound == ops.k8s_job_deadline(nightly, bound)  # 3 timeouts + back-off < 2h + 5m
-    assert ops.k8s_job_deadline(dataclasses.replace(nightly, max_age_s=600), bound) == 900
+    assert bound == k8s_ops.k8s_job_deadline(nightly, bound)  # 3 timeouts + back-off < 2h + 5m
+    assert k8s_ops.k8s_job_deadline(dataclasses.replace(nightly, max_age_s=600), bound) == 900
     for m in manifests:
         kubernetes_validate.validate(m, "1.30.0", strict=True)
     assert provider_schema("kubernetes").check_document(k8s) == []
@@ -186,7 +187,7 @@ def test_what_a_target_cannot_do_is_said_by_check_and_compile(tmp_path):
     found = {t: sorted({d.code for d in ds}) for t, ds in target_rules(app).items() if ds}
     assert found == {"aws": ["E470", "E471", "W471", "W474"], "gcp": ["E470", "W472", "W473"],
                      "k8s": ["W472", "W473", "W474"]}
-    assert ops.reserved_concurrency(dataclasses.replace(app.tasks[0], overlap="skip")) == 1
+    assert aws_ops.reserved_concurrency(dataclasses.replace(app.tasks[0], overlap="skip")) == 1
 
 
 # -- the emulator ------------------------------------------------------------------------

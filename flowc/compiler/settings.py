@@ -288,7 +288,7 @@ DESCRIPTION = Setting("description", lambda c, n: c.read.string("description", n
 LAYERS = Setting("layers", _layers, (), shared=False, deploys=True, to_ir=tuple)
 INCLUDE = Setting("include", _include, (), shared=False, deploys=True, to_ir=tuple)
 
-# Operations (SPEC §6): readers in check_operations.py, targets in targets/operations.py.
+# Operations (SPEC §6): readers in check_operations.py, targets in targets/<name>/operations.py.
 OVERLAP = Setting("overlap", ops.read_overlap, "skip")
 CATCH_UP = Setting("catch_up", ops.read_catch_up, 0, field="catch_up_s")
 ENABLED = Setting("enabled", ops.read_enabled, True)

@@ -43,7 +43,7 @@ from flowc.emulator.runners import (
 )
 from flowc.targets.k8s import TARGET as K8S
 from flowc.targets.k8s.manifests import CODE_DIR, UID
-from flowc.targets.operations import k8s_python_image
+from flowc.targets.k8s.operations import k8s_python_image
 
 STOP_GRACE_S = 2  # seconds between SIGTERM and SIGKILL when a container is stopped
 TMPFS = {"/tmp": "rw,nosuid,nodev,size=256m,mode=1777"}

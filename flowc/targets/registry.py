@@ -26,6 +26,7 @@ from flowc.compiler.schedules.model import Schedule
 from flowc.compiler.schedules.spec import Rule
 
 if TYPE_CHECKING:
+    from flowc.diagnostics import Diagnostic
     from flowc.targets.service_fit import ServiceFit
 
 
@@ -85,6 +86,8 @@ class Target:
     read_cron: Callable[[str], tuple[Rule, ...]] | None = None
     # reports what it cannot honour of a service (E230/W230, flowc.targets.service_fit)
     service_limits: Callable[[ServiceFit], None] | None = None
+    # what it cannot do of its tasks' operations settings (flowc/targets/operations.py)
+    operations: Callable[[Any], list[Diagnostic]] | None = None
     # task kind ("python", "image") -> env var names its runtime reserves
     reserved_env: Mapping[str, ReservedEnv] = dataclasses.field(default_factory=dict)
 

@@ -17,7 +17,6 @@ from pathlib import Path
 
 from flowc.compiler.ir import App, PythonHandler, unit_kind
 from flowc.diagnostics import Diagnostic
-from flowc.targets import operations
 from flowc.targets.env_rules import env_diagnostics, flowc_env_diagnostics
 from flowc.targets.packaging import CodeSelection, PackagingError, select_code_files
 from flowc.targets.task_code import included
@@ -69,6 +68,8 @@ def target_rules(app: App, targets: Sequence[str] | None = None,
     out: dict[str, list[Diagnostic]] = {"": code_diagnostics(app, exclude)
                                         + flowc_env_diagnostics(app, names) if names else []}
     for name in names:
-        out[name] = (env_diagnostics(app, name) + operations.diagnostics(app, name)
-                     + list(registry.get(name).load_builder().check(app)))
+        target = registry.get(name)
+        out[name] = (env_diagnostics(app, name)
+                     + (target.operations(app) if target.operations else [])
+                     + list(target.load_builder().check(app)))
     return out

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from flowc.compiler.ir import Backend
 from flowc.compiler.schedules.dst import ONCE, SKIP, DstPolicy
 from flowc.compiler.schedules.read_aws import read_aws
-from flowc.targets.aws import cron, limits
+from flowc.targets.aws import cron, limits, operations
 from flowc.targets.registry import BackendKind, ReservedEnv, RuntimeLimits, Target
 
 
@@ -46,6 +46,7 @@ TARGET = Target(
     dst=DstPolicy("EventBridge Scheduler", gap=SKIP, overlap=ONCE),
     backends=(BackendKind("s3", ("bucket", "key"), environment_level=True),),
     service_limits=limits.check_service,
+    operations=operations.diagnostics,
     reserved_env={
         "python": ReservedEnv("AWS Lambda", frozenset({
             "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION",

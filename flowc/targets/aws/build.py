@@ -17,9 +17,9 @@ from typing import Any
 
 from flowc.compiler.ir import App, ImageHandler, PythonHandler, Task
 from flowc.diagnostics import Diagnostic
-from flowc.targets import operations as ops
 from flowc.targets.aws import TARGET as AWS
 from flowc.targets.aws import iam
+from flowc.targets.aws import operations as ops
 from flowc.targets.aws.alerts import add_alerts, measurable
 from flowc.targets.aws.context import AwsContext
 from flowc.targets.aws.ecs import add_ecs_task

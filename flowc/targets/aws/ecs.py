@@ -13,12 +13,12 @@ from typing import Any
 
 from flowc.compiler.ir import ImageHandler, SecretRef, Service, Task
 from flowc.diagnostics import Diagnostic
-from flowc.targets import operations as ops
 from flowc.targets.aws import TARGET as AWS
 from flowc.targets.aws import iam
 from flowc.targets.aws.context import AwsContext
 from flowc.targets.aws.limits import FARGATE_SIZES
 from flowc.targets.base import Resource, escape_literal
+from flowc.targets.operations import input_env
 
 
 def fargate_size(cpu: float | None, memory_mib: int) -> tuple[int, int]:
@@ -97,7 +97,7 @@ def add_ecs_task(ctx: AwsContext, task: Task, dlq: Resource | None) -> list[dict
             "set `cpu` and `memory` to a Fargate combination to silence this",
         ))
     container = ecs_container(ctx, task, handler, logs,
-                                   {"FLOWC_TASK": task.name, **ops.input_env(task)}, "task")
+                                   {"FLOWC_TASK": task.name, **input_env(task)}, "task")
     if handler.command:
         container["command"] = [escape_literal(c) for c in handler.command]
     definition = s.resource("aws_ecs_task_definition", f"{task.name}_ecs_task", {

@@ -14,14 +14,15 @@ from __future__ import annotations
 from importlib import resources
 from typing import Any
 
-from flowc.compiler.ir import SecretRef, Service, Task
-from flowc.targets import operations as ops
+from flowc.compiler.ir import DEFAULT_PYTHON, SecretRef, Service, Task
 from flowc.targets.aws import iam
+from flowc.targets.aws import operations as ops
 from flowc.targets.aws.context import AwsContext
 from flowc.targets.aws.release import RELEASE_TAG, add_alias, layer_arns, package_args
 from flowc.targets.base import Resource, escape_literal
+from flowc.targets.operations import input_env
 
-LAMBDA_RUNTIME = ops.lambda_runtime_of(ops.DEFAULT_PYTHON)  # services; tasks: their own
+LAMBDA_RUNTIME = ops.lambda_runtime_of(DEFAULT_PYTHON)  # services; tasks: their own
 
 LAMBDA_HANDLER_FILE = "flowc_handler.py"
 SECRET_ENV_PREFIX = "FLOWC_SECRET_"
@@ -69,7 +70,7 @@ def add_function(ctx: AwsContext, task: Task, dlq: Resource | None) -> tuple[str
     variables = lambda_variables(ctx, task, {
         "FLOWC_ENTRYPOINT": task.handler.entrypoint,
         "FLOWC_TASK": task.name,
-        **ops.input_env(task),
+        **input_env(task),
     })
     body: dict[str, Any] = {
         "function_name": fn_name,

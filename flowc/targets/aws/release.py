@@ -19,8 +19,8 @@ from __future__ import annotations
 from typing import Any
 
 from flowc.compiler.ir import Task
-from flowc.targets import operations as ops
 from flowc.targets.aws import iam
+from flowc.targets.aws import operations as ops
 from flowc.targets.aws.alerts import measurable
 from flowc.targets.aws.context import AwsContext
 from flowc.targets.base import ASSET_DIR, Resource, TaskRelease

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from flowc.compiler.ir import Backend
 from flowc.compiler.schedules.dst import UNKNOWN, DstPolicy
 from flowc.compiler.schedules.read_unix import read_unix
-from flowc.targets.gcp import cron, limits
+from flowc.targets.gcp import cron, limits, operations
 from flowc.targets.registry import BackendKind, ReservedEnv, RuntimeLimits, Target
 
 
@@ -48,6 +48,7 @@ TARGET = Target(
     dst=DstPolicy("Cloud Scheduler", gap=UNKNOWN, overlap=UNKNOWN),
     backends=(BackendKind("gcs", ("bucket",), environment_level=True),),
     service_limits=limits.check_service,
+    operations=operations.diagnostics,
     reserved_env={
         "python": ReservedEnv("Cloud Functions (2nd gen)", frozenset({
             "PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION", "FUNCTION_TARGET",

@@ -17,21 +17,30 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from flowc.compiler.ir import App, ImageHandler, PythonHandler, SecretRef, Service, Task
+from flowc.compiler.ir import (
+    DEFAULT_PYTHON,
+    App,
+    ImageHandler,
+    PythonHandler,
+    SecretRef,
+    Service,
+    Task,
+)
 from flowc.diagnostics import Diagnostic
-from flowc.targets import operations as ops
 from flowc.targets.base import Builder, Resource, Stack, escape_literal, standard_tags
 from flowc.targets.gcp import TARGET as GCP
 from flowc.targets.gcp import monitoring as gcp_monitoring
+from flowc.targets.gcp import operations as ops
 from flowc.targets.gcp.services import build_services
 from flowc.targets.naming import DNS, schedule_keys
+from flowc.targets.operations import input_env
 from flowc.targets.packaging import PackagingError, make_asset
 from flowc.targets.sources import task_sources
 from flowc.targets.units import cpu_quantity, memory_quantity
 
 PROVIDER_SOURCE = "hashicorp/google"
 PROVIDER_VERSION = "~> 6.50.0"  # the schema tests/provider_schema.py checks against: 6.50.0
-PYTHON_RUNTIME = "python" + ops.DEFAULT_PYTHON.replace(".", "")  # services' functions
+PYTHON_RUNTIME = "python" + DEFAULT_PYTHON.replace(".", "")  # services' functions
 ENTRY_FILE = "flowc_entry.py"
 ENTRY_POINT = "flowc_entry"
 SCHEDULER_HTTP_DEADLINE_S = 1800  # Cloud Scheduler waits at most 30 min for an HTTP target
@@ -201,7 +210,7 @@ class Gcp:
             "service_account_email": runtime_sa.ref("email"),
             "environment_variables": {
                 "FLOWC_TASK": task.name, "FLOWC_HANDLER": handler.entrypoint,
-                **ops.input_env(task), **self.plain_env(task),
+                **input_env(task), **self.plain_env(task),
             },
         }
         if task.cpu is not None:
@@ -319,7 +328,7 @@ class Gcp:
         if task.cpu is not None:
             limits["cpu"] = cpu_quantity(task.cpu)
         env: list[dict[str, Any]] = [{"name": "FLOWC_TASK", "value": task.name}] + [
-            {"name": k, "value": v} for k, v in ops.input_env(task).items()]
+            {"name": k, "value": v} for k, v in input_env(task).items()]
         for var in task.env:
             if isinstance(var.value, SecretRef):
                 env.append({"name": var.name, "value_source": {"secret_key_ref": {

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from flowc.compiler.ir import Backend
 from flowc.compiler.schedules.dst import SKIP, TWICE, DstPolicy
 from flowc.compiler.schedules.read_unix import read_unix
-from flowc.targets.k8s import cron, limits
+from flowc.targets.k8s import cron, limits, operations
 from flowc.targets.registry import BackendKind, ReservedEnv, RuntimeLimits, Target
 
 
@@ -40,6 +40,7 @@ TARGET = Target(
     dst=DstPolicy("the Kubernetes CronJob controller", gap=SKIP, overlap=TWICE),
     backends=(BackendKind("kubernetes", ("secret_suffix",)),),
     service_limits=limits.check_service,
+    operations=operations.diagnostics,
     reserved_env={
         # flowc's pod sets these for python tasks (flowc.targets.k8s.manifests.pod_spec): a
         # second entry with the same name would be a duplicate in the container's env list.

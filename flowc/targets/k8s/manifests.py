@@ -29,10 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from flowc.compiler.ir import Alert, App, ImageHandler, PythonHandler, SecretRef, Service, Task
-from flowc.targets import operations as ops
 from flowc.targets.base import standard_tags
 from flowc.targets.k8s import TARGET as K8S
+from flowc.targets.k8s import operations as ops
 from flowc.targets.naming import CRONJOB_LIMIT, DNS, DNS_LABEL_LIMIT, Namer, schedule_keys
+from flowc.targets.operations import input_env
 from flowc.targets.sources import task_sources
 from flowc.targets.units import cpu_quantity, memory_quantity
 
@@ -261,7 +262,7 @@ class Describer:
 
     def pod_spec(self, task: Task, sa_name: str, deps: list[str]) -> dict[str, Any]:
         env: list[dict[str, Any]] = [{"name": "FLOWC_TASK", "value": task.name}] + [
-            {"name": k, "value": v} for k, v in ops.input_env(task).items()]
+            {"name": k, "value": v} for k, v in input_env(task).items()]
         volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {}}]
         init: list[dict[str, Any]] = []
         handler = task.handler

@@ -22,9 +22,9 @@ from typing import Any
 
 from flowc.compiler.ir import App, ImageHandler, PythonHandler, Service, Task
 from flowc.emulator.services.instance import SERVE
-from flowc.targets import operations as ops
 from flowc.targets.base import standard_tags
 from flowc.targets.k8s import TARGET as K8S
+from flowc.targets.k8s import operations as ops
 from flowc.targets.k8s.manifests import (
     CODE_DIR,
     Describer,
