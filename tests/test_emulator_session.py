@@ -113,6 +113,7 @@ def test_secret_without_a_value_warns_W501_and_the_run_fails_to_start_E503(tmp_p
     session, view = make_session(tmp_path, app, cloud)
     assert session.open() == 0
     assert shown("W501") in view.text() and "FLOWC_SECRET_NOWHERE" in view.text()
+    assert "; tasks that read it will fail" in view.text()  # no service reads it
     try:
         outcome = session.run_once("reader")
     finally:
@@ -299,3 +300,13 @@ def test_hot_reload_of_spec_and_code_and_a_broken_edit_keeps_the_last_good_spec(
     assert all((b - a).total_seconds() == 120 for a, b in zip(after, after[1:], strict=False))
     assert not any(("tick", "stdout", "ok v3") == line for line in c.lines)
 
+
+
+def test_W501_names_services_when_only_services_read_the_secret(tmp_path):
+    from flowc.compiler.pipeline import load_text
+    from flowc.emulator.session import _readers
+
+    text = ('secret db\nservice web {\n  image = "ghcr.io/acme/web:1"\n'
+            '  env { DB = secret.db }\n}\n')
+    app = load_text(text, str(tmp_path / "s.flow")).app
+    assert _readers(app, "db") == "services"

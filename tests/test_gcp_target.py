@@ -333,6 +333,23 @@ def test_reserved_env_var_is_an_error_E450(tmp_path):
     assert doc == {}
 
 
+def test_image_services_follow_cloud_run_services_reserved_names(tmp_path):
+    """A Cloud Run service reserves PORT and K_*, not the jobs' CLOUD_RUN_* names."""
+    from flowc.compiler.pipeline import load_text
+    from flowc.targets.env_rules import env_diagnostics
+
+    def reserved(name: str) -> list[str]:
+        text = (f'service web {{\n  image = "ghcr.io/acme/web:1"\n  targets = [gcp]\n'
+                f'  env {{ {name} = "x" }}\n}}\n')
+        result = load_text(text, str(tmp_path / "s.flow"))
+        assert result.app is not None, result.diagnostics
+        return [d.message for d in env_diagnostics(result.app, "gcp") if d.code == "E450"]
+
+    assert reserved("CLOUD_RUN_JOB") == []  # a job's variable: free for a service
+    (message,) = reserved("K_REVISION")
+    assert "Cloud Run services" in message and "service `web`" in message
+
+
 def test_dead_letters_alert_without_dead_letter_is_an_error_E454(tmp_path):
     diagnostics, _ = _diagnostics(tmp_path, on_failure=None, alerts=(
         Alert("dead_letters", ">", 0, ("ops@acme.example",)),))

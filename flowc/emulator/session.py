@@ -244,7 +244,8 @@ class Session:
         missing = [
             Diagnostic(
                 "W501",
-                f"secret `{s.name}` has no local value; tasks that read it will fail to start",
+                f"secret `{s.name}` has no local value; {_readers(app, s.name)} that read it "
+                "will fail to start",
                 s.span,
                 help=f"set {env_var_for(s.name)} or add `{s.name} = ...` to {SECRETS_FILE} "
                 "next to the .flow file (keep that file out of git)",
@@ -653,3 +654,10 @@ def _only(app: App, names: tuple[str, ...]) -> tuple[App, Diagnostic | None]:
 def _relative(path: str, base: Path) -> str:
     p = Path(path).resolve()
     return str(p.relative_to(base)) if p.is_relative_to(base) else str(p)
+
+
+def _readers(app: App, secret: str) -> str:
+    """Who W501 warns about: "tasks", "services" or "tasks and services" that use `secret`."""
+    kinds = [kind for kind, units in (("tasks", app.tasks), ("services", app.services))
+             if any(secret in unit.secrets for unit in units)]
+    return " and ".join(kinds) or "tasks and services"

@@ -8,7 +8,8 @@ Rules (each diagnostic names the target):
   FLOWC_ENTRYPOINT/FLOWC_HANDLER/FLOWC_TASK, and Lambda passes secrets as FLOWC_SECRET_<NAME>,
   so a task setting one could replace a secret's ARN or flowc's entry point);
 - E450: names the runtime sets itself (AWS Lambda's reserved variables, ECS's agent
-  variables, Cloud Run / Cloud Functions', and the ones flowc's Kubernetes pod sets);
+  variables, Cloud Run jobs' / services' / Cloud Functions', and the ones flowc's
+  Kubernetes pod sets; a target may list a service's runtime apart, "image service");
 - E452: values a runtime cannot hold: a NUL byte anywhere, Lambda's 4 KB total.
 Sources (checked 2026-11): AWS Lambda "Defined runtime environment variables" and
 "Lambda quotas" (4 KB for all variables); Cloud Run "reserved environment variables";
@@ -40,7 +41,9 @@ def _kind(task: Task | Service) -> str:
 def reserved_by(target: str, task: Task | Service, name: str) -> str | None:
     """The runtime that reserves env var `name` for `task` (or service) on `target`, or
     None. A service with a port also gets PORT from flowc itself, on every target."""
-    reserved = registry.get(target).reserved_env.get(_kind(task))
+    by_kind = registry.get(target).reserved_env
+    reserved = (isinstance(task, Service) and by_kind.get(f"{_kind(task)} service")
+                or by_kind.get(_kind(task)))
     if reserved is not None and (name in reserved.names or name.startswith(reserved.prefixes)):
         return reserved.runtime
     if name == "PORT" and isinstance(task, Service) and task.port is not None:

@@ -88,7 +88,8 @@ class Target:
     service_limits: Callable[[ServiceFit], None] | None = None
     # what it cannot do of its tasks' operations settings (flowc/targets/operations.py)
     operations: Callable[[Any], list[Diagnostic]] | None = None
-    # task kind ("python", "image") -> env var names its runtime reserves
+    # unit kind ("python", "image"; "image service" etc. where a service's runtime differs
+    # from a task's) -> env var names that runtime reserves
     reserved_env: Mapping[str, ReservedEnv] = dataclasses.field(default_factory=dict)
 
     @property

@@ -59,6 +59,9 @@ TARGET = Target(
             "CLOUD_RUN_EXECUTION", "CLOUD_RUN_TASK_INDEX", "CLOUD_RUN_TASK_ATTEMPT",
             "CLOUD_RUN_TASK_COUNT",
         }), ("X_GOOGLE_",)),
+        "image service": ReservedEnv("Cloud Run services", frozenset({
+            "PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION",
+        }), ("X_GOOGLE_",)),
     },
     builder="flowc.targets.gcp.build:GcpBuilder",
     pricing="flowc.targets.gcp.pricing:GcpPricing",
