@@ -51,6 +51,7 @@ TOY = registry.Target(
     cron=lambda schedule: unix.translate(schedule, Dialect("toy", "the toy's cron")),
     dst=DstPolicy("the toy scheduler", gap=SKIP, overlap=ONCE),
     builder=f"{__name__}:ToyBuilder",
+    reserved_env={"python": registry.ReservedEnv("Toy runner", frozenset({"TOY_SLOT"}))},
 )
 
 SPEC = """\
@@ -111,6 +112,14 @@ def test_a_toy_targets_settings_block_is_checked(toy, tmp_path):
     path.write_text(path.read_text().replace("datacenter", "datacentre"))
     r = CliRunner().invoke(cli, ["check", str(path)])
     assert r.exit_code == 1 and "unknown setting `datacentre` in `toy`" in r.output
+
+
+def test_a_toy_targets_reserved_env_names_are_checked(toy, tmp_path):
+    path = _spec(tmp_path)
+    path.write_text(path.read_text().replace('  targets = [toy]\n',
+                                             '  targets = [toy]\n  env { TOY_SLOT = "1" }\n'))
+    r = CliRunner().invoke(cli, ["check", str(path)])
+    assert r.exit_code == 1 and "error[E450]" in r.output and "Toy runner" in r.output
 
 
 def test_without_registration_the_toy_is_unknown(tmp_path):
