@@ -1,13 +1,16 @@
 """Readers of a task's operations settings (SPEC §6): overlap, catch_up, enabled, jitter,
 input, from/until (per task, or per entry of a schedule list), retry_backoff, max_age and
 python_version. Each reader takes the checking context (anything with `.read`, a
-`values.Reader`) and the setting's node, and returns the IR value or None after reporting.
-What each target makes of them is flowc/targets/operations.py.
+`values.Reader`) and the setting's node, and returns the IR value or None after reporting;
+the settings table (flowc/compiler/settings.py) names them, with their bounds, and the
+key they are read for comes from the node. What each target makes of them is
+flowc/targets/<name>/operations.py.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -19,21 +22,31 @@ PYTHON_VERSIONS = ("3.10", "3.11", "3.12", "3.13")  # on Lambda, Cloud Functions
 MAX_JITTER_S = 86400  # EventBridge's widest flexible window (1440 minutes)
 MAX_CATCH_UP_S = 7 * 86400
 MAX_BACKOFF_S = 3600
+MAX_AGE_S = 7 * 86400
 
 
-def _duration(ctx: Any, key: str, node: s.Assign, low: int, high: int, example: str,
-              zero: bool = False) -> int | None:
-    value = node.value
-    if zero and isinstance(value, s.Int) and value.value == 0:
-        return 0
-    seconds = ctx.read.duration_s(key, value)
-    if seconds is None:
-        return None
-    if not low <= seconds <= high:
-        ctx.read.error("E144", f"`{key}` must be between {_human(low)} and {_human(high)}, "
-                       f"not {value.raw}", value.span, help=f"write e.g. `{key} = {example}`")
-        return None
-    return seconds
+@dataclass(frozen=True)
+class Duration:
+    """A reader of a duration between `low` and `high` seconds (`zero`: 0 is allowed too)."""
+
+    low: int
+    high: int
+    example: str  # for the help: `key = example`
+    zero: bool = False
+
+    def __call__(self, ctx: Any, node: s.Assign) -> int | None:
+        key, value = node.key.name, node.value
+        if self.zero and isinstance(value, s.Int) and value.value == 0:
+            return 0
+        seconds = ctx.read.duration_s(key, value)
+        if seconds is None:
+            return None
+        if not self.low <= seconds <= self.high:
+            ctx.read.error("E144", f"`{key}` must be between {_human(self.low)} and "
+                           f"{_human(self.high)}, not {value.raw}", value.span,
+                           help=f"write e.g. `{key} = {self.example}`")
+            return None
+        return seconds
 
 
 def _human(seconds: int) -> str:
@@ -52,28 +65,12 @@ def read_overlap(ctx: Any, node: s.Assign) -> str | None:
     return None
 
 
-def read_catch_up(ctx: Any, node: s.Assign) -> int | None:
-    return _duration(ctx, "catch_up", node, 1, MAX_CATCH_UP_S, "1h", zero=True)
-
-
 def read_enabled(ctx: Any, node: s.Assign) -> bool | None:
-    return ctx.read.boolean("enabled", node.value)
-
-
-def read_jitter(ctx: Any, node: s.Assign) -> int | None:
-    return _duration(ctx, "jitter", node, 1, MAX_JITTER_S, "5m", zero=True)
-
-
-def read_retry_backoff(ctx: Any, node: s.Assign) -> int | None:
-    return _duration(ctx, "retry_backoff", node, 1, MAX_BACKOFF_S, "30s")
-
-
-def read_max_age(ctx: Any, node: s.Assign) -> int | None:
-    return _duration(ctx, "max_age", node, 60, 7 * 86400, "1h")
+    return ctx.read.boolean(node.key.name, node.value)
 
 
 def read_python_version(ctx: Any, node: s.Assign) -> str | None:
-    version = ctx.read.string("python_version", node.value, '"3.12"')
+    version = ctx.read.string(node.key.name, node.value, '"3.12"')
     if version is None:
         return None
     if version not in PYTHON_VERSIONS:
@@ -87,7 +84,8 @@ def read_python_version(ctx: Any, node: s.Assign) -> str | None:
 def read_input(ctx: Any, node: s.Assign) -> str | None:
     """An object of strings, numbers, true/false/null, lists and objects, as JSON text."""
     if not isinstance(node.value, s.ObjectValue):
-        ctx.read.expect("input", node.value, "an object", '{ source = "crm", full = false }')
+        ctx.read.expect(node.key.name, node.value, "an object",
+                        '{ source = "crm", full = false }')
         return None
     problems: list[s.Node] = []
     data = _json(node.value, problems)
@@ -117,6 +115,11 @@ def _json(value: s.Value, problems: list[s.Node]) -> Any:
         return out
     problems.append(value)
     return None
+
+
+def read_day_setting(ctx: Any, node: s.Assign) -> str | None:
+    """`from = "YYYY-MM-DD"` / `until = ...` as a task setting."""
+    return read_day(ctx, node.key.name, node.value)
 
 
 def read_day(ctx: Any, key: str, value: s.Value) -> str | None:

@@ -290,14 +290,17 @@ INCLUDE = Setting("include", _include, (), shared=False, deploys=True, to_ir=tup
 
 # Operations (SPEC §6): readers in check_operations.py, targets in targets/<name>/operations.py.
 OVERLAP = Setting("overlap", ops.read_overlap, "skip")
-CATCH_UP = Setting("catch_up", ops.read_catch_up, 0, field="catch_up_s")
+CATCH_UP = Setting("catch_up", ops.Duration(1, ops.MAX_CATCH_UP_S, "1h", zero=True), 0,
+                   field="catch_up_s")
 ENABLED = Setting("enabled", ops.read_enabled, True)
-JITTER = Setting("jitter", ops.read_jitter, 0, field="jitter_s")
+JITTER = Setting("jitter", ops.Duration(1, ops.MAX_JITTER_S, "5m", zero=True), 0,
+                 field="jitter_s")
 INPUT = Setting("input", ops.read_input, None, deploys=True)  # FLOWC_INPUT in the function
-FROM = Setting("from", lambda c, n: ops.read_day(c, "from", n.value), field="active_from")
-UNTIL = Setting("until", lambda c, n: ops.read_day(c, "until", n.value), field="active_until")
-RETRY_BACKOFF = Setting("retry_backoff", ops.read_retry_backoff, None, field="retry_backoff_s")
-MAX_AGE = Setting("max_age", ops.read_max_age, None, field="max_age_s")
+FROM = Setting("from", ops.read_day_setting, field="active_from")
+UNTIL = Setting("until", ops.read_day_setting, field="active_until")
+RETRY_BACKOFF = Setting("retry_backoff", ops.Duration(1, ops.MAX_BACKOFF_S, "30s"), None,
+                        field="retry_backoff_s")
+MAX_AGE = Setting("max_age", ops.Duration(60, ops.MAX_AGE_S, "1h"), None, field="max_age_s")
 PYTHON_VERSION = Setting("python_version", ops.read_python_version, ir.DEFAULT_PYTHON,
                          deploys=True)  # the function's runtime
 
