@@ -86,6 +86,37 @@ def test_init_without_the_provider_in_the_mirror_is_E603(tmp_path):
     assert "mirror" in d.help
 
 
+def test_init_runs_again_only_when_providers_backend_or_config_change(tmp_path, monkeypatch):
+    if shutil.which("terraform") is None or not MIRROR.is_dir():
+        pytest.skip("terraform or the provider mirror /opt/tf-plugins is absent")
+    rc = write_cli_config(tmp_path / "up", MIRROR)
+    work = tmp_path / "aws"
+    work.mkdir()
+    main = {"terraform": {"required_providers": {"aws": {"source": "hashicorp/aws"}}}}
+    (work / "main.tf.json").write_text(json.dumps(main))
+    tf = Terraform(work, rc, shutil.which("terraform"))
+    runs = []
+    real_init = tf._init
+    monkeypatch.setattr(tf, "_init", lambda: (runs.append(1), real_init()))
+    tf.init()
+    assert (work / ".terraform.lock.hcl").is_file() and len(runs) == 1
+    (work / "main.tf.json").write_text(json.dumps({**main, "locals": {"x": 1}}))  # not init's
+    tf.init()
+    assert len(runs) == 1
+    (work / "x_override.tf.json").write_text(json.dumps(
+        {"terraform": {"required_version": ">= 1.0"}}))
+    tf.init()
+    assert len(runs) == 2
+    other = Terraform(work, write_cli_config(tmp_path / "up2", MIRROR),
+                      shutil.which("terraform"))
+    monkeypatch.setattr(other, "_init", lambda: (runs.append(1), real_init()))
+    other.init()  # another CLI config (plugin cache)
+    assert len(runs) == 3
+    (work / ".terraform.lock.hcl").unlink()
+    other.init()
+    assert len(runs) == 4
+
+
 def test_cli_config_takes_mirrored_providers_from_the_mirror_only(tmp_path):
     if not MIRROR.is_dir():
         pytest.skip("the provider mirror /opt/tf-plugins is absent on this machine")
@@ -189,14 +220,19 @@ def test_progress_names_the_task_of_each_finished_resource(app, doc):
     fn = next(n for n, b in doc["resource"]["aws_lambda_function"].items()
               if b["tags"]["task"] == "digest")
     with Progress(console, app, doc) as progress:
+        progress(Event.parse(_line("change_summary", message="Plan: 2 to add, 1 to change, "
+                                   "0 to destroy.", changes={"operation": "plan", "add": 2,
+                                                             "change": 1, "remove": 0})))
         progress(Event.parse(_line("apply_start", hook=_hook("aws_region.region", "read"))))
         progress(Event.parse(_line("apply_complete", hook=_hook("aws_region.region", "read"))))
         progress(Event.parse(_line("apply_start",
                                    hook=_hook(f"aws_lambda_function.{fn}", "create"))))
-        assert f"creating aws_lambda_function.{fn}" in progress._text()
+        assert f"[0/3] creating aws_lambda_function.{fn}" in progress._text()
         progress(Event.parse(_line("apply_complete", hook=_hook(
             f"aws_lambda_function.{fn}", "create", elapsed_seconds=5))))
-        assert progress._text() == "Applying: starting terraform…"
+        assert progress._text() == "Applying: applying…"
+        progress(Event.parse(_line("apply_start", hook=_hook("aws_sqs_queue.q", "create"))))
+        assert "[1/3] creating aws_sqs_queue.q" in progress._text()
     text = console.export_text()
     assert f"+ aws_lambda_function.{fn}  (task digest)  5s" in text
     assert "aws_region" not in text

@@ -1,5 +1,6 @@
-"""Shows Terraform's streamed events: a rich spinner naming what is in flight, and one line
-per finished resource with the flowc task it belongs to (like Terraform's own output).
+"""Shows Terraform's streamed events: a rich spinner naming what is in flight with how many
+of the planned changes are done, and one line per finished resource with the flowc task it
+belongs to and Terraform's elapsed seconds (like Terraform's own output).
 
 On a terminal the spinner animates; elsewhere (CI, pipes) only the lines are printed.
 """
@@ -38,6 +39,8 @@ class Progress:
         self.lock = threading.Lock()  # the spinner renders from its own thread
         self.phase = "starting terraform"
         self.status: Status | None = None
+        self.total = 0  # changes in the plan (add + change + remove)
+        self.done = 0
 
     def __enter__(self) -> Progress:
         self.status = self.console.status(self, spinner="dots")  # re-rendered as it spins
@@ -64,6 +67,8 @@ class Progress:
                 "operation") == "plan":
             self.console.print(f"[bold]{escape(event.message)}[/]")
             self.phase = "applying"
+            changes = event.raw["changes"]
+            self.total = sum(changes.get(k, 0) for k in ("add", "change", "remove"))
         elif event.type == "apply_start" and event.address:
             with self.lock:
                 self.inflight[event.address] = (event.action or "", time.monotonic())
@@ -73,6 +78,7 @@ class Progress:
             action = event.action or action
             if action == "read":  # data sources: nothing was made
                 return
+            self.done += 1
             mark = _SYMBOLS.get(action, " ") if event.type == "apply_complete" else "[red]✗[/]"
             took = f"{event.elapsed:.0f}s" if event.elapsed is not None else ""
             self.console.print(
@@ -87,5 +93,6 @@ class Progress:
         address, (action, since) = min(inflight, key=lambda kv: kv[1][1])
         more = f" and {len(inflight) - 1} more" if len(inflight) > 1 else ""
         waited = time.monotonic() - since
-        return (f"{self.title}: {_DOING.get(action, action)} {escape(address)} "
+        count = f"[{self.done}/{self.total}] " if self.total else ""
+        return (f"{self.title}: {count}{_DOING.get(action, action)} {escape(address)} "
                 f"({waited:.0f}s){more}…")
