@@ -50,8 +50,8 @@ def _project() -> Path:
     return work
 
 
-# measured at commit e0655dc (before issue 16 point 4), same machine, same spec
-BEFORE = {"first_s": 79.0, "unchanged_s": 14.0, "edited_s": 17.0}
+# measured at commit e0655dc (before issue 16 point 4) by this script, load average 7.6
+BEFORE = {"first_s": 94.0, "unchanged_s": 27.6, "edited_s": 32.0}
 
 
 def slowest(output: str) -> list[tuple[str, int]]:
