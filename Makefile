@@ -73,7 +73,7 @@ localstack: $(STAMP)
 	  "could not be installed (see above); the tests that need it will fail"
 
 test: $(STAMP) $(TOOLS_STAMP) components $(CHROMIUM)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadgroup
 
 bench: $(STAMP)
 	$(PY) -m pytest -q benchmarks --benchmark-only

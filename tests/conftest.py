@@ -129,3 +129,25 @@ def pytest_sessionfinish(session, exitstatus):
         reporter.write_line(f"stopped {len(names)} process(es) the tests left running:")
         for pid, cmd in sorted(names.items()):
             reporter.write_line(f"  {pid} {cmd}")
+
+
+# The suite runs on two pytest-xdist workers (make test). Tests that use the real Docker
+# engine or LocalStack all go to one worker, so the session starts one of each.
+COMPONENT_FIXTURES = frozenset({"dockerd", "busybox_image", "python_image", "docker_host",
+                                "localstack", "localstack_host"})
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if COMPONENT_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.xdist_group("components"))
+
+
+def pytest_configure(config):
+    """xdist's workers inherit COLUMNS=80 from execnet; drop it so the CLI sees the same
+    terminal (none) as in a plain run, where rich and shutil use their own defaults."""
+    import os
+
+    if os.environ.get("PYTEST_XDIST_WORKER") and not os.isatty(1):
+        os.environ.pop("COLUMNS", None)
+        os.environ.pop("LINES", None)
