@@ -105,6 +105,9 @@ def pytest_sessionfinish(session, exitstatus):
     import signal
     import time
 
+    config = session.config
+    if not hasattr(config, "workerinput") and config.getoption("numprocesses", None):
+        return  # the xdist controller: its children are the workers, which sweep their own
     left = _processes_of_this_session()
     if not left:
         return
