@@ -36,6 +36,26 @@ def fargate_size(cpu: float | None, memory_mib: int) -> tuple[int, int]:
 # -- image tasks: ECS Fargate -------------------------------------------------------
 
 
+def task_definition(family: str, size: tuple[int, int], exec_role: Resource,
+                    task_role: Resource, container: dict[str, Any],
+                    tags: dict[str, str]) -> dict[str, Any]:
+    """An `aws_ecs_task_definition` body: one Linux x86_64 container on Fargate."""
+    cpu, memory = size
+    return {
+        "family": family,
+        "requires_compatibilities": ["FARGATE"],
+        "network_mode": "awsvpc",
+        "cpu": str(cpu),
+        "memory": str(memory),
+        "execution_role_arn": exec_role.ref("arn"),
+        "task_role_arn": task_role.ref("arn"),
+        "runtime_platform": [{"operating_system_family": "LINUX",
+                              "cpu_architecture": "X86_64"}],
+        "container_definitions": json.dumps([container], sort_keys=True),
+        "tags": tags,
+    }
+
+
 def ecs_container(ctx: AwsContext, unit: Task | Service, handler: ImageHandler, logs: Resource,
                   own: dict[str, str], stream_prefix: str) -> dict[str, Any]:
     """The container definition: the unit's env (sorted), flowc's `own` variables after
@@ -97,22 +117,12 @@ def add_ecs_task(ctx: AwsContext, task: Task, dlq: Resource | None) -> list[dict
             "set `cpu` and `memory` to a Fargate combination to silence this",
         ))
     container = ecs_container(ctx, task, handler, logs,
-                                   {"FLOWC_TASK": task.name, **input_env(task)}, "task")
+                              {"FLOWC_TASK": task.name, **input_env(task)}, "task")
     if handler.command:
         container["command"] = [escape_literal(c) for c in handler.command]
-    definition = s.resource("aws_ecs_task_definition", f"{task.name}_ecs_task", {
-        "family": family,
-        "requires_compatibilities": ["FARGATE"],
-        "network_mode": "awsvpc",
-        "cpu": str(cpu),
-        "memory": str(memory),
-        "execution_role_arn": exec_role.ref("arn"),
-        "task_role_arn": task_role.ref("arn"),
-        "runtime_platform": [{"operating_system_family": "LINUX",
-                              "cpu_architecture": "X86_64"}],
-        "container_definitions": json.dumps([container], sort_keys=True),
-        "tags": ctx.tags(task),
-    })
+    definition = s.resource("aws_ecs_task_definition", f"{task.name}_ecs_task",
+                            task_definition(family, (cpu, memory), exec_role, task_role,
+                                            container, ctx.tags(task)))
     s.output(f"{task.name}_task_definition_arn", definition.ref("arn"),
              f"ECS task definition of task `{task.name}`")
     if dlq is not None or any(a.metric == "errors" for a in task.alerts):

@@ -29,7 +29,7 @@ from flowc.targets.aws import TARGET as AWS
 from flowc.targets.aws import iam
 from flowc.targets.aws.alerts import COMPARATORS
 from flowc.targets.aws.context import AwsContext
-from flowc.targets.aws.ecs import ecs_container, fargate_size
+from flowc.targets.aws.ecs import ecs_container, fargate_size, task_definition
 from flowc.targets.aws.lambda_function import (
     LAMBDA_HANDLER_FILE,
     LAMBDA_RUNTIME,
@@ -147,19 +147,9 @@ def add_ecs_service(ctx: AwsContext, service: Service, handler: ImageHandler) ->
         container["command"] = [escape_literal(c) for c in handler.command]
     if service.port is not None:
         container["portMappings"] = [{"containerPort": service.port, "protocol": "tcp"}]
-    definition = s.resource("aws_ecs_task_definition", f"svc_{name}_task", {
-        "family": family,
-        "requires_compatibilities": ["FARGATE"],
-        "network_mode": "awsvpc",
-        "cpu": str(cpu),
-        "memory": str(memory),
-        "execution_role_arn": exec_role.ref("arn"),
-        "task_role_arn": task_role.ref("arn"),
-        "runtime_platform": [{"operating_system_family": "LINUX",
-                              "cpu_architecture": "X86_64"}],
-        "container_definitions": json.dumps([container], sort_keys=True),
-        "tags": service_tags(ctx, service),
-    })
+    definition = s.resource("aws_ecs_task_definition", f"svc_{name}_task",
+                            task_definition(family, (cpu, memory), exec_role, task_role,
+                                            container, service_tags(ctx, service)))
     task_sg = add_task_security_group(ctx, service)
     colours = (COLOURS if service.release.strategy in ("blue_green", "canary")
                and service.port is not None else ("",))
