@@ -57,12 +57,8 @@ def _human(seconds: int) -> str:
 
 
 def read_overlap(ctx: Any, node: s.Assign) -> str | None:
-    value = node.value
-    if isinstance(value, s.Ident) and value.name in OVERLAP:
-        return value.name
-    ctx.read.error("E140", "`overlap` accepts `skip`, `allow` or `replace`", value.span,
-                   help="`skip` (the default) drops a fire while a run is in flight")
-    return None
+    return ctx.read.keyword("overlap", node.value, OVERLAP, "E140",
+                            help="`skip` (the default) drops a fire while a run is in flight")
 
 
 def read_enabled(ctx: Any, node: s.Assign) -> bool | None:

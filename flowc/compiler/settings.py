@@ -148,12 +148,8 @@ def _cpu(ctx: Context, node: s.Assign) -> float | None:
 
 
 def _on_failure(ctx: Context, node: s.Assign) -> str | None:
-    value = node.value
-    if isinstance(value, s.Ident) and value.name in ON_FAILURE:
-        return value.name
-    ctx.read.error("E116", "`on_failure` accepts `dead_letter` or `discard`", value.span,
-                   help="write `on_failure = dead_letter` to keep failed runs")
-    return None
+    return ctx.read.keyword("on_failure", node.value, ON_FAILURE, "E116",
+                            help="write `on_failure = dead_letter` to keep failed runs")
 
 
 def _targets(ctx: Context, node: s.Assign) -> tuple[str, ...] | None:

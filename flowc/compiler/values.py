@@ -139,6 +139,16 @@ class Reader:
         self.expect(key, value, "`true` or `false`", "true")
         return None
 
+    def keyword(self, key: str, value: s.Value, choices: tuple[str, ...], code: str,
+                help: str) -> str | None:
+        """One of a fixed set of bare words (`on_failure = discard`, `overlap = skip`)."""
+        if isinstance(value, s.Ident) and value.name in choices:
+            return value.name
+        words = [f"`{c}`" for c in choices]
+        listed = ", ".join(words[:-1]) + f" or {words[-1]}" if len(words) > 1 else words[0]
+        self.error(code, f"`{key}` accepts {listed}", value.span, help=help)
+        return None
+
     def timezone(self, key: str, value: s.Value) -> str | None:
         name = self.string(key, value, '"Europe/Berlin"')
         if name is None:
