@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import os
 import resource
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench_start import dev_first_plan  # benchmarks/ is on sys.path as scripts run
 
 FLOWC = str(Path(sys.executable).parent / "flowc")
 TARGETS_S = {"check": 5.0, "dev": 5.0}
@@ -50,23 +51,9 @@ def _run(cmd: list[str], cwd: Path) -> tuple[float, float]:
 
 
 def _dev_start(cwd: Path) -> float:
-    began = time.monotonic()
-    proc = subprocess.Popen([FLOWC, "dev", "app.flow", "--plain", "--no-watch", "--state", "st"],
-                            cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, env=dict(os.environ, FLOWC_WARM_CLOUD="1"))  # fmt: skip
     try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            if "next fires" in line:
-                return time.monotonic() - began
-        raise SystemExit("flowc dev ended before printing its plan")
+        return dev_first_plan(cwd, dict(os.environ, FLOWC_WARM_CLOUD="1"), state="st")
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
         subprocess.run([sys.executable, "-c", "import sys; from flowc.emulator import warmcloud;"
                         " warmcloud.stop(sys.argv[1])", str(cwd / "st" / "cloud")], check=False)
 
