@@ -193,6 +193,36 @@ class Gcp:
         return {v.name: escape_literal(v.value) for v in task.env
                 if not isinstance(v.value, SecretRef)}
 
+    def function_body(self, unit: Task | Service, labels: dict[str, str], runtime: str,
+                      entry_point: str, entry_file: str, source: Resource,
+                      config: dict[str, Any], depends: list[str],
+                      description: str | None = None) -> dict[str, Any]:
+        """A Cloud Functions 2nd gen body (python tasks and python services): the built
+        source, and `config` with the unit's secrets added."""
+        secret_env = self.function_secret_env(unit)
+        if secret_env:
+            config["secret_environment_variables"] = secret_env
+        body: dict[str, Any] = {
+            "project": self.project,
+            "location": self.region,
+            "name": self.stack.names.name(unit.name, style=DNS, limit=49, kind="run"),
+            "labels": labels,
+            "build_config": {
+                "runtime": runtime,
+                "entry_point": entry_point,
+                "environment_variables": {"GOOGLE_FUNCTION_SOURCE": entry_file},
+                "source": {"storage_source": {
+                    "bucket": self.bucket().ref("name"), "object": source.ref("name"),
+                }},
+            },
+            "service_config": config,
+        }
+        if description:
+            body["description"] = escape_literal(description)
+        if depends:
+            body["depends_on"] = depends
+        return body
+
     # -- python task: Cloud Functions 2nd gen -------------------------------------------------
     def function(self, task: Task, handler: PythonHandler, runtime_sa: Resource,
                  depends: list[str]) -> Runner | None:
@@ -215,28 +245,8 @@ class Gcp:
         }
         if task.cpu is not None:
             service["available_cpu"] = cpu_quantity(task.cpu)
-        secret_env = self.function_secret_env(task)
-        if secret_env:
-            service["secret_environment_variables"] = secret_env
-        body: dict[str, Any] = {
-            "project": self.project,
-            "location": self.region,
-            "name": self.stack.names.name(task.name, style=DNS, limit=49, kind="run"),
-            "labels": self.labels(task),
-            "build_config": {
-                "runtime": ops.gcp_runtime(task),
-                "entry_point": ENTRY_POINT,
-                "environment_variables": {"GOOGLE_FUNCTION_SOURCE": ENTRY_FILE},
-                "source": {"storage_source": {
-                    "bucket": self.bucket().ref("name"), "object": source.ref("name"),
-                }},
-            },
-            "service_config": service,
-        }
-        if task.description:
-            body["description"] = escape_literal(task.description)
-        if depends:
-            body["depends_on"] = depends
+        body = self.function_body(task, self.labels(task), ops.gcp_runtime(task), ENTRY_POINT,
+                                  ENTRY_FILE, source, service, depends, task.description)
         fn = self.stack.resource("google_cloudfunctions2_function", f"function_{task.name}", body)
         self.stack.output(f"{task.name}_function", fn.ref("name"),
                           description=f"Cloud Function running task {task.name}")

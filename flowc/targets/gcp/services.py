@@ -37,6 +37,9 @@ class Gcp(Protocol):
     def function_secret_env(self, unit: Any) -> list[dict[str, Any]]: ...
     def secret_access(self, unit: Any, secret: str, runtime_sa: Resource) -> Resource: ...
     def bucket(self) -> Resource: ...
+    def function_body(self, unit: Any, labels: dict[str, str], runtime: str, entry_point: str,
+                      entry_file: str, source: Resource, config: dict[str, Any],
+                      depends: list[str], description: str | None = None) -> dict[str, Any]: ...
     def source_object(self, unit: Any, extra: dict[str, bytes] | None = None,
                       extra_requirements: tuple[str, ...] = ()) -> Resource | None: ...
 
@@ -215,25 +218,8 @@ def _function(gcp: Gcp, service: Service, handler: PythonHandler, sa: Resource,
         "service_account_email": sa.ref("email"),
         "environment_variables": env,
     }
-    secret_env = gcp.function_secret_env(service)
-    if secret_env:
-        config["secret_environment_variables"] = secret_env
-    body: dict[str, Any] = {
-        "project": gcp.project,
-        "location": gcp.region,
-        "name": gcp.stack.names.name(service.name, style=DNS, limit=49, kind="run"),
-        "labels": labels(gcp, service),
-        "build_config": {
-            "runtime": gcp.python_runtime,
-            "entry_point": SERVICE_ENTRY_POINT,
-            "environment_variables": {"GOOGLE_FUNCTION_SOURCE": SERVICE_ENTRY_FILE},
-            "source": {"storage_source": {"bucket": gcp.bucket().ref("name"),
-                                          "object": source.ref("name")}},
-        },
-        "service_config": config,
-    }
-    if depends:
-        body["depends_on"] = depends
+    body = gcp.function_body(service, labels(gcp, service), gcp.python_runtime,
+                             SERVICE_ENTRY_POINT, SERVICE_ENTRY_FILE, source, config, depends)
     fn = gcp.stack.resource("google_cloudfunctions2_function", f"function_svc_{service.name}",
                             body)
     gcp.stack.output(f"{service.name}_url", fn.ref("url"),
