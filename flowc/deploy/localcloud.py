@@ -241,14 +241,19 @@ def _start_error(reason: str, log: Path) -> Diagnostic:
 
 
 @contextlib.contextmanager
-def _locked(root: Path) -> Iterator[None]:
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / LOCK_FILE, "a") as handle:
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive flock on `path` (created with its directory) for the block."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _locked(root: Path) -> contextlib.AbstractContextManager[None]:
+    return file_lock(root / LOCK_FILE)
 
 
 DEFAULT_LOCALSTACK = "127.0.0.1:4566"

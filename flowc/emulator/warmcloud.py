@@ -20,18 +20,24 @@ command can be read by the next. `FLOWC_WARM_CLOUD=0` restores a per-command ser
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from flowc.deploy.localcloud import HOST, answers_moto, free_port, is_running, terminate
+from flowc.deploy.localcloud import (
+    HOST,
+    answers_moto,
+    file_lock,
+    free_port,
+    is_running,
+    terminate,
+)
 
 RECORD = "server.json"
 LOG = "server.log"
@@ -144,14 +150,8 @@ def _is_ours(pid: int) -> bool:
         return True  # no /proc: trust the record
 
 
-@contextlib.contextmanager
-def _locked(directory: Path) -> Iterator[None]:
-    with open(directory / LOCK, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+def _locked(directory: Path) -> contextlib.AbstractContextManager[None]:
+    return file_lock(directory / LOCK)
 
 
 # -- the server process ----------------------------------------------------------------
