@@ -193,6 +193,61 @@ def test_a_crash_is_restarted_with_backoff(services, tmp_path):
     assert services.recorder.names().count("service_ready") == 2
 
 
+SICKENING = """
+import os
+SICK = False
+
+def app(environ, start_response):
+    global SICK
+    path = environ["PATH_INFO"]
+    if path == "/sick":
+        SICK = True  # from now on this process fails its liveness probe
+    bad = SICK and path == "/health"
+    start_response("500 Internal Server Error" if bad else "200 OK", [])
+    return [str(os.getpid()).encode()]
+"""
+
+
+def test_an_instance_failing_liveness_is_replaced_while_it_keeps_serving(services, tmp_path):
+    (tmp_path / "web.py").write_text(SICKENING)
+    s = services()
+    s.timing = Timing(**{**FAST.__dict__, "live_every_s": 0.05, "live_failures": 3})
+    s.update([spec(tmp_path)])
+    url = s.urls()["api"]
+    first = get(url + "/")
+    failures: list[str] = []
+    pids: list[str] = []
+    done = threading.Event()
+
+    def client() -> None:
+        while not done.is_set():
+            try:
+                pids.append(get(url + "/"))
+            except (OSError, urllib.error.HTTPError) as exc:
+                failures.append(repr(exc))
+
+    loop = threading.Thread(target=client)
+    loop.start()
+    try:
+        time.sleep(0.3)  # healthy: probed ~6 times, never restarted
+        assert "service_crashed" not in services.recorder.names()
+        get(url + "/sick")
+        crashed = services.recorder.wait_for("service_crashed")
+        restarted = services.recorder.wait_for("service_restarted")
+        ready = services.recorder.wait_for("service_ready", 2)
+        services.recorder.wait_for("service_stopped")  # the sick one, once drained
+    finally:
+        done.set()
+        loop.join()
+    assert failures == []
+    assert "failed 3 liveness probes in a row (/health)" in crashed["reason"]
+    assert crashed["exit_code"] is None and crashed["instance"] != ready["instance"]
+    assert (restarted["reason"], restarted["attempt"]) == ("liveness", 1)
+    assert pids[0] == first and get(url + "/") != first  # the new process serves
+    time.sleep(0.3)  # the replacement is healthy: no second restart
+    assert services.recorder.names().count("service_crashed") == 1
+
+
 def test_asgi_app_runs_under_uvicorn(services, tmp_path):
     (tmp_path / "web.py").write_text(ASGI)
     s = services()

@@ -1,12 +1,22 @@
-"""Keeps one service up: start, wait for health, route, restart on crash, swap on reload.
+"""Keeps one service up: start, wait for health, route, restart on crash or on failed
+liveness probes, swap on reload.
 
 One thread per service owns every state change, fed by an inbox (reloads, exits, stop),
 so a crash during a swap or a reload during a back-off never race. Events (through
 `emit`): service_started (an instance launched), service_ready (healthy and now live),
-service_crashed (the live instance ended, or a new one never became healthy),
-service_restarted (a new instance launched after a crash, with its back-off),
+service_crashed (the live instance ended, failed `live_failures` liveness probes in a
+row, or a new one never became healthy; `reason` says which), service_restarted (a new
+instance launched after a crash, with its back-off),
 service_stopped (an instance retired by a swap or at shutdown), reload_failed (the new
 instance of a reload never became healthy: it is stopped, the old one keeps serving).
+
+Liveness, as a Kubernetes livenessProbe with its defaults (periodSeconds 10,
+failureThreshold 3, timeoutSeconds 1): once live, `health` is probed every
+`live_every_s`; after `live_failures` failures in a row the instance counts as crashed,
+but it keeps serving while its replacement starts (after the crash back-off) and becomes
+healthy; then the proxy switches and the failing one is stopped, as in a reload. A
+replacement that never gets healthy is one more crash (longer back-off, old one still
+serving). Workers have no `health`: only their exit counts.
 """
 
 from __future__ import annotations
@@ -44,6 +54,8 @@ class Timing:
     stable_s: float = 10.0  # up this long after ready: the next crash starts back-off anew
     drain_s: float = 30.0  # requests in flight to a retired instance get this long
     grace_s: float = 5.0  # SIGTERM, then SIGKILL after this
+    live_every_s: float = 10.0  # liveness probe period (Kubernetes periodSeconds)
+    live_failures: int = 3  # failed probes in a row that restart (failureThreshold)
 
     def backoff(self, crashes: int) -> float:
         return min(self.backoff_max_s, self.backoff_first_s * 2 ** max(0, crashes - 1))
@@ -91,6 +103,9 @@ class Supervisor:
                                         daemon=True)  # fmt: skip
         self._docker = None
         self._failed = ("", "")  # why the last new instance did not become ready, its tail
+        self._probe_at = 0.0  # next liveness probe of the live instance (monotonic)
+        self._probe_failures = 0  # in a row
+        self._replace_at: float | None = None  # failed liveness: start a replacement then
 
     @property
     def url(self) -> str | None:
@@ -159,7 +174,10 @@ class Supervisor:
                     why, tail = self._failed
                     self.emit("service_crashed", reason=why, stderr_tail=tail or None)
                 continue
-            item = self._next()
+            item = self._next(timeout=self._until_liveness_step())
+            if item is None:
+                self._liveness_step()
+                continue
             if item is _STOP:
                 return
             if isinstance(item, _Exited) and item.instance is self.current:
@@ -217,6 +235,9 @@ class Supervisor:
         old = self.current
         self.current = instance
         self.ready_at = time.monotonic()
+        self._probe_at = self.ready_at + self.timing.live_every_s
+        self._probe_failures = 0
+        self._replace_at = None
         if self.proxy is not None:
             self.proxy.route(instance.url)
         self.emit("service_ready", url=self.url, **instance.describe())
@@ -241,14 +262,64 @@ class Supervisor:
         self.emit("reload_failed", service=self.spec.name, reason=why, stderr_tail=tail or None)
 
     def _crashed(self, exited: _Exited) -> None:
-        if time.monotonic() - self.ready_at >= self.timing.stable_s:
-            self.crashes = 0
-        self.crashes += 1
+        self._count_crash()
+        self._replace_at = None  # nothing left to keep serving: the down path restarts
         if self.proxy is not None:
             self.proxy.route(None)  # hold requests until the restart is ready
         self.current = None
         self.emit("service_crashed", exit_code=exited.code, stderr_tail=exited.tail or None,
                   **exited.instance.describe())  # fmt: skip
+
+    def _count_crash(self) -> None:
+        if time.monotonic() - self.ready_at >= self.timing.stable_s:
+            self.crashes = 0
+        self.crashes += 1
+
+    # liveness ----------------------------------------------------------------------
+
+    def _until_liveness_step(self) -> float | None:
+        """Seconds until the next probe or replacement; None: nothing to probe (worker)."""
+        if self.current is None or self.current.spec.is_worker:
+            return None
+        due = self._probe_at if self._replace_at is None else self._replace_at
+        return max(0.0, due - time.monotonic())
+
+    def _liveness_step(self) -> None:
+        instance = self.current
+        if instance is None:
+            return
+        if self._replace_at is not None:
+            self._replace_unhealthy(instance)
+            return
+        self._probe_at = time.monotonic() + self.timing.live_every_s
+        if instance.healthy():
+            self._probe_failures = 0
+            return
+        self._probe_failures += 1
+        if self._probe_failures < self.timing.live_failures:
+            return
+        self._count_crash()
+        self._probe_failures = 0
+        self._replace_at = time.monotonic() + self.timing.backoff(self.crashes)
+        self.emit("service_crashed", exit_code=None, stderr_tail=instance.tail.text() or None,
+                  reason=f"failed {self.timing.live_failures} liveness probes in a row "
+                         f"({instance.spec.health}); it keeps serving until a replacement "
+                         "is healthy", **instance.describe())  # fmt: skip
+
+    def _replace_unhealthy(self, old: Instance) -> None:
+        """Start a replacement for a live instance that failed liveness; swap when healthy."""
+        self.emit("service_restarted", attempt=self.crashes,
+                  backoff_s=self.timing.backoff(self.crashes), reason="liveness")
+        instance = self._launch(self.spec, "liveness")
+        if instance is not None and self._await_ready(instance):
+            self._promote(instance)  # retires `old` after draining it
+            return
+        if self._stopping.is_set():
+            return
+        self.crashes += 1
+        why, tail = self._failed
+        self._replace_at = time.monotonic() + self.timing.backoff(self.crashes)
+        self.emit("service_crashed", reason=why, stderr_tail=tail or None)
 
     def _on_exit(self, instance: Instance, code: int | None, tail: str) -> None:
         self._inbox.put(_Exited(instance, code, tail))
