@@ -177,7 +177,11 @@ def test_aws_ecs_services_behind_load_balancers(aws):
     assert api["deployment_circuit_breaker"] == [{"enable": True, "rollback": True}]
     assert api["load_balancer"][0]["container_port"] == 8000
     assert api["network_configuration"][0]["subnets"] == ["subnet-0abc", "subnet-0def"]
-    assert ecs["svc_api_green"]["desired_count"] == 0  # the idle colour
+    # both colours run (a rollback is a weight change) and the traffic waits for them
+    assert ecs["svc_api_green"]["desired_count"] == ecs["svc_api_blue"]["desired_count"] == 3
+    assert ecs["svc_api_green"]["wait_for_steady_state"] is True
+    assert ecs["svc_api_green"]["task_definition"] == (
+        "${aws_ecs_task_definition.svc_api_task_green.arn}")
     assert "load_balancer" not in ecs["svc_worker"]  # a worker: no load balancer
     groups = resources(doc, "aws_lb_target_group")
     assert groups["svc_api_tg_blue"]["health_check"][0]["path"] == "/health"
@@ -186,15 +190,17 @@ def test_aws_ecs_services_behind_load_balancers(aws):
     api_listener = listeners["svc_api_listener"]
     assert api_listener["protocol"] == "HTTPS" and api_listener["certificate_arn"].startswith(
         "arn:aws:acm:")
-    weights = api_listener["default_action"][0]["forward"][0]["target_group"]
-    assert [w["weight"] for w in weights] == [100, 0]  # blue/green: one listener, by weight
+    rule = resources(doc, "aws_lb_listener_rule")["svc_api_traffic"]
+    weights = rule["action"][0]["forward"][0]["target_group"]
+    assert [w["weight"] for w in weights] == [100, 0]  # blue/green: one rule, by weight
+    assert rule["depends_on"] == ["aws_ecs_service.svc_api_blue", "aws_ecs_service.svc_api_green"]
     assert listeners["svc_api_http_redirect"]["default_action"][0]["type"] == "redirect"
     lbs = resources(doc, "aws_lb")
     assert lbs["svc_api_lb"]["internal"] is False and lbs["svc_api_lb"][
         "drop_invalid_header_fields"] is True
     scaling = resources(doc, "aws_appautoscaling_target")
-    assert (scaling["svc_api_scaling"]["min_capacity"],
-            scaling["svc_api_scaling"]["max_capacity"]) == (3, 10)
+    assert (scaling["svc_api_scaling_blue"]["min_capacity"],
+            scaling["svc_api_scaling_blue"]["max_capacity"]) == (3, 10)
     policy = resources(doc, "aws_appautoscaling_policy")["svc_worker_scale_policy"]
     config = policy["target_tracking_scaling_policy_configuration"][0]
     assert config["target_value"] == 75.0

@@ -6,7 +6,9 @@ points (versions are read back from each deployment's Terraform state first).
 `rollback` pins a python task's alias to the version of an earlier release: it records
 the pin, rewrites the alias in every compiled directory that knows that version (so
 `terraform plan` there shows one change) and applies it to the local cloud of
-`flowc up` when that is running. Exit 1 with E710-E712 on a bad request.
+`flowc up` when that is running. For a service with two colours (blue_green, canary)
+it moves all traffic back to the other colour the same way (only the listener rule's
+weights change). Exit 1 with E710-E712 on a bad request.
 """
 
 from __future__ import annotations
@@ -26,14 +28,30 @@ STATE_HELP = "flowc's state directory (release log, flowc up stacks); default .f
 def _load_log(spec: Any, state: Path) -> Any:
     """The release log with every deployment's versions refreshed from its state."""
     from flowc.releases.log import ReleaseLog
-    from flowc.releases.state import deployed
+    from flowc.releases.plan import refresh
 
     log = ReleaseLog.load(state, spec)
     for key, dep in list(log.deployments().items()):
-        seen = deployed(key)
-        if seen is not None:
-            log.sync(key, seen, dep.get("label"))
+        refresh(log, key, dep.get("label"))
     return log
+
+
+def _services(log: Any) -> list[str]:
+    """Per deployment, each two-colour service: colour, image, weight (and the pin)."""
+    out = []
+    for key, dep in sorted(log.deployments().items()):
+        for name, entry in sorted((dep.get("services") or {}).items()):
+            pin = (dep.get("service_pins") or {}).get(name) or {}
+            cells = []
+            for colour, info in sorted((entry.get("colours") or {}).items()):
+                marks = [f"{info.get('weight', 0)}%"]
+                if (entry.get("canary") or {}).get("colour") == colour:
+                    marks.append(f"canary since {entry['canary'].get('since')}")
+                if pin.get("colour") == colour:
+                    marks.append("pinned")
+                cells.append(f"{colour}={info.get('image') or '?'} ({', '.join(marks)})")
+            out.append(f"{dep.get('label') or key}: {name} {' '.join(cells)}")
+    return out
 
 
 def _changed(log: Any, release: dict[str, Any], index: int) -> str:
@@ -89,6 +107,11 @@ def releases(
         typer.echo(json.dumps({"log": str(log.path), "releases": rows,
                                "deployments": log.deployments()}, indent=2, sort_keys=True))
         return
+    services = _services(log)
+    if services:
+        typer.echo("SERVICES (colour=image (weight))")
+        for line in services:
+            typer.echo("  " + line)
     if not log.releases:
         typer.echo(f"no releases recorded for {spec.stack_name} under {state}/ (`flowc "
                    "compile` and `flowc up` record them)", err=True)
@@ -107,18 +130,28 @@ def releases(
 @app.command()
 def rollback(
     file: str = typer.Argument(..., help="The .flow file.", metavar="FILE"),
-    task: str = typer.Argument(..., help="The task whose alias moves.", metavar="TASK"),
-    to: str = typer.Option(..., "--to", help="The release to go back to (e.g. r3).",
-                           metavar="RELEASE"),
+    task: str = typer.Argument(..., help="The task whose alias moves, or the service whose "
+                               "traffic goes back to its other colour.", metavar="TASK"),
+    to: str | None = typer.Option(None, "--to", help="The release to go back to (e.g. r3; "
+                                  "tasks only).", metavar="RELEASE"),
     env: str | None = typer.Option(None, "--env", help="The environment."),
     state: Path = typer.Option(Path(".flowc"), "--state", help=STATE_HELP),
 ) -> None:
-    """Point a task's alias at the version of an earlier release (and apply it locally)."""
-    from flowc.diagnostics import SourceCache
+    """Point a task's alias at the version of an earlier release, or a service's traffic at
+    its other colour (and apply it locally)."""
+    from flowc.diagnostics import Diagnostic, SourceCache
     from flowc.releases.rollback import pin, resolve
 
     spec = load_or_exit(file, env, quiet_ok=True)
     log = _load_log(spec, state)
+    if any(s.name == task for s in spec.services):
+        _rollback_service(spec, log, state, task)
+    if to is None:
+        span = next((t.span for t in spec.tasks if t.name == task), None)
+        print_diagnostics([Diagnostic(
+            "E710", f"`flowc rollback {file} {task}` needs the release to go back to", span,
+            "add `--to RELEASE` (`flowc releases FILE` lists them)")], SourceCache())
+        raise typer.Exit(1)
     req = resolve(spec, log, task, to)
     if not req.ok:
         print_diagnostics(req.diagnostics, SourceCache())
@@ -136,6 +169,34 @@ def rollback(
                        err=True)
         else:
             typer.echo("  not compiled there yet: the next compile writes the pinned alias",
+                       err=True)
+        if change.compiled and _is_up_stack(spec, state, change.key):
+            failed |= not _apply_local(spec, state, Path(change.key))
+        elif change.compiled:
+            typer.echo(f"  apply it: terraform -chdir={change.key} apply", err=True)
+    raise typer.Exit(1 if failed else 0)
+
+
+def _rollback_service(spec: Any, log: Any, state: Path, name: str) -> None:
+    """`flowc rollback FILE SERVICE`: all traffic to the other colour; exits."""
+    from flowc.diagnostics import SourceCache
+    from flowc.releases.rollback import pin_service, resolve_service
+
+    req = resolve_service(spec, log, name)
+    if not req.ok:
+        print_diagnostics(req.diagnostics, SourceCache())
+        raise typer.Exit(1)
+    pin_service(log, req)
+    log.save()
+    failed = False
+    for change in req.changes:
+        typer.echo(f"{name}: all traffic -> {change.version} in {change.label}", err=True)
+        if change.compiled:
+            typer.echo(f"  ~ aws_lb_listener_rule.svc_{name}_traffic: weights {change.before}"
+                       f" -> {change.version} 100" + ("" if change.written else
+                                                     " (already written)"), err=True)
+        else:
+            typer.echo("  not compiled there yet: the next compile writes the weights",
                        err=True)
         if change.compiled and _is_up_stack(spec, state, change.key):
             failed |= not _apply_local(spec, state, Path(change.key))

@@ -137,6 +137,7 @@ CODES: dict[str, str] = {
     "E712": "`flowc rollback`: no such task, or the task has no Lambda alias (not python on aws)",
     "E713": "a Lambda layer cannot be built (pip failed, or its requirements list nothing)",
     "W710": "canary, but no live version recorded yet: this release goes live at once",
+    "W711": "two-colour service, but no deployed colour known here: both colours roll in place",
     # -- emulator, `flowc dev` / `flowc run` (flowc/emulator/, flowc/cli/dev.py, run.py)
     "E501": "`flowc run` / `logs` / `dlq`: no task of that name in the spec",
     "E502": "image task, but no Docker engine is reachable",

@@ -34,7 +34,6 @@ from flowc.deploy.terraform import (
 )
 from flowc.diagnostics import Diagnostic, has_errors
 from flowc.targets.aws import TARGET as AWS
-from flowc.targets.base import TaskRelease
 from flowc.targets.compile import TF_FILE
 
 UP_DIR = "up"
@@ -92,7 +91,7 @@ def find_stack(state: Path, spec: str | Path, env: str | None) -> str | None:
 
 def up(app: App, state: Path, console: Console,
        environ: Mapping[str, str] | None = None, confirm: Callable[[Plan], bool] | None = None,
-       plan_only: bool = False, releases: Mapping[str, TaskRelease] | None = None) -> Outcome:
+       plan_only: bool = False, releases: Mapping[str, Any] | None = None) -> Outcome:
     """Compile the AWS target for `app` and apply it to the local cloud.
 
     `releases`: where each task's alias points (flowc.releases.plan.before_up).

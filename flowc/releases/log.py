@@ -10,13 +10,23 @@ Written by `flowc compile` and `flowc up`, read by `flowc releases` and `flowc r
          "label": "flowc up (local cloud)",
          "versions": {"daily": {"r1": {"version": "3", "deployed_at": "..."}}},
          "live": {"daily": {"version": "3", "canary": {"version": "4", "weight": 0.1}}},
-         "pins": {"daily": {"release": "r1", "version": "3", "function_release": "r2"}}}}}
+         "pins": {"daily": {"release": "r1", "version": "3", "function_release": "r2"}},
+         "services": {"api": {"colours": {"blue": {"definition": "5f0c...", "image": "...:1.4",
+                                                   "count": 3, "weight": 90}, "green": {...}},
+                              "canary": {"colour": "green", "definition": "...",
+                                         "since": "..."}}},
+         "service_pins": {"api": {"colour": "blue", "from": "<definition>", "at": "..."}}}},
+     "definitions": {"api": {"5f0c...": {<aws_ecs_task_definition body>}}}}
 
 A release is recorded only when the spec or some task's code changed. A task's
 `function_release` is the release that last changed its function (code, handler,
 memory, env, ...): the unit a Lambda version is published for. Versions are per
 deployment (a Terraform working directory: the `flowc up` stack, or `DIR/aws` of
 `flowc compile`), read back from that directory's Terraform state after an apply.
+
+Services with two colours (flowc/releases/colours.py) are kept per deployment too: what
+each colour runs and its weight, when a canary split was first seen, `flowc rollback`
+pins; the task definition bodies they run are kept once, by hash, under `definitions`.
 """
 
 from __future__ import annotations
@@ -31,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from flowc.compiler.ir import App, ImageHandler
+from flowc.releases.colours import COLOURS, ServiceHistory
 from flowc.releases.hashing import code_hash, function_hash, spec_hash
 
 FORMAT = 1
@@ -84,6 +95,16 @@ class Deployed:
 
 
 @dataclass
+class DeployedService:
+    """A two-colour service as a Terraform state shows it (flowc.releases.state)."""
+
+    definitions: dict[str, str] = field(default_factory=dict)  # colour -> flowc-definition
+    images: dict[str, str | None] = field(default_factory=dict)  # colour -> image
+    counts: dict[str, int] = field(default_factory=dict)  # colour -> desired count
+    weights: dict[str, int] = field(default_factory=dict)  # colour -> listener weight
+
+
+@dataclass
 class ReleaseLog:
     path: Path
     data: dict[str, Any] = field(default_factory=dict)
@@ -104,6 +125,7 @@ class ReleaseLog:
         data.setdefault("environment", app.environment)
         data.setdefault("releases", [])
         data.setdefault("deployments", {})
+        data.setdefault("definitions", {})
         return cls(path, data)
 
     def save(self) -> bool:
@@ -174,7 +196,7 @@ class ReleaseLog:
         if label:
             dep["label"] = label
         dep.setdefault("label", key)
-        for part in ("versions", "live", "pins"):
+        for part in ("versions", "live", "pins", "services", "service_pins"):
             dep.setdefault(part, {})
         return dep
 
@@ -228,3 +250,56 @@ class ReleaseLog:
         self.deployment(key)["pins"][task] = {
             "release": release, "version": version, "function_release": function_release,
             "at": iso(now or now_utc())}
+
+    # -- services with two colours -------------------------------------------------------
+
+    def sync_services(self, key: str, seen: dict[str, DeployedService],
+                      label: str | None = None, now: datetime | None = None) -> None:
+        """Record what a Terraform state shows of each two-colour service: what each colour
+        runs, its weight; a split (both weights > 0) keeps the time it was first seen."""
+        dep = self.deployment(key, label)
+        for name, svc in sorted(seen.items()):
+            before = dep["services"].get(name) or {}
+            colours = {c: {"definition": svc.definitions.get(c), "image": svc.images.get(c),
+                           "count": svc.counts.get(c), "weight": svc.weights.get(c, 0)}
+                       for c in COLOURS}
+            entry: dict[str, Any] = {"colours": colours}
+            if all(svc.weights.get(c, 0) > 0 for c in COLOURS):
+                minor = min(COLOURS, key=lambda c: svc.weights.get(c, 0))
+                canary = {"colour": minor, "definition": svc.definitions.get(minor)}
+                old = before.get("canary") or {}
+                same = all(old.get(k) == v for k, v in canary.items())
+                canary["since"] = old["since"] if same and old.get("since") \
+                    else iso(now or now_utc())
+                entry["canary"] = canary
+            dep["services"][name] = entry
+            pin = dep["service_pins"].get(name)
+            if pin is not None and pin.get("from") not in svc.definitions.values():
+                del dep["service_pins"][name]  # what was rolled away from is gone
+        for name in [n for n in dep["services"] if n not in seen]:
+            dep["services"].pop(name)
+
+    def definitions(self, service: str) -> dict[str, dict[str, Any]]:
+        """The task definition bodies of `service` flowc emitted, by hash (shared dict)."""
+        return self.data["definitions"].setdefault(service, {})
+
+    def service_history(self, key: str, service: str, now: datetime) -> ServiceHistory:
+        dep = self.deployment(key)
+        entry = dep["services"].get(service)
+        history = ServiceHistory(definitions=self.definitions(service), now=now,
+                                 pin=dep["service_pins"].get(service))
+        if entry is not None:
+            colours = entry.get("colours") or {}
+            deployed = {c: (colours.get(c) or {}).get("definition") for c in COLOURS}
+            history.deployed = {c: d for c, d in deployed.items() if d}
+            history.weights = {c: int((colours.get(c) or {}).get("weight") or 0)
+                               for c in COLOURS}
+            history.canary_since = parse_time((entry.get("canary") or {}).get("since"))
+        return history
+
+    def pin_colour(self, key: str, service: str, colour: str, rolled_from: str,
+                   now: datetime | None = None) -> None:
+        """`flowc rollback SERVICE`: `colour` takes all traffic while the spec still
+        says `rolled_from` (the definition rolled away from)."""
+        self.deployment(key)["service_pins"][service] = {
+            "colour": colour, "from": rolled_from, "at": iso(now or now_utc())}

@@ -18,6 +18,11 @@ flowc/targets/aws/release.py; the IR is not rewritten):
 - neither: the alias follows the latest published version. A task with `canary` whose
   live version flowc has never seen (first deploy, or no local Terraform state) goes
   live at once, with warning W710.
+
+For an image service with two colours on AWS, a `flowc.releases.colours.ServiceHistory`
+(what each colour runs, the weights, the canary's start, a rollback pin, the bodies the
+log keeps), from which the builder decides each colour and the weights
+(`colours.decide`).
 """
 
 from __future__ import annotations
@@ -30,8 +35,9 @@ from typing import Any
 
 from flowc.compiler.ir import App, PythonHandler, Task
 from flowc.diagnostics import Diagnostic
+from flowc.releases.colours import ServiceHistory, has_colours
 from flowc.releases.log import ReleaseLog, now_utc, parse_time
-from flowc.releases.state import deployed
+from flowc.releases.state import deployed, deployed_services
 from flowc.targets.base import TaskRelease
 
 UP_LABEL = "flowc up (local cloud)"
@@ -49,7 +55,8 @@ class Prepared:
     new: bool
     key: str
     diagnostics: list[Diagnostic] = field(default_factory=list)
-    releases: dict[str, TaskRelease] = field(default_factory=dict)  # for compile_app
+    # for compile_app: by task name, and by name of a service with two colours
+    releases: dict[str, TaskRelease | ServiceHistory] = field(default_factory=dict)
 
     def commit(self) -> None:
         self.log.save()
@@ -62,14 +69,23 @@ def prepare(app: App, state_dir: str | Path, workdir: str | Path, label: str | N
     now = now or now_utc()
     log = ReleaseLog.load(state_dir, app)
     key = deployment_key(workdir)
-    seen = deployed(workdir)
-    if seen is not None:
-        log.sync(key, seen, label, now)
-    else:
-        log.deployment(key, label)
+    refresh(log, key, label, now)
     release, new = log.record(app, now, exclude)
     releases, diagnostics = plan(app, log, key, release, now, warn)
     return Prepared(app, log, release, new, key, diagnostics, releases)
+
+
+def refresh(log: ReleaseLog, key: str, label: str | None = None,
+            now: datetime | None = None) -> bool:
+    """Sync deployment `key` (a working directory) from its local Terraform state: task
+    versions and aliases, two-colour services. False when there is no readable state."""
+    seen = deployed(key)
+    if seen is None:
+        log.deployment(key, label)
+        return False
+    log.sync(key, seen, label, now)
+    log.sync_services(key, deployed_services(key) or {}, label, now)
+    return True
 
 
 def before_up(app: App, state_dir: str | Path) -> Prepared:
@@ -92,19 +108,21 @@ def after_apply(app: App, state_dir: str | Path, workdir: str | Path,
                 label: str | None = None) -> ReleaseLog:
     """Read the versions an apply published back into the log (and save it)."""
     log = ReleaseLog.load(state_dir, app)
-    seen = deployed(workdir)
-    if seen is not None:
-        log.sync(deployment_key(workdir), seen, label)
+    if refresh(log, deployment_key(workdir), label):
         log.save()
     return log
 
 
 def plan(app: App, log: ReleaseLog, key: str, release: dict[str, Any], now: datetime,
-         warn: bool = True) -> tuple[dict[str, TaskRelease], list[Diagnostic]]:
-    """Where each task's alias points in deployment `key` (the AWS builder's input)."""
+         warn: bool = True
+         ) -> tuple[dict[str, TaskRelease | ServiceHistory], list[Diagnostic]]:
+    """Where each task's alias points in deployment `key`, and what flowc knows of each
+    two-colour service there (the AWS builder's input)."""
     dep = log.deployment(key)
     diagnostics: list[Diagnostic] = []
-    releases: dict[str, TaskRelease] = {}
+    releases: dict[str, TaskRelease | ServiceHistory] = {
+        s.name: log.service_history(key, s.name, now)
+        for s in app.services if s.runs_on("aws") and has_colours(s)}
     for task in app.tasks:
         entry = release["tasks"].get(task.name) or {}
         releases[task.name] = TaskRelease(**_decide(

@@ -7,6 +7,12 @@ deployment (Terraform working directory) that knows the release's version of the
 task's function changes again) and rewrites only the alias in that directory's compiled
 `cdk.tf.json` (flowc.targets.aws.release.pin_alias), so `terraform plan` shows one change.
 Applying it to the local cloud of `flowc up` is the command's job (flowc/cli/releases.py).
+
+`flowc rollback FILE SERVICE` (a service with two colours, flowc/releases/colours.py):
+`resolve_service()` finds every deployment where the colour out of traffic runs another
+task definition than the live one (E711 otherwise, E712 for a service without colours);
+`pin_service()` pins that colour (it keeps all traffic until the spec's task definition
+changes) and rewrites only the traffic rule's weights in the compiled `cdk.tf.json`.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from typing import Any
 from flowc.compiler.ir import App, PythonHandler
 from flowc.compiler.values import did_you_mean
 from flowc.diagnostics import Diagnostic
+from flowc.releases.colours import COLOURS, has_colours, live_colour, other
 from flowc.releases.log import ReleaseLog, normalise_id
 from flowc.targets.compile import TF_FILE, write_if_changed
 
@@ -30,7 +37,7 @@ class Change:
 
     key: str  # the Terraform working directory
     label: str
-    version: str
+    version: str  # a task's version; for a service, the colour that takes the traffic
     before: str | None = None  # what the compiled alias said before ("${...version}" or "3")
     written: bool = False  # cdk.tf.json rewritten
     compiled: bool = True  # False: no cdk.tf.json there (the next compile writes the pin)
@@ -38,7 +45,7 @@ class Change:
 
 @dataclass
 class Request:
-    task: str
+    task: str  # or service
     release: dict[str, Any] | None = None
     function_release: str | None = None  # the task's function now (latest release)
     changes: list[Change] = field(default_factory=list)
@@ -117,4 +124,55 @@ def pin(log: ReleaseLog, req: Request, now: datetime | None = None) -> None:
         change.written = write_if_changed(path, data)
 
 
-__all__ = ["Change", "Request", "normalise_id", "pin", "resolve"]
+def resolve_service(app: App, log: ReleaseLog, name: str) -> Request:
+    """Where the colour out of traffic can take it back (see module doc)."""
+    req = Request(name)
+    service = next(s for s in app.services if s.name == name)
+    if not (service.runs_on("aws") and has_colours(service)):
+        req.diagnostics.append(Diagnostic(
+            "E712", f"service `{name}` has no second colour to roll back to (only image "
+            "services with a port, released blue_green or canary on aws, have two)",
+            service.span, "set `release { strategy = blue_green }` on the service, or roll "
+            "back by compiling and applying the earlier spec (a rolling deployment)"))
+        return req
+    for key, dep in sorted(log.deployments().items()):
+        colours = ((dep.get("services") or {}).get(name) or {}).get("colours") or {}
+        weights = {c: int((colours.get(c) or {}).get("weight") or 0) for c in COLOURS}
+        definitions = {c: (colours.get(c) or {}).get("definition") for c in COLOURS}
+        live = live_colour(weights)
+        back = other(live)
+        if weights[back] == 0 and definitions[back] and definitions[back] != definitions[live]:
+            req.changes.append(Change(key, dep.get("label") or key, back, before=live))
+        elif weights[back] > 0 and definitions[back] != definitions[live]:  # a canary runs
+            req.changes.append(Change(key, dep.get("label") or key, live, before=back))
+    if not req.changes:
+        req.diagnostics.append(Diagnostic(
+            "E711", f"service `{name}` has nothing to roll back to: flowc has seen no "
+            "deployment where its two colours run different task definitions", service.span,
+            "a release puts the new task definition on the colour out of traffic; flowc "
+            "reads the colours from the local Terraform state after `flowc up` (or "
+            "`terraform apply` in the compiled aws directory): `flowc releases FILE`"))
+    return req
+
+
+def pin_service(log: ReleaseLog, req: Request, now: datetime | None = None) -> None:
+    """Record the pins and rewrite each deployment's compiled traffic rule."""
+    from flowc.targets.aws.services import pin_weights
+
+    for change in req.changes:
+        colours = log.deployment(change.key)["services"][req.task]["colours"]
+        rolled_from = colours[other(change.version)]["definition"]
+        log.pin_colour(change.key, req.task, change.version, rolled_from, now)
+        path = Path(change.key) / TF_FILE
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            doc, change.before = pin_weights(doc, req.task, change.version)
+        except (OSError, ValueError, KeyError, IndexError):
+            change.compiled = False
+            continue
+        data = (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+        change.written = write_if_changed(path, data)
+
+
+__all__ = ["Change", "Request", "normalise_id", "pin", "pin_service", "resolve",
+           "resolve_service"]

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from flowc.compiler.ir import App, Backend, Task, unit_kind
+from flowc.compiler.ir import App, Backend, Service, Task, unit_kind
 from flowc.diagnostics import Diagnostic, Span
 from flowc.targets.naming import Namer, logical_id
 from flowc.targets.packaging import (
@@ -95,7 +95,8 @@ class Stack:
     app: App
     out_dir: Path  # DIR/<target>
     exclude: tuple[Path, ...] = ()  # never shipped: DIR itself, the state directory...
-    releases: Mapping[str, TaskRelease] = field(default_factory=dict)  # by task name
+    # by task name, and by name of a service with two colours (flowc.releases.plan)
+    releases: Mapping[str, Any] = field(default_factory=dict)
     names: Namer = field(init=False)
     providers: dict[str, dict[str, Any]] = field(default_factory=dict)
     resources: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
@@ -116,6 +117,11 @@ class Stack:
 
     def release_of(self, task: Task) -> TaskRelease:
         return self.releases.get(task.name, NO_RELEASE)
+
+    def history_of(self, service: Service) -> Any:
+        """The release log's `flowc.releases.colours.ServiceHistory` of a two-colour
+        service in this deployment; None when compiled without a release log."""
+        return self.releases.get(service.name)
 
     def provider(
         self, name: str, source: str, version: str, attrs: dict[str, Any] | None = None

@@ -18,12 +18,13 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from flowc import __version__
 from flowc.compiler.ir import App
 from flowc.diagnostics import Diagnostic, has_errors
 from flowc.targets import registry
-from flowc.targets.base import Stack, TaskRelease
+from flowc.targets.base import Stack
 from flowc.targets.synth import TF_FILE, synth
 
 STATE_FILE = ".flowc-state.json"
@@ -104,7 +105,7 @@ def _write_stack(stack: Stack, tf_json: bytes, fingerprint: str) -> list[Path]:
 
 def compile_app(app: App, targets: Sequence[str], out_dir: Path,
                 exclude: Sequence[Path] = (),
-                releases: Mapping[str, TaskRelease] | None = None) -> list[TargetResult]:
+                releases: Mapping[str, Any] | None = None) -> list[TargetResult]:
     """Check, build, synthesize and write each target; stacks with errors write nothing.
 
     The checks are `flowc.targets.rules.target_rules`, the same `flowc check` runs; an

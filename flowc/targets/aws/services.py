@@ -5,9 +5,11 @@ An image service is an ECS Fargate service in the environment's subnets:
 - with a port: behind its own Application Load Balancer (internal unless `public`; HTTPS
   with the environment's `aws { certificate_arn }` and HTTP redirected to it, else HTTP),
   a target group health-checking `health`, security groups that let the load balancer
-  (only) reach the tasks on the port; `blue_green` and `canary` get two target groups
-  (blue, green) each with its own ECS service, and a listener that forwards by weight
-  (all to blue until a release moves it), so traffic moves without replacing a service;
+  (only) reach the tasks on the port; `blue_green` and `canary` get two colours (blue,
+  green; flowc/releases/colours.py), each with its own task definition, ECS service
+  (waiting for a steady state) and target group, and a listener rule that forwards to
+  both by weight once they are steady: a release replaces the task definition of the
+  colour not live and moves the weights, a rollback moves only the weights;
 - without a port (a worker): the ECS service alone, reachable by nothing;
 - the deployment circuit breaker rolls a failed deployment back; Application Auto
   Scaling tracks `scale_on` (cpu or memory) between the `replicas` bounds;
@@ -19,12 +21,22 @@ stage; each replica is worth LAMBDA_CONCURRENCY_PER_REPLICA concurrent requests.
 
 from __future__ import annotations
 
+import copy
 import json
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from flowc.compiler.ir import Alert, ImageHandler, PythonHandler, Service
+from flowc.diagnostics import Diagnostic
+from flowc.releases.colours import (
+    COLOURS,
+    DEFINITION_TAG,
+    Rollout,
+    decide,
+    definition_hash,
+    has_colours,
+)
 from flowc.targets.aws import TARGET as AWS
 from flowc.targets.aws import iam
 from flowc.targets.aws.alerts import COMPARATORS
@@ -52,7 +64,7 @@ SERVICE_HANDLER_FILE = "flowc_service_handler.py"
 ALARM_PERIOD_S = 300
 SCALE_METRICS = {"cpu": "ECSServiceAverageCPUUtilization",
                  "memory": "ECSServiceAverageMemoryUtilization"}
-COLOURS = ("blue", "green")
+TRAFFIC_RULE_PRIORITY = 1  # the weighted rule before the listener's default action
 
 
 def _asset(name: str) -> bytes:
@@ -147,22 +159,104 @@ def add_ecs_service(ctx: AwsContext, service: Service, handler: ImageHandler) ->
         container["command"] = [escape_literal(c) for c in handler.command]
     if service.port is not None:
         container["portMappings"] = [{"containerPort": service.port, "protocol": "tcp"}]
-    definition = s.resource("aws_ecs_task_definition", f"svc_{name}_task",
-                            task_definition(family, (cpu, memory), exec_role, task_role,
-                                            container, service_tags(ctx, service)))
+    body = task_definition(family, (cpu, memory), exec_role, task_role, container,
+                           service_tags(ctx, service))
     task_sg = add_task_security_group(ctx, service)
-    colours = (COLOURS if service.release.strategy in ("blue_green", "canary")
-               and service.port is not None else ("",))
-    groups = {c: add_target_group(ctx, service, c) for c in colours} if service.port else {}
-    lb, listener = add_load_balancer(ctx, service, groups) if groups else (None, None)
-    ecs = {c: add_one_ecs_service(ctx, service, c, definition, task_sg, groups.get(c), listener)
-           for c in colours}
-    live = ecs[colours[0]]
+    if has_colours(service):
+        add_colours(ctx, service, body, task_sg)
+        return
+    definition = s.resource("aws_ecs_task_definition", f"svc_{name}_task", body)
+    group = add_target_group(ctx, service, "") if service.port else None
+    lb, listener = add_load_balancer(ctx, service, {"": group}) if group else (None, None)
+    ecs = add_one_ecs_service(ctx, service, "", definition, task_sg, group, listener)
     if service.scaling.autoscaled:
-        add_autoscaling(ctx, service, live)
-    s.output(f"{name}_ecs_service", live.ref("name"), f"ECS service of `{name}`")
+        add_autoscaling(ctx, service, ecs)
+    s.output(f"{name}_ecs_service", ecs.ref("name"), f"ECS service of `{name}`")
     if service.alerts:
-        add_service_alarms(ctx, service, live, groups.get(colours[0]), lb)
+        add_service_alarms(ctx, service, ecs, group, lb)
+
+
+def add_colours(ctx: AwsContext, service: Service, body: dict[str, Any],
+                task_sg: Resource) -> None:
+    """Blue and green (see module doc): what each runs and the weights come from the
+    release log's history of the service (`colours.decide`)."""
+    s, name = ctx.stack, service.name
+    current = definition_hash(body)
+    body["tags"] = {**body["tags"], DEFINITION_TAG: current}
+    history = ctx.stack.history_of(service)
+    rollout = decide(service.release.strategy, service.release.canary_percent,
+                     service.release.canary_for_s, current, history)
+    if history is not None:  # the log keeps what it emits
+        history.definitions.setdefault(current, copy.deepcopy(body))
+    if rollout.note is not None:
+        warn_rolls_in_place(ctx, service, rollout)
+    groups = {c: add_target_group(ctx, service, c) for c in COLOURS}
+    lb, listener = add_load_balancer(ctx, service, groups)
+    ecs = {}
+    for colour in COLOURS:
+        wanted = rollout.definitions[colour]
+        kept = body if wanted == current else copy.deepcopy(history.definitions[wanted])
+        definition = s.resource("aws_ecs_task_definition", f"svc_{name}_task_{colour}", kept)
+        ecs[colour] = add_one_ecs_service(ctx, service, colour, definition, task_sg,
+                                          groups[colour], listener)
+        if service.scaling.autoscaled:
+            add_autoscaling(ctx, service, ecs[colour], colour)
+    add_traffic_rule(ctx, service, listener, groups, ecs, rollout)
+    for colour in COLOURS:  # both, whichever is live: a rollback changes no output
+        s.output(f"{name}_ecs_service" + ("" if colour == COLOURS[0] else f"_{colour}"),
+                 ecs[colour].ref("name"), f"ECS service of `{name}`, {colour}")
+    if service.alerts:
+        add_service_alarms(ctx, service, ecs[COLOURS[0]], groups[COLOURS[0]], lb)
+
+
+def warn_rolls_in_place(ctx: AwsContext, service: Service, rollout: Rollout) -> None:
+    why = ("flowc has seen no deployed colour of it here (no local Terraform state)"
+           if rollout.note == "no_state" else
+           "the release log no longer has the task definition its live colour runs")
+    ctx.stack.diagnostics.append(Diagnostic(
+        "W711", f"service `{service.name}` is released {service.release.strategy}, but "
+        f"{why}, so both colours get this task definition and roll in place",
+        service.span, "keep the Terraform state local and `.flowc/releases/` with it "
+        "(`flowc up`, or `terraform apply` in the compiled aws directory); see "
+        "docs/releases.md", target="aws"))
+
+
+def add_traffic_rule(ctx: AwsContext, service: Service, listener: Resource,
+                     groups: dict[str, Resource], ecs: dict[str, Resource],
+                     rollout: Rollout) -> Resource:
+    """Every request, forwarded to the colours by weight, once both ECS services are
+    steady (the listener's own default action only attaches the target groups)."""
+    return ctx.stack.resource("aws_lb_listener_rule", f"svc_{service.name}_traffic", {
+        "listener_arn": listener.ref("arn"),
+        "priority": TRAFFIC_RULE_PRIORITY,
+        "action": [_forward(groups, rollout.weights)],
+        "condition": [{"path_pattern": [{"values": ["/*"]}]}],
+        "depends_on": [e.address for e in ecs.values()],
+        "tags": service_tags(ctx, service),
+    })
+
+
+def pin_weights(doc: dict[str, Any], service: str, colour: str
+                ) -> tuple[dict[str, Any], str]:
+    """A compiled cdk.tf.json whose traffic rule for `service` sends everything to `colour`
+    (in place; `flowc rollback`). Returns (doc, the weights before, in words); nothing else
+    changes, so Terraform plans one change. KeyError if the document has no such rule."""
+    rule = doc["resource"]["aws_lb_listener_rule"][f"svc_{service}_traffic"]
+    groups = rule["action"][0]["forward"][0]["target_group"]
+    before = []
+    for group in groups:
+        name = str(group["arn"]).split(".")[1]  # ${aws_lb_target_group.svc_<s>_tg_<c>.arn}
+        own = name.rpartition("_")[2]
+        before.append(f"{own} {group['weight']}")
+        group["weight"] = 100 if own == colour else 0
+    return doc, "/".join(before)
+
+
+def _forward(groups: dict[str, Resource], weights: dict[str, int]) -> dict[str, Any]:
+    return {"type": "forward", "forward": [{
+        "target_group": [{"arn": g.ref("arn"), "weight": weights[c]}
+                         for c, g in groups.items()],
+        "stickiness": [{"enabled": False, "duration": 1}]}]}
 
 
 def add_task_security_group(ctx: AwsContext, service: Service) -> Resource:
@@ -235,10 +329,8 @@ def add_load_balancer(ctx: AwsContext, service: Service,
         "enable_deletion_protection": False,
         "tags": service_tags(ctx, service),
     })
-    weights = [{"arn": g.ref("arn"), "weight": 100 if n == 0 else 0}
-               for n, g in enumerate(groups.values())]
-    forward = {"type": "forward", "forward": [{
-        "target_group": weights, "stickiness": [{"enabled": False, "duration": 1}]}]}
+    # one group: all of it; two colours: blue, until the traffic rule exists (first apply)
+    forward = _forward(groups, {c: 100 if n == 0 else 0 for n, c in enumerate(groups)})
     listener_body: dict[str, Any] = {
         "load_balancer_arn": lb.ref("arn"), "port": front,
         "protocol": "HTTPS" if https else "HTTP", "default_action": [forward],
@@ -274,8 +366,8 @@ def add_one_ecs_service(ctx: AwsContext, service: Service, colour: str, definiti
         "name": ctx.names.name(service.name, colour, kind="ecs_service"),
         "cluster": ctx.cluster.ref("id"),
         "task_definition": definition.ref("arn"),
-        # the idle colour of a blue/green pair runs nothing until a release uses it
-        "desired_count": 0 if colour == COLOURS[1] else service.scaling.min_replicas,
+        # both colours run: the one out of traffic is what a rollback goes back to
+        "desired_count": service.scaling.min_replicas,
         "launch_type": "FARGATE",
         "platform_version": "LATEST",
         "network_configuration": [network],
@@ -292,15 +384,19 @@ def add_one_ecs_service(ctx: AwsContext, service: Service, colour: str, definiti
                                   "container_port": service.port}]
         body["health_check_grace_period_seconds"] = GRACE_S
         body["depends_on"] = [listener.address]
-    if service.scaling.autoscaled and colour != COLOURS[1]:
+    if colour:  # the traffic rule moves only after this colour's tasks are steady
+        body["wait_for_steady_state"] = True
+    if service.scaling.autoscaled:
         body["lifecycle"] = {"ignore_changes": ["desired_count"]}  # the scaler owns it
     return ctx.stack.resource("aws_ecs_service", f"svc_{service.name}{suffix}", body)
 
 
-def add_autoscaling(ctx: AwsContext, service: Service, ecs: Resource) -> None:
+def add_autoscaling(ctx: AwsContext, service: Service, ecs: Resource, colour: str = "") -> None:
     scaling = service.scaling
+    suffix = f"_{colour}" if colour else ""
     resource_id = f"service/{ctx.cluster.ref('name')}/{ecs.ref('name')}"
-    target = ctx.stack.resource("aws_appautoscaling_target", f"svc_{service.name}_scaling", {
+    target = ctx.stack.resource("aws_appautoscaling_target",
+                                f"svc_{service.name}_scaling{suffix}", {
         "service_namespace": "ecs",
         "resource_id": resource_id,
         "scalable_dimension": "ecs:service:DesiredCount",
@@ -308,8 +404,8 @@ def add_autoscaling(ctx: AwsContext, service: Service, ecs: Resource) -> None:
         "max_capacity": scaling.max_replicas,
         "tags": service_tags(ctx, service),
     })
-    ctx.stack.resource("aws_appautoscaling_policy", f"svc_{service.name}_scale_policy", {
-        "name": ctx.names.name(service.name, scaling.metric, kind="scaling_policy"),
+    ctx.stack.resource("aws_appautoscaling_policy", f"svc_{service.name}_scale_policy{suffix}", {
+        "name": ctx.names.name(service.name, scaling.metric, colour, kind="scaling_policy"),
         "policy_type": "TargetTrackingScaling",
         "service_namespace": target.ref("service_namespace"),
         "resource_id": target.ref("resource_id"),
