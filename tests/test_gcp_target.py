@@ -8,6 +8,7 @@ import io
 import json
 import sys
 import zipfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,8 @@ def compiled(tmp_path_factory):
     app = sample_app(base)
     out = tmp_path_factory.mktemp("gcp-out")
     diagnostics, doc = compile_target(app, "gcp", out)
-    assert diagnostics == []
+    (w475,) = diagnostics  # once for the app, naming the one image task left on `skip`
+    assert w475.code == "W475" and "`cleanup`" in w475.message and "`daily" not in w475.message
     return app, out / "gcp", doc
 
 
@@ -81,8 +83,13 @@ def test_python_task_is_a_cloud_function_built_from_a_private_versioned_bucket(c
                                                             "flowc_entry.py"}
 
 
-def _entry_module(archive: Path, tmp_path: Path):
+def _entry_module(archive: Path, tmp_path: Path, monkeypatch):
     zipfile.ZipFile(archive).extractall(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))  # flowc_entry imports flowc_fire beside it
+    sys.modules.pop("flowc_fire", None)
+    import flowc_fire
+
+    monkeypatch.setattr(flowc_fire, "STARTED_DIR", str(tmp_path / "started"))
     spec = importlib.util.spec_from_file_location("flowc_entry_test", tmp_path / "flowc_entry.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -93,7 +100,8 @@ def test_generated_entry_point_runs_the_handler_and_fails_the_request_on_error(
         compiled, tmp_path, monkeypatch):
     _, out, doc = compiled
     obj = next(o for o in resources(doc, "google_storage_bucket_object").values())
-    entry = _entry_module(out / obj["source"].removeprefix("${path.module}/"), tmp_path)
+    entry = _entry_module(out / obj["source"].removeprefix("${path.module}/"), tmp_path,
+                          monkeypatch)
     (tmp_path / "probe.py").write_text(
         "calls = []\n"
         "def ok():\n    calls.append('ok')\n"
@@ -111,6 +119,56 @@ def test_generated_entry_point_runs_the_handler_and_fails_the_request_on_error(
     monkeypatch.setenv("FLOWC_HANDLER", "probe:code3")
     with pytest.raises(RuntimeError, match="exited with 3"):
         entry.flowc_entry(None)
+
+
+class Request:
+    """What flowc_entry reads of the request Cloud Scheduler sends."""
+
+    def __init__(self, job: str, fire: datetime):
+        self.headers = {"X-CloudScheduler-JobName": job,
+                        "X-CloudScheduler-ScheduleTime": fire.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
+
+
+def test_overlap_skip_answers_a_fire_held_past_its_window_with_success(
+        compiled, tmp_path, monkeypatch, capsys):
+    """Cloud Scheduler holds a job's next execution until the last one answered: with
+    `overlap = skip` (one instance, one request) such a fire arrives late; past the start
+    window the entry skips it with a success and a `skipped` line, so nothing retries it."""
+    _, out, doc = compiled
+    fn = resources(doc, "google_cloudfunctions2_function")["function_daily_report"]
+    config = fn["service_config"]
+    assert (config["max_instance_count"], config["max_instance_request_concurrency"]) == (1, 1)
+    window = int(config["environment_variables"]["FLOWC_START_WITHIN_S"])
+    assert window == 60  # catch_up 0: the floor shared with k8s's startingDeadlineSeconds
+    obj = next(o for o in resources(doc, "google_storage_bucket_object").values())
+    entry = _entry_module(out / obj["source"].removeprefix("${path.module}/"), tmp_path,
+                          monkeypatch)
+    (tmp_path / "probe2.py").write_text("calls = []\ndef ok():\n    calls.append('ok')\n")
+    monkeypatch.setenv("FLOWC_TASK", "daily_report")
+    monkeypatch.setenv("FLOWC_HANDLER", "probe2:ok")
+    monkeypatch.setenv("FLOWC_START_WITHIN_S", str(window))
+    now = datetime.now(UTC)
+    assert entry.flowc_entry(Request("j", now - timedelta(seconds=3))) == ("ok", 200)
+    capsys.readouterr()
+    held = Request("j", now - timedelta(seconds=window + 60))
+    assert entry.flowc_entry(held) == ("skipped", 200)
+    assert sys.modules["probe2"].calls == ["ok"]
+    assert capsys.readouterr().out.startswith("flowc: skipped ")
+    monkeypatch.delenv("FLOWC_START_WITHIN_S")  # `allow`: a late fire runs
+    assert entry.flowc_entry(held) == ("ok", 200)
+    assert sys.modules["probe2"].calls == ["ok", "ok"]
+
+
+def test_overlap_allow_lets_cloud_functions_scale_out(tmp_path):
+    app = sample_app(tmp_path)
+    app = dataclasses.replace(app, tasks=tuple(
+        dataclasses.replace(t, overlap="allow") for t in app.tasks))
+    diagnostics, doc = compile_target(app, "gcp", tmp_path / "out")
+    assert diagnostics == []  # no W475: the image task said `allow`
+    config = resources(doc, "google_cloudfunctions2_function")["function_daily_report"][
+        "service_config"]
+    assert config["max_instance_count"] > 1
+    assert "FLOWC_START_WITHIN_S" not in config["environment_variables"]
 
 
 def test_image_task_is_a_cloud_run_job_with_retries_timeout_and_args(compiled):
@@ -249,7 +307,7 @@ def test_alerts_become_policies_with_one_email_channel_per_address(compiled):
 def test_without_a_project_the_provider_default_project_is_used(tmp_path):
     app = sample_app(tmp_path, project=None, environment=None)
     diagnostics, doc = compile_target(app, "gcp", tmp_path / "out")
-    assert diagnostics == []
+    assert [d.code for d in diagnostics] == ["W475"]  # `cleanup`: skip, a Cloud Run job
     assert "google_client_config" in doc["data"]
     assert doc["provider"]["google"] == [{"region": "europe-west1"}]
     bucket = next(iter(resources(doc, "google_storage_bucket").values()))
@@ -284,7 +342,7 @@ def test_long_names_are_cut_with_a_hash_and_stay_within_gcp_limits(tmp_path):
              with_schedules(task(long + "_2", ImageHandler("busybox:1.36")), ["0 2 * * *"]))
     app = dataclasses.replace(app, tasks=tasks)
     diagnostics, doc = compile_target(app, "gcp", tmp_path / "out")
-    assert diagnostics == []
+    assert [d.code for d in diagnostics] == ["W475"]  # `cleanup`: skip, a Cloud Run job
     for sa in resources(doc, "google_service_account").values():
         assert 6 <= len(sa["account_id"]) <= 30 and len(sa["display_name"]) <= 100
     for fn in resources(doc, "google_cloudfunctions2_function").values():
@@ -323,7 +381,7 @@ def _diagnostics(tmp_path, **changes):
     daily = dataclasses.replace(app.tasks[0], **changes)
     app = dataclasses.replace(app, tasks=(daily,) + app.tasks[1:])
     diagnostics, doc = compile_target(app, "gcp", tmp_path / "out")
-    return diagnostics, doc
+    return [d for d in diagnostics if d.code != "W475"], doc  # `cleanup`'s, tested above
 
 
 def test_reserved_env_var_is_an_error_E450(tmp_path):

@@ -21,6 +21,7 @@ from flowc.compiler.pipeline import load, load_text
 from flowc.emulator.executor import jitter_delay, retry_delay
 from flowc.targets.aws import operations as aws_ops
 from flowc.targets.k8s import operations as k8s_ops
+from flowc.targets.operations import START_WINDOW_FLOOR_S
 from flowc.targets.rules import target_rules
 from tests.emulator_support import RecordingView, every, make_app, make_task, unique, write_jobs
 from tests.test_emulator_session import cloud, make_session  # noqa: F401 - the fixture
@@ -165,7 +166,7 @@ def test_compiled_for_every_target_and_valid(spec, tmp_path):
     assert by_task["nightly"]["concurrencyPolicy"] == "Allow"
     assert by_task["nightly"]["startingDeadlineSeconds"] == 3600  # catch_up
     assert by_task["box"]["concurrencyPolicy"] == "Forbid"  # skip, the default
-    assert by_task["box"]["startingDeadlineSeconds"] == k8s_ops.K8S_CATCH_UP_FLOOR_S
+    assert by_task["box"]["startingDeadlineSeconds"] == START_WINDOW_FLOOR_S
     pod = by_task["nightly"]["jobTemplate"]["spec"]["template"]["spec"]
     assert pod["containers"][0]["image"] == "python:3.11-slim"
     bound = by_task["nightly"]["jobTemplate"]["spec"]["activeDeadlineSeconds"]
@@ -337,3 +338,40 @@ def test_dev_keys_pause_and_resume_a_task(tmp_path, cloud):  # noqa: F811
     finally:
         session.close(grace=1)
     assert "flowc dev: task `k` paused" in view.text()
+
+
+def test_unenforced_skip_on_image_tasks_is_one_W475_per_target_in_check_and_compile(tmp_path):
+    """ECS and Cloud Run jobs start every fire: one warning per app and target naming the
+    image tasks left on `skip`, the same from `flowc check` and `flowc compile`; silenced
+    by `overlap = allow` on them or `# flowc: allow W475`."""
+    from typer.testing import CliRunner
+
+    from flowc.cli import app as cli
+
+    (tmp_path / "jobs").mkdir()
+    (tmp_path / "jobs" / "main.py").write_text("def main():\n    pass\n")
+    image = 'task {name} {{\n  image = "busybox:1.36"\n  schedule = "daily"\n{extra}}}\n'
+    python = 'task py {\n  python = "jobs.main:main"\n  schedule = "daily"\n}\n'
+
+    def warnings(text: str) -> tuple[list[str], list[str]]:
+        spec = tmp_path / "app.flow"
+        spec.write_text(text)
+        check = CliRunner().invoke(cli, ["check", str(spec)])
+        compiled = CliRunner().invoke(cli, ["compile", str(spec), "--out", str(tmp_path / "out"),
+                                            "--state", str(tmp_path / "st")])
+        assert check.exit_code == 0 and compiled.exit_code == 0, (check.output, compiled.output)
+        return tuple([line for line in out.output.splitlines() if "warning[W475]" in line]
+                     for out in (check, compiled))
+
+    both = python + image.format(name="a", extra="") + image.format(name="b", extra="")
+    checked, compiled = warnings(both)
+    assert checked == compiled and len(checked) == 2  # aws and gcp, once each
+    assert all("`a`, `b`" in line for line in checked)
+    assert {("on aws" in line, "on gcp" in line) for line in checked} == {(True, False),
+                                                                         (False, True)}
+    one_allows = python + image.format(name="a", extra="  overlap = allow\n") + image.format(
+        name="b", extra="")
+    checked, _ = warnings(one_allows)
+    assert len(checked) == 2 and all("`b`" in line and "`a`" not in line for line in checked)
+    assert warnings("# flowc: allow W475\n" + both) == ([], [])
+    assert warnings(python + image.format(name="a", extra="  overlap = allow\n")) == ([], [])

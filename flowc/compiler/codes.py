@@ -123,6 +123,7 @@ CODES: dict[str, str] = {
     "W472": "`jitter` not applied on gcp or k8s (no flexible window)",
     "W473": "`from`/`until` not enforced on gcp or k8s (no start or end date)",
     "W474": "`retry_backoff` not configurable on aws or k8s",
+    "W475": "`overlap = skip` not enforced for image tasks on aws or gcp (one per app)",
     # -- releases and layers (flowc/compiler/check_release.py)
     "E701": "canary on a target that cannot split runs between versions",
     "E702": "canary percentage out of range",

@@ -4,10 +4,13 @@ package (`flowc/targets/<name>/operations.py`), read by its builder and, through
 builder's `check`, by `flowc check` and `flowc compile` alike.
 
 Per setting (docs/language.md "Operations settings" has the table):
-- overlap: k8s concurrencyPolicy Forbid/Allow/Replace; aws: `skip` reserves Lambda
-  concurrency 1, `allow` reserves none; `replace` is E470 on aws and gcp. `skip` is not
-  enforced by ECS or Cloud Scheduler: documented, not warned, since it is the default and
-  a warning on every such task would teach people to ignore warnings.
+- overlap: k8s concurrencyPolicy Forbid/Allow/Replace. `skip` on python tasks: one run at
+  a time (Lambda reserved concurrency 1; one Cloud Functions instance taking one request)
+  plus flowc's wrapper, which drops a fire that starts after its start window
+  (`start_window_s`, the same window as k8s's startingDeadlineSeconds): logged `skipped`,
+  answered as a success so nothing retries or dead-letters it. `skip` on image tasks on
+  aws/gcp is not enforced (ECS and Cloud Run jobs start every fire): one W475 per app and
+  target names those tasks. `replace` is E470 on aws and gcp.
 - catch_up: k8s startingDeadlineSeconds; the managed schedulers miss nothing.
 - enabled = false: schedule state DISABLED, Cloud Scheduler job paused, CronJob suspend.
 - jitter: EventBridge flexible time window in whole minutes (W471); gcp/k8s: W472.
@@ -21,8 +24,44 @@ Per setting (docs/language.md "Operations settings" has the table):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from importlib import resources
+
 from flowc.compiler.ir import Task
 from flowc.diagnostics import Diagnostic
+
+# A fire may start this late at least, on every target: a CronJob needs the slack (its
+# controller looks every 10 s), a Lambda or a Cloud Function a cold start.
+START_WINDOW_FLOOR_S = 60
+
+# The `overlap = skip` cut-off both clouds' python wrappers import (flowc/targets/assets).
+FIRE_FILE = "flowc_fire.py"
+
+
+def fire_files() -> dict[str, bytes]:
+    """The file(s) to add to a python task's archive next to its wrapper."""
+    return {FIRE_FILE: resources.files("flowc.targets").joinpath("assets", FIRE_FILE)
+            .read_bytes()}
+
+
+def start_window_s(task: Task) -> int:
+    """How late a fire may still start (k8s startingDeadlineSeconds; under `overlap =
+    skip`, the wrapper's cut-off): the task's `catch_up`, at least a minute."""
+    return max(task.catch_up_s, START_WINDOW_FLOOR_S)
+
+
+def unguarded_skip(tasks: Sequence[Task], target: str, why: str) -> Diagnostic | None:
+    """W475, once per app and target: image tasks whose default `overlap = skip` the
+    target cannot enforce (`why`); none when every such task says `overlap = allow`."""
+    affected = [t for t in tasks if t.overlap == "skip" and t.handler.kind == "image"]
+    if not affected:
+        return None
+    listed = ", ".join(f"`{t.name}`" for t in affected)
+    return Diagnostic(
+        "W475", f"`overlap = skip` is not enforced on {target} for image task(s) {listed}: "
+        f"{why}, so a fire during a run starts a second one", affected[0].span,
+        "make the task safe to overlap and say `overlap = allow`, run it on k8s "
+        "(`concurrencyPolicy: Forbid`), or add `# flowc: allow W475`")
 
 
 def input_env(task: Task) -> dict[str, str]:

@@ -20,7 +20,7 @@ from flowc.targets.aws import operations as ops
 from flowc.targets.aws.context import AwsContext
 from flowc.targets.aws.release import RELEASE_TAG, add_alias, layer_arns, package_args
 from flowc.targets.base import Resource, escape_literal
-from flowc.targets.operations import input_env
+from flowc.targets.operations import fire_files, input_env
 
 LAMBDA_RUNTIME = ops.lambda_runtime_of(DEFAULT_PYTHON)  # services; tasks: their own
 
@@ -30,6 +30,11 @@ SECRET_ENV_PREFIX = "FLOWC_SECRET_"
 
 def _handler_source() -> bytes:
     return resources.files("flowc.targets.aws.assets").joinpath("lambda_handler.py").read_bytes()
+
+
+def handler_files() -> dict[str, bytes]:
+    """flowc_handler.py and what it imports, added to a python task's or service's zip."""
+    return {LAMBDA_HANDLER_FILE: _handler_source(), **fire_files()}
 
 
 # -- python tasks: Lambda ---------------------------------------------------------
@@ -64,7 +69,7 @@ def add_function(ctx: AwsContext, task: Task, dlq: Resource | None) -> tuple[str
                                     [dlq.ref("arn")]))
     role = ctx.role(task, "lambda", "lambda.amazonaws.com", statements,
                     "lambda_role", "lambda_policy")
-    asset = s.code_asset(task, extra={LAMBDA_HANDLER_FILE: _handler_source()},
+    asset = s.code_asset(task, extra=handler_files(),
                          layers=False)
     layers = layer_arns(ctx, task)
     variables = lambda_variables(ctx, task, {

@@ -9,7 +9,7 @@ from typing import Any
 
 from flowc.compiler.ir import App, ImageHandler, PythonHandler, Task
 from flowc.diagnostics import Diagnostic
-from flowc.targets.operations import fixed_backoff, no_replace
+from flowc.targets.operations import fixed_backoff, no_replace, start_window_s, unguarded_skip
 
 # Lambda's asynchronous invocations: an event older than this is dropped (60 s .. 6 h).
 AWS_EVENT_AGE_S = (60, 21600)
@@ -29,9 +29,22 @@ def lambda_runtime(task: Task) -> str:
     return lambda_runtime_of(task.python_version)
 
 
+# EventBridge Scheduler writes the fire's time here; flowc_handler reads it back.
+SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
+
+
 def reserved_concurrency(task: Task) -> int | None:
-    """`overlap = skip` on Lambda: one run at a time (a second fire is throttled)."""
+    """`overlap = skip` on Lambda: one run at a time. A fire during a run is throttled and
+    Lambda's async queue retries it; flowc_handler drops it if it starts too late."""
     return 1 if task.overlap == "skip" else None
+
+
+def flexible_window_min(task: Task) -> int:
+    """`jitter` as EventBridge's flexible window: whole minutes, 0 when off."""
+    if not task.jitter_s:
+        return 0
+    return min(max(math.ceil(task.jitter_s / 60), AWS_FLEXIBLE_WINDOW_MIN[0]),
+               AWS_FLEXIBLE_WINDOW_MIN[1])
 
 
 def event_age_s(task: Task) -> int:
@@ -42,10 +55,8 @@ def aws_schedule_fields(task: Task, index: int, zone: str) -> dict[str, Any]:
     """state, flexible_time_window, start_date/end_date of one aws_scheduler_schedule."""
     fields: dict[str, Any] = {"state": "ENABLED" if task.enabled else "DISABLED"}
     if task.jitter_s:
-        minutes = min(max(math.ceil(task.jitter_s / 60), AWS_FLEXIBLE_WINDOW_MIN[0]),
-                      AWS_FLEXIBLE_WINDOW_MIN[1])
-        fields["flexible_time_window"] = [{"mode": "FLEXIBLE",
-                                           "maximum_window_in_minutes": minutes}]
+        fields["flexible_time_window"] = [{"mode": "FLEXIBLE", "maximum_window_in_minutes":
+                                           flexible_window_min(task)}]
     else:
         fields["flexible_time_window"] = [{"mode": "OFF"}]
     start, end = task.window(index).bounds(zone)
@@ -57,10 +68,20 @@ def aws_schedule_fields(task: Task, index: int, zone: str) -> dict[str, Any]:
 
 
 def aws_target_input(task: Task) -> str | None:
-    """The Lambda event a schedule sends: the task's `input` under "input"."""
-    if task.input is None or not isinstance(task.handler, PythonHandler):
+    """The Lambda event a schedule sends: the task's `input` under "input" and, under
+    `overlap = skip`, the fire under "flowc": its scheduled time (filled in by EventBridge
+    Scheduler) and how late it may start. flowc_handler takes "flowc" out of the event
+    before the task sees it. The start window counts from the scheduled time, so it
+    includes the flexible window the fire may be delayed by."""
+    if not isinstance(task.handler, PythonHandler):
         return None
-    return json.dumps({"input": json.loads(task.input)}, sort_keys=True)
+    event: dict[str, Any] = {}
+    if task.input is not None:
+        event["input"] = json.loads(task.input)
+    if task.overlap == "skip":
+        event["flowc"] = {"fire": SCHEDULED_TIME,
+                          "start_within_s": start_window_s(task) + 60 * flexible_window_min(task)}
+    return json.dumps(event, sort_keys=True) if event else None
 
 
 def diagnostics(app: App) -> list[Diagnostic]:
@@ -84,4 +105,6 @@ def diagnostics(app: App) -> list[Diagnostic]:
                 "E471", f"task `{task.name}`: `max_age` must be between 1m and 6h on aws "
                 f"(Lambda's maximum event age), not {task.max_age_s}s", task.span,
                 "write e.g. `max_age = 1h`"))
+    out.append(unguarded_skip(app.tasks_for("aws"), "aws", "EventBridge Scheduler starts an "
+                              "ECS task at every fire and ECS has no per-family limit"))
     return [d for d in out if d is not None]

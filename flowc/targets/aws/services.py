@@ -43,8 +43,8 @@ from flowc.targets.aws.alerts import COMPARATORS
 from flowc.targets.aws.context import AwsContext
 from flowc.targets.aws.ecs import ecs_container, fargate_size, task_definition
 from flowc.targets.aws.lambda_function import (
-    LAMBDA_HANDLER_FILE,
     LAMBDA_RUNTIME,
+    handler_files,
     lambda_variables,
 )
 from flowc.targets.aws.release import package_args
@@ -436,7 +436,7 @@ def add_lambda_service(ctx: AwsContext, service: Service, handler: PythonHandler
         *service_secret_statements(ctx, service),
     ])
     asset = s.code_asset(service, extra={
-        LAMBDA_HANDLER_FILE: _asset("lambda_handler.py"),
+        **handler_files(),  # the service handler imports flowc_handler's secret resolution
         SERVICE_HANDLER_FILE: _asset("lambda_service_handler.py"),
     }, layers=False, vendor_extra=(adapter_requirements(),))
     variables = lambda_variables(ctx, service, {"FLOWC_ENTRYPOINT": handler.entrypoint,

@@ -33,7 +33,7 @@ from flowc.targets.gcp import monitoring as gcp_monitoring
 from flowc.targets.gcp import operations as ops
 from flowc.targets.gcp.services import build_services
 from flowc.targets.naming import DNS, schedule_keys
-from flowc.targets.operations import input_env
+from flowc.targets.operations import fire_files, input_env
 from flowc.targets.packaging import PackagingError, make_asset
 from flowc.targets.sources import task_sources
 from flowc.targets.units import cpu_quantity, memory_quantity
@@ -51,13 +51,24 @@ ENTRY_SOURCE = '''\
 
 Runs FLOWC_HANDLER ("module:function"). An exception or a non-zero integer result makes
 the request fail (HTTP 500), so Cloud Scheduler retries it as the spec's `retries` say.
+With FLOWC_START_WITHIN_S (`overlap = skip`), a fire that starts later than that after
+its X-CloudScheduler-ScheduleTime (Cloud Scheduler held it while a run was in flight) is
+skipped by flowc_fire.py: a `skipped` log line and a success, so nothing retries it.
 """
 
 import importlib
 import os
 
+from flowc_fire import skipped
+
 
 def flowc_entry(request):
+    headers = getattr(request, "headers", None) or {}
+    fire = headers.get("X-CloudScheduler-ScheduleTime")
+    within = os.environ.get("FLOWC_START_WITHIN_S")
+    if within and skipped(os.environ.get("FLOWC_TASK", ""), fire, int(within),
+                          f"{headers.get('X-CloudScheduler-JobName')} {fire}"):
+        return ("skipped", 200)
     module, _, function = os.environ["FLOWC_HANDLER"].partition(":")
     handler = getattr(importlib.import_module(module), function)
     try:
@@ -232,7 +243,7 @@ class Gcp:
         service: dict[str, Any] = {
             "available_memory": memory_quantity(task.memory_mib),
             "timeout_seconds": task.timeout_s,
-            "max_instance_count": 1,
+            "max_instance_count": ops.gcp_max_instances(task),
             "min_instance_count": 0,
             "max_instance_request_concurrency": 1,
             "ingress_settings": "ALLOW_INTERNAL_ONLY",
@@ -240,7 +251,7 @@ class Gcp:
             "service_account_email": runtime_sa.ref("email"),
             "environment_variables": {
                 "FLOWC_TASK": task.name, "FLOWC_HANDLER": handler.entrypoint,
-                **input_env(task), **self.plain_env(task),
+                **input_env(task), **ops.skip_env(task), **self.plain_env(task),
             },
         }
         if task.cpu is not None:
@@ -293,7 +304,7 @@ class Gcp:
                       extra_requirements: tuple[str, ...] = ()) -> Resource | None:
         """The source zip (code dir + requirements.txt + entry file) in the bucket; tasks
         get the task entry file, services pass theirs in `extra`."""
-        extra = {ENTRY_FILE: ENTRY_SOURCE.encode()} if extra is None else extra
+        extra = {ENTRY_FILE: ENTRY_SOURCE.encode(), **fire_files()} if extra is None else extra
         key = (unit.code_dir, unit.requirements, unit.layers, tuple(sorted(extra)),
                extra_requirements)
         if key not in self._sources:

@@ -7,9 +7,8 @@ from typing import Any
 
 from flowc.compiler.ir import DEFAULT_PYTHON, App, Task
 from flowc.diagnostics import Diagnostic
-from flowc.targets.operations import fixed_backoff, no_jitter, no_window
+from flowc.targets.operations import fixed_backoff, no_jitter, no_window, start_window_s
 
-K8S_CATCH_UP_FLOOR_S = 60  # catch_up = 0: a fire that cannot start within a minute is dropped
 K8S_POLICY = {"skip": "Forbid", "allow": "Allow", "replace": "Replace"}
 
 
@@ -22,7 +21,7 @@ def k8s_python_image(configured: str | None, task: Task | None = None) -> str:
 def k8s_cron_fields(task: Task) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "concurrencyPolicy": K8S_POLICY[task.overlap],
-        "startingDeadlineSeconds": max(task.catch_up_s, K8S_CATCH_UP_FLOOR_S),
+        "startingDeadlineSeconds": start_window_s(task),
     }
     if not task.enabled:
         fields["suspend"] = True

@@ -8,10 +8,17 @@ arguments, or with the event (and context) when it takes them, as the emulator d
 task's schedule sends `{"input": ...}` when the task has an `input`. An exception fails
 the invocation, so Lambda retries it and, after the last attempt, sends it to the task's
 dead-letter queue.
+
+`overlap = skip`: the schedule also sends `"flowc": {"fire": <scheduled time>,
+"start_within_s": N}`, taken out of the event before the task sees it; flowc_fire.py
+drops a fire that starts too late (a run was in flight) with a `skipped` log line and a
+success, so Lambda neither retries nor dead-letters it.
 """
 
 import importlib
 import os
+
+from flowc_fire import skipped
 
 SECRET_PREFIX = "FLOWC_SECRET_"
 _ready = False
@@ -46,6 +53,11 @@ def _required(function):
 
 def handler(event, context):
     global _ready
+    task = os.environ.get("FLOWC_TASK", "")
+    fire = (event.pop("flowc", None) if isinstance(event, dict) else None) or {}
+    if skipped(task, fire.get("fire"), fire.get("start_within_s"),
+               getattr(context, "aws_request_id", None)):  # the same id on Lambda's retries
+        return {"task": task, "status": "skipped"}
     if not _ready:
         _resolve_secrets()
         _ready = True
@@ -53,4 +65,4 @@ def handler(event, context):
     target = getattr(importlib.import_module(module), function)
     wanted = _required(target)  # as the emulator: (event, context) to a function that takes them
     target(*[event, context][:wanted])
-    return {"task": os.environ.get("FLOWC_TASK", ""), "status": "succeeded"}
+    return {"task": task, "status": "succeeded"}
