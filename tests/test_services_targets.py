@@ -247,7 +247,15 @@ def test_aws_alarms_and_logs(aws):
     assert rate["threshold"] == 5.0
     assert rate["metric_query"][2]["expression"] == "IF(requests > 0, 100 * errors / requests, 0)"
     assert alarms["svc_api_alarm_1"]["extended_statistic"] == "p95"
-    assert alarms["svc_api_alarm_2"]["metric_name"] == "UnHealthyHostCount"
+    # api has two colours: its alarms watch both, whichever is live
+    assert rate["metric_query"][0]["metric"][0]["dimensions"] == {
+        "LoadBalancer": "${aws_lb.svc_api_lb.arn_suffix}"}
+    unhealthy = alarms["svc_api_alarm_2"]["metric_query"]
+    assert [q["metric"][0]["metric_name"] for q in unhealthy[:2]] == ["UnHealthyHostCount"] * 2
+    assert [q["metric"][0]["dimensions"]["TargetGroup"] for q in unhealthy[:2]] == [
+        "${aws_lb_target_group.svc_api_tg_blue.arn_suffix}",
+        "${aws_lb_target_group.svc_api_tg_green.arn_suffix}"]
+    assert unhealthy[2]["expression"] == "SUM([m_blue, m_green])"
     assert alarms["svc_worker_alarm_0"]["metric_name"] == "CPUUtilization"
     assert alarms["svc_worker_alarm_1"]["metric_name"] == "MemoryUtilization"
     logs = resources(doc, "aws_cloudwatch_log_group")

@@ -173,7 +173,7 @@ def add_ecs_service(ctx: AwsContext, service: Service, handler: ImageHandler) ->
         add_autoscaling(ctx, service, ecs)
     s.output(f"{name}_ecs_service", ecs.ref("name"), f"ECS service of `{name}`")
     if service.alerts:
-        add_service_alarms(ctx, service, ecs, group, lb)
+        add_service_alarms(ctx, service, {"": (ecs, group)}, lb)
 
 
 def add_colours(ctx: AwsContext, service: Service, body: dict[str, Any],
@@ -206,7 +206,7 @@ def add_colours(ctx: AwsContext, service: Service, body: dict[str, Any],
         s.output(f"{name}_ecs_service" + ("" if colour == COLOURS[0] else f"_{colour}"),
                  ecs[colour].ref("name"), f"ECS service of `{name}`, {colour}")
     if service.alerts:
-        add_service_alarms(ctx, service, ecs[COLOURS[0]], groups[COLOURS[0]], lb)
+        add_service_alarms(ctx, service, {c: (ecs[c], groups[c]) for c in COLOURS}, lb)
 
 
 def warn_rolls_in_place(ctx: AwsContext, service: Service, rollout: Rollout) -> None:
@@ -505,14 +505,16 @@ def add_lambda_service(ctx: AwsContext, service: Service, handler: PythonHandler
     })
     s.output(f"{name}_url", api.ref("api_endpoint"), f"URL of service `{name}` (HTTP API)")
     if service.alerts:
-        add_service_alarms(ctx, service, None, None, None, api)
+        add_service_alarms(ctx, service, {}, None, api)
 
 
 # -- alarms ---------------------------------------------------------------------------
 
 
-def add_service_alarms(ctx: AwsContext, service: Service, ecs: Resource | None,
-                       group: Resource | None,
+Colours = dict[str, tuple[Resource, Resource | None]]  # colour ("" for one) -> ECS, group
+
+
+def add_service_alarms(ctx: AwsContext, service: Service, colours: Colours,
                        lb: Resource | None, api: Resource | None = None) -> None:
     s, name = ctx.stack, service.name
     topic = s.resource("aws_sns_topic", f"svc_{name}_alerts", {
@@ -528,7 +530,7 @@ def add_service_alarms(ctx: AwsContext, service: Service, ecs: Resource | None,
             "endpoint": escape_literal(email)})
     for j, alert in enumerate(service.alerts):
         metric = (api_metric(alert, api) if api is not None
-                  else ecs_metric(ctx, alert, ecs, group, lb))
+                  else ecs_metric(ctx, alert, colours, lb))
         if metric is None:
             continue
         s.resource("aws_cloudwatch_metric_alarm", f"svc_{name}_alarm_{j}", {
@@ -545,27 +547,50 @@ def add_service_alarms(ctx: AwsContext, service: Service, ecs: Resource | None,
         })  # fmt: skip
 
 
-def ecs_metric(ctx: AwsContext, alert: Alert, ecs: Resource | None, group: Resource | None,
+def ecs_metric(ctx: AwsContext, alert: Alert, colours: Colours,
                lb: Resource | None) -> dict[str, Any] | None:
+    """The alarm's metric. With two colours it covers both, whichever is live: the load
+    balancer as a whole (error rate, latency), the sum of unhealthy targets, the busier
+    ECS service (cpu, memory)."""
     if alert.metric in ("cpu", "memory"):
-        return {"namespace": "AWS/ECS", "period": ALARM_PERIOD_S, "statistic": "Average",
-                "metric_name": "CPUUtilization" if alert.metric == "cpu"
-                else "MemoryUtilization", "threshold": alert.threshold,
-                "dimensions": {"ClusterName": ctx.cluster.ref("name"),
-                               "ServiceName": ecs.ref("name")}}
-    if group is None or lb is None:
+        metric = {"namespace": "AWS/ECS", "metric_name": "CPUUtilization"
+                  if alert.metric == "cpu" else "MemoryUtilization"}
+        dims = {c: {"ClusterName": ctx.cluster.ref("name"), "ServiceName": ecs.ref("name")}
+                for c, (ecs, _) in colours.items()}
+        return _per_colour(alert, metric, "Average", dims, "MAX", ALARM_PERIOD_S)
+    groups = {c: g for c, (_, g) in colours.items() if g is not None}
+    if not groups or lb is None:
         return None
-    dims = {"LoadBalancer": lb.ref("arn_suffix"), "TargetGroup": group.ref("arn_suffix")}
+    whole = len(groups) > 1  # both colours: the load balancer's own metrics
+    dims = {"LoadBalancer": lb.ref("arn_suffix")}
+    if not whole:
+        dims["TargetGroup"] = next(iter(groups.values())).ref("arn_suffix")
     if alert.metric == "unhealthy":
-        return {"namespace": "AWS/ApplicationELB", "metric_name": "UnHealthyHostCount",
-                "statistic": "Maximum", "period": 60, "threshold": alert.threshold,
-                "dimensions": dims}
+        metric = {"namespace": "AWS/ApplicationELB", "metric_name": "UnHealthyHostCount"}
+        return _per_colour(alert, metric, "Maximum", {
+            c: {"LoadBalancer": lb.ref("arn_suffix"), "TargetGroup": g.ref("arn_suffix")}
+            for c, g in groups.items()}, "SUM", 60)
     if alert.metric == "latency_p95":
         return {"namespace": "AWS/ApplicationELB", "metric_name": "TargetResponseTime",
                 "extended_statistic": "p95", "period": ALARM_PERIOD_S,
                 "threshold": alert.threshold, "dimensions": dims}
     return _error_rate(alert, "AWS/ApplicationELB", "HTTPCode_Target_5XX_Count",
                        "RequestCount", dims)
+
+
+def _per_colour(alert: Alert, metric: dict[str, str], statistic: str,
+                dims: dict[str, dict[str, str]], combine: str, period: int) -> dict[str, Any]:
+    """One metric as alarm arguments; over two colours, `combine` (MAX, SUM) of both."""
+    if len(dims) == 1:
+        return {**metric, "statistic": statistic, "period": period,
+                "threshold": alert.threshold, "dimensions": next(iter(dims.values()))}
+    queries = [{"id": f"m_{c}", "return_data": False, "metric": [{
+        **metric, "period": period, "stat": statistic, "dimensions": d}]}
+        for c, d in dims.items()]
+    ids = ", ".join(q["id"] for q in queries)
+    return {"threshold": alert.threshold, "metric_query": [*queries, {
+        "id": "combined", "label": f"{combine.lower()} over both colours",
+        "return_data": True, "expression": f"{combine}([{ids}])"}]}
 
 
 def api_metric(alert: Alert, api: Resource) -> dict[str, Any] | None:
