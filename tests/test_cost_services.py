@@ -39,8 +39,10 @@ def test_fargate_service_is_priced_per_replica_hour_plus_its_load_balancer(repor
     api = service(report, "api").targets["aws"]  # 0.5 vCPU, 1 GiB, replicas 3..10
     per_replica = 0.5 * book.rate("fargate", "vcpu_hour") + 1 * book.rate("fargate", "gb_hour")
     alb = HOURS * book.rate("alb", "hour")
-    assert api.total == pytest.approx(3 * HOURS * per_replica + alb)
-    assert api.worst_total == pytest.approx(10 * HOURS * per_replica + alb)
+    # blue_green: the colour out of traffic keeps the lowest replicas (3) for rollback
+    assert api.total == pytest.approx((3 + 3) * HOURS * per_replica + alb)
+    assert api.worst_total == pytest.approx((10 + 3) * HOURS * per_replica + alb)
+    assert "x2 (blue, green)" in api.product
     worker = service(report, "worker").targets["aws"]  # no port: no load balancer
     assert not [line for line in worker.lines if line.category == "load_balancer"]
 

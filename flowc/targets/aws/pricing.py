@@ -6,6 +6,7 @@ See flowc.cost.providers for the shared pieces (Line, Pool, Workload).
 from __future__ import annotations
 
 from flowc.compiler.ir import App, Service, Task
+from flowc.releases.colours import has_colours
 from flowc.cost import sizing
 from flowc.cost.pricing import PriceBook
 from flowc.cost.providers import (
@@ -45,18 +46,22 @@ class AwsPricing:
     def service(self, service: Service, book: PriceBook, hours: float, count: int
                 ) -> tuple[str, sizing.Size, list[Line]]:
         """Image service: Fargate vCPU-hours and GB-hours per task, plus one ALB's hours
-        when it has a port (LCUs depend on traffic); python service: Lambda and the HTTP
-        API bill per request only, so nothing is fixed."""
+        when it has a port (LCUs depend on traffic); with two colours (blue_green,
+        canary) the colour out of traffic runs the lowest `replicas` too. Python service:
+        Lambda and the HTTP API bill per request only, so nothing is fixed."""
         if service.handler.kind == "python":
             return ("AWS Lambda + API Gateway HTTP API (per request)",
                     sizing.lambda_size(service.memory_mib), [])
         size = sizing.fargate_size(service.memory_mib, service.cpu)
+        if has_colours(service):
+            count += service.scaling.min_replicas  # the rollback colour, at its minimum
         lines = replica_lines(count, size, hours, book.rate("fargate", "vcpu_hour"),
                               book.rate("fargate", "gb_hour"), "fargate")
         if not service.is_worker:
             lines.append(Line("load_balancer", "alb_hours", hours, "ALB-h",
                               book.rate("alb", "hour")))
-        return "ECS Fargate service" + ("" if service.is_worker else " + ALB"), size, lines
+        product = "ECS Fargate service" + (" x2 (blue, green)" if has_colours(service) else "")
+        return product + ("" if service.is_worker else " + ALB"), size, lines
 
     def worst_replicas(self, service: Service) -> int:
         return service.scaling.max_replicas
@@ -69,6 +74,10 @@ class AwsPricing:
                for s in app.services):
             notes.append("services on aws: load balancer LCU-hours depend on traffic and are "
                          "not included")
+        notes += [f"service {s.name} on aws: released {s.release.strategy}, so its second "
+                  f"colour keeps {s.scaling.min_replicas} task(s) running for rollback "
+                  "(counted; docs/releases.md)"
+                  for s in app.services if s.runs_on("aws") and has_colours(s)]
         return notes
 
     def product(self, task: Task) -> str:
