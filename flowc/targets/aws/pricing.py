@@ -6,7 +6,6 @@ See flowc.cost.providers for the shared pieces (Line, Pool, Workload).
 from __future__ import annotations
 
 from flowc.compiler.ir import App, Service, Task
-from flowc.releases.colours import has_colours
 from flowc.cost import sizing
 from flowc.cost.pricing import PriceBook
 from flowc.cost.providers import (
@@ -18,6 +17,7 @@ from flowc.cost.providers import (
     logs_line,
     replica_lines,
 )
+from flowc.releases.colours import has_colours
 from flowc.targets.aws import TARGET as AWS
 
 
