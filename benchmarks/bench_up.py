@@ -1,37 +1,41 @@
-"""`flowc up` of a 7-task spec, then again after editing one task's module: the second
-applies only that task's change (per-task packages, flowc/targets/task_code.py).
+"""`flowc up` loops on a 7-task spec, in one run: the first `up`, an `up` with nothing
+changed, an `up` after editing one task's module, and a rollback of that task's alias.
 
-Each task has its own module; all share `jobs/common.py`. Reported: wall time of the
-first `up`, of an `up` with nothing changed, and of an `up` after editing one task's
-module, with their ratios to the first. The claim (issue 16): the one-file-edit `up`
-takes <= 25% of the first. Uses the embedded AWS emulator `flowc up` starts (stopped at
-the end with `flowc down`).
+Each task has its own module; all share `jobs/common.py`. Reported: the wall time of
+each command and its ratio to the first `up`. The claim (issue 16): the one-module-edit
+`up` takes <= 25% of the first (per-task packages, flowc/targets/task_code.py, and the
+local-cloud speed-ups of docs/deploy.md "Speed"). Uses the embedded AWS emulator
+`flowc up` starts (stopped at the end with `flowc down`).
 
-Where the time goes: `flowc up` prints one line per finished resource with Terraform's
-own `elapsed_seconds` (apply_complete in its `-json` stream); the slowest of each `up`
-are listed. BEFORE holds the same figures measured before the local-cloud speed-ups of
-issue 16 point 4 (see docs/deploy.md), for comparison.
+Where the time goes: `flowc up` keeps Terraform's `-json` stream of its last command in
+the stack directory (flowc/deploy/terraform.py EVENTS_FILE). From its @timestamps, for the
+edit `up` and the rollback: Terraform starting and loading the provider's schemas before
+it reads anything, the refresh, the plan, the apply (each resource with Terraform's own
+elapsed seconds) and the end; what remains of the wall time is flowc's own (Python
+start, compile, reading the cloud back). The slowest resources of the first `up` are
+listed too. BEFORE holds figures measured by this script before the last change to
+`up`'s speed, for comparison.
 
 Run: `python benchmarks/bench_up.py`.
 """
 
 from __future__ import annotations
 
+import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 FLOWC = str(Path(sys.executable).parent / "flowc")
 TASKS = 7
 LIMIT = 0.25
 TOP = 6
-# one finished resource as flowc up prints it: "  + aws_sqs_queue.x  (task x)  25s"
-_DONE = re.compile(r"^\s+\S+ (?P<address>[\w.\[\]\"-]+)\s+\((?P<owner>[^)]*)\)"
-                   r"\s+(?P<secs>\d+)s\s*$")
+STACK_DIR = Path("st/up/upbench/aws")  # flowc up --state st of app `upbench`
+EVENTS = STACK_DIR / "flowc-terraform.jsonl"  # flowc.deploy.terraform.EVENTS_FILE
 
 
 def _project() -> Path:
@@ -50,59 +54,126 @@ def _project() -> Path:
     return work
 
 
-# measured at commit e0655dc (before issue 16 point 4) by this script, load average 7.6
-BEFORE = {"first_s": 94.0, "unchanged_s": 27.6, "edited_s": 32.0}
+# measured at commit 117616f (GOGC unset, every `up` runs terraform apply) by this script,
+# load average 5.0 on 2 cores
+BEFORE = {"first_s": 79.3, "unchanged_s": 13.8, "edited_s": 22.6, "rollback_s": None}
 
 
-def slowest(output: str) -> list[tuple[str, int]]:
-    """(address, seconds) of the resources `flowc up` printed, slowest first."""
-    found = [(m["address"], int(m["secs"])) for line in output.splitlines()
-             if (m := _DONE.match(line))]
-    return sorted(found, key=lambda row: -row[1])[:TOP]
+def where_the_time_goes(events: list[dict]) -> dict:
+    """Phases of one Terraform command from its -json stream (seconds), and each applied
+    resource's own elapsed seconds."""
+    def at(event: dict) -> float:
+        return datetime.fromisoformat(event["@timestamp"]).timestamp()
+
+    if not events:
+        return {"terraform_s": 0.0, "phases": [], "resources": []}
+    start, end = at(events[0]), at(events[-1])
+    refresh = [at(e) for e in events if e["type"].startswith("refresh_")]
+    planned = [at(e) for e in events if e["type"] == "change_summary"
+               and e.get("changes", {}).get("operation") == "plan"]
+    changes = [e for e in events if e["type"] in ("apply_start", "apply_complete")
+               and e["hook"].get("action") != "read"]  # data sources are read while planning
+    applying = [at(e) for e in changes]
+    marks = [("terraform start, provider schemas, validation", start)]
+    if refresh:
+        marks.append((f"refresh ({sum(e['type'] == 'refresh_complete' for e in events)} "
+                      "resources)", min(refresh)))
+        marks.append(("plan", max(refresh)))
+    elif planned:
+        marks.append(("plan", planned[0]))
+    if applying:
+        marks.append(("apply: a provider process for it", planned[0] if planned else start))
+        marks.append(("apply", min(applying)))
+        marks.append(("outputs, state written", max(applying)))
+    marks.append(("", end))
+    phases = [(label, after - before) for (label, before), (_, after)
+              in zip(marks, marks[1:], strict=False) if label and after >= before]
+    resources = sorted(((e["hook"]["resource"]["addr"], e["hook"].get("action", ""),
+                         e["hook"].get("elapsed_seconds", 0))
+                        for e in changes if e["type"] == "apply_complete"),
+                       key=lambda row: -row[2])
+    return {"terraform_s": end - start, "phases": phases, "resources": resources}
 
 
-def _up(work: Path) -> tuple[float, list[tuple[str, int]]]:
+def _run(work: Path, *args: str) -> tuple[float, dict]:
+    """Wall time of one flowc command, and where its Terraform command spent it."""
+    (work / EVENTS).unlink(missing_ok=True)
     began = time.monotonic()
-    result = subprocess.run([FLOWC, "up", "app.flow", "--yes", "--state", "st"], cwd=work,
-                            capture_output=True, text=True, env=dict(os.environ))  # fmt: skip
+    result = subprocess.run([FLOWC, *args], cwd=work, capture_output=True, text=True,
+                            env=dict(os.environ))
+    took = time.monotonic() - began
     if result.returncode != 0:
-        raise SystemExit(f"flowc up failed: {(result.stdout + result.stderr)[-3000:]}")
-    return time.monotonic() - began, slowest(result.stdout + result.stderr)
+        raise SystemExit(f"flowc {' '.join(args)} failed: "
+                         f"{(result.stdout + result.stderr)[-3000:]}")
+    try:
+        lines = (work / EVENTS).read_text().splitlines()
+    except FileNotFoundError:  # no terraform command ran
+        lines = []
+    return took, where_the_time_goes([json.loads(line) for line in lines if line.strip()])
+
+
+def _up(work: Path) -> tuple[float, dict]:
+    return _run(work, "up", "app.flow", "--yes", "--state", "st")
+
+
+def _first_release(work: Path) -> str:
+    out = subprocess.run([FLOWC, "releases", "app.flow", "--state", "st", "--format", "json"],
+                         cwd=work, capture_output=True, text=True, check=True)  # fmt: skip
+    return json.loads(out.stdout)["releases"][0]["id"]
 
 
 def measure() -> dict:
     work = _project()
     try:
-        first, first_top = _up(work)
-        unchanged, _ = _up(work)
+        first, first_tf = _up(work)
+        unchanged, unchanged_tf = _up(work)
         module = work / "jobs" / "t3.py"
         module.write_text(module.read_text().replace("greet('t3')", "greet('task three')"))
-        edited, edited_top = _up(work)
+        edited, edited_tf = _up(work)
+        rollback, rollback_tf = _run(work, "rollback", "app.flow", "t3", "--to",
+                                     _first_release(work), "--state", "st")
     finally:
         subprocess.run([FLOWC, "down", "app.flow", "--state", "st"], cwd=work,
                        capture_output=True, text=True)  # fmt: skip
     return {"first_s": first, "unchanged_s": unchanged, "edited_s": edited,
-            "first_top": first_top, "edited_top": edited_top}
+            "rollback_s": rollback, "first_tf": first_tf, "unchanged_tf": unchanged_tf,
+            "edited_tf": edited_tf, "rollback_tf": rollback_tf}
+
+
+def _breakdown(title: str, wall: float, tf: dict) -> list[str]:
+    lines = [f"where the time goes, {title} ({wall:.1f} s wall):"]
+    lines += [f"  {secs:5.1f} s  terraform: {label}" for label, secs in tf["phases"]]
+    lines += [f"           {secs:4.0f} s  {action:<7} {address}"
+              for address, action, secs in tf["resources"][:TOP]]
+    lines.append(f"  {wall - tf['terraform_s']:5.1f} s  flowc itself (Python, compile, "
+                 "reading the cloud back)" + ("" if tf["phases"] else "; no terraform ran"))
+    return lines
 
 
 def report(m: dict) -> str:
     def row(label: str, key: str) -> str:
         was = BEFORE[key]
-        return (f"{label:<32} {m[key]:6.1f} s  (before {was:.0f} s: {m[key] / was:.2f}x; "
-                f"{m[key] / m['first_s']:.0%} of the first)")
+        line = f"{label:<34} {m[key]:6.1f} s  {m[key] / m['first_s']:4.0%} of the first"
+        if was:
+            line += (f"  (before: {was:.1f} s, {was / BEFORE['first_s']:.0%} of the first; "
+                     f"now {m[key] / was:.2f}x)")
+        return line
     lines = [row(f"flowc up, first ({TASKS} tasks)", "first_s"),
              row("flowc up, nothing changed", "unchanged_s"),
-             row("flowc up, one module edited", "edited_s")
-             + f"  limit {LIMIT:.0%} of the first"]
-    for title, key in (("first up", "first_top"), ("one-module-edit up", "edited_top")):
-        lines.append(f"slowest resources, {title} (Terraform elapsed_seconds):")
-        lines += [f"  {secs:4d} s  {address}" for address, secs in m[key]]
+             row("flowc up, one module edited", "edited_s") + f"  limit {LIMIT:.0%}",
+             row("flowc rollback of one alias", "rollback_s")]
+    lines.append("slowest resources, first up (Terraform elapsed_seconds):")
+    lines += [f"  {secs:4.0f} s  {address}" for address, _, secs in
+              m["first_tf"]["resources"][:TOP]]
+    lines += _breakdown("nothing changed", m["unchanged_s"], m["unchanged_tf"])
+    lines += _breakdown("one module edited", m["edited_s"], m["edited_tf"])
+    lines += _breakdown("rollback", m["rollback_s"], m["rollback_tf"])
     lines.append(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     return "\n".join(lines)
 
 
 def test_one_file_edit_up(benchmark):
-    results: list[dict[str, float]] = []
+    results: list[dict] = []
     benchmark.pedantic(lambda: results.append(measure()), rounds=1, iterations=1)
     print("\n" + report(results[0]))
 

@@ -13,6 +13,8 @@ from flowc.compiler.pipeline import load
 from flowc.deploy.blame import blame, shorten
 from flowc.deploy.progress import Progress
 from flowc.deploy.terraform import (
+    EVENTS_FILE,
+    GO_GC,
     Event,
     Result,
     Terraform,
@@ -236,3 +238,21 @@ def test_progress_names_the_task_of_each_finished_resource(app, doc):
     text = console.export_text()
     assert f"+ aws_lambda_function.{fn}  (task digest)  5s" in text
     assert "aws_region" not in text
+
+
+def test_each_command_keeps_its_json_stream_and_runs_with_a_larger_go_gc_target(tmp_path):
+    if shutil.which("terraform") is None:
+        pytest.skip("terraform is absent on this machine")
+    work = tmp_path / "aws"
+    work.mkdir()
+    (work / "main.tf.json").write_text(json.dumps({"output": {"x": {"value": "y"}}}))
+    tf = Terraform(work, write_cli_config(tmp_path / "up", tmp_path / "no-mirror"),
+                   shutil.which("terraform"))
+    assert tf.env["GOGC"] == GO_GC
+    assert Terraform(work, tmp_path / "up" / "terraform.rc", "terraform",
+                     {"GOGC": "100"}).env["GOGC"] == "100"  # the caller's own setting wins
+    result = tf.plan("x.tfplan")  # no provider, no backend: nothing to initialise
+    assert result.ok and result.plan == (0, 0, 0)
+    kept = [json.loads(line) for line in (work / EVENTS_FILE).read_text().splitlines()]
+    assert kept[0]["type"] == "version" and "@timestamp" in kept[0]
+    assert any(e["type"] == "change_summary" for e in kept)
