@@ -14,8 +14,9 @@ weights change). Exit 1 with E710-E712 on a bad request.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
 
@@ -159,22 +160,11 @@ def rollback(
     pin(log, req)
     log.save()
     alias = spec.task(task).release.alias
-    failed = False
-    for change in req.changes:
-        typer.echo(f"{task}: alias `{alias}` -> version {change.version} "
-                   f"(release {req.release['id']}) in {change.label}", err=True)
-        if change.compiled:
-            typer.echo(f"  ~ aws_lambda_alias.{task}_alias: {change.before} -> version "
-                       f"{change.version}" + ("" if change.written else " (already written)"),
-                       err=True)
-        else:
-            typer.echo("  not compiled there yet: the next compile writes the pinned alias",
-                       err=True)
-        if change.compiled and _is_up_stack(spec, state, change.key):
-            failed |= not _apply_local(spec, state, Path(change.key))
-        elif change.compiled:
-            typer.echo(f"  apply it: terraform -chdir={change.key} apply", err=True)
-    raise typer.Exit(1 if failed else 0)
+    _apply_changes(spec, state, req.changes, lambda change: (
+        f"{task}: alias `{alias}` -> version {change.version} (release {req.release['id']}) "
+        f"in {change.label}",
+        f"aws_lambda_alias.{task}_alias: {change.before} -> version {change.version}",
+        "the next compile writes the pinned alias"))
 
 
 def _rollback_service(spec: Any, log: Any, state: Path, name: str) -> None:
@@ -188,16 +178,27 @@ def _rollback_service(spec: Any, log: Any, state: Path, name: str) -> None:
         raise typer.Exit(1)
     pin_service(log, req)
     log.save()
+    _apply_changes(spec, state, req.changes, lambda change: (
+        f"{name}: all traffic -> {change.version} in {change.label}",
+        f"aws_lb_listener_rule.svc_{name}_traffic: weights {change.before} -> "
+        f"{change.version} 100",
+        "the next compile writes the weights"))
+
+
+def _apply_changes(spec: Any, state: Path, changes: list[Any],
+                   words: Callable[[Any], tuple[str, str, str]]) -> NoReturn:
+    """Say what a rollback rewrote in each deployment and apply it to the local cloud of
+    `flowc up`; exits. `words(change)`: (headline, the rewritten resource's change, what
+    happens where nothing is compiled yet)."""
     failed = False
-    for change in req.changes:
-        typer.echo(f"{name}: all traffic -> {change.version} in {change.label}", err=True)
+    for change in changes:
+        headline, rewritten, later = words(change)
+        typer.echo(headline, err=True)
         if change.compiled:
-            typer.echo(f"  ~ aws_lb_listener_rule.svc_{name}_traffic: weights {change.before}"
-                       f" -> {change.version} 100" + ("" if change.written else
-                                                     " (already written)"), err=True)
-        else:
-            typer.echo("  not compiled there yet: the next compile writes the weights",
+            typer.echo(f"  ~ {rewritten}" + ("" if change.written else " (already written)"),
                        err=True)
+        else:
+            typer.echo(f"  not compiled there yet: {later}", err=True)
         if change.compiled and _is_up_stack(spec, state, change.key):
             failed |= not _apply_local(spec, state, Path(change.key))
         elif change.compiled:

@@ -64,6 +64,8 @@ ALWAYS = ("sts",)
 # resource type -> attributes set only when applying to a local cloud (see module doc)
 LOCAL_ONLY: dict[str, dict[str, Any]] = {
     "aws_secretsmanager_secret": {"recovery_window_in_days": 0},
+    # moto runs no ECS task, so a service never becomes steady: the wait would time out
+    "aws_ecs_service": {"wait_for_steady_state": False},
 }
 # resource type -> attributes the emulator does not read back (moto 5: a Lambda function's
 # LoggingConfig), ignored after creation so a re-run does not show a change every time
