@@ -250,6 +250,8 @@ def test_rollback_command_lists_colours_and_refuses_what_it_cannot_do(tmp_path):
     listed = runner.invoke(cli, ["releases", str(spec), *args])
     assert listed.exit_code == 0, listed.output
     assert "api blue=ghcr.io/acme/api:1 (0%) green=ghcr.io/acme/api:2 (100%)" in listed.output
+    r2 = next(line for line in listed.output.splitlines() if line.startswith("r2 "))
+    assert r2.endswith("  api")  # CHANGED names the service
     rolled = runner.invoke(cli, ["rollback", str(spec), "api", *args])
     assert rolled.exit_code == 0, rolled.output
     assert "aws_lb_listener_rule.svc_api_traffic: weights blue 0/green 100 -> blue 100" in (

@@ -186,7 +186,7 @@ def test_a_crash_is_restarted_with_backoff(services, tmp_path):
         get(url + "/crash")
     assert crash.value.code == 502
     crashed = services.recorder.wait_for("service_crashed")
-    assert crashed["exit_code"] == 3
+    assert crashed["exit_code"] == 3 and crashed["reason"] == "exited with code 3"
     restarted = services.recorder.wait_for("service_restarted")
     assert restarted["attempt"] == 1 and restarted["backoff_s"] == FAST.backoff_first_s
     assert get(url + "/") == "v1"  # held by the proxy until the restart is ready

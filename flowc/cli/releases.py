@@ -60,7 +60,11 @@ def _changed(log: Any, release: dict[str, Any], index: int) -> str:
     names = [t for t, e in sorted(release["tasks"].items())
              if e.get("function_release") == release["id"]]
     removed = sorted(set(before["tasks"]) - set(release["tasks"])) if before else []
-    parts = names + [f"-{t}" for t in removed]
+    earlier = (before or {}).get("services") or {}
+    services = sorted(s for s, e in (release.get("services") or {}).items()
+                      if earlier.get(s) != e)
+    removed += sorted(set(earlier) - set(release.get("services") or {}))
+    parts = names + services + [f"-{t}" for t in removed]
     if not parts:
         parts = ["spec"]
     return ", ".join(parts)

@@ -9,6 +9,8 @@
   name, handler and every setting declared `deploys` in flowc.compiler.settings (memory,
   timeout, cpu, env, description, layers...). A schedule or alert change is a new
   release but not a new function version.
+- `service_hash(app, service)`: a service's checked IR (no span) and its code, as
+  `code_hash` reads it: any change of a service is a release that names it.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from flowc import __version__
-from flowc.compiler.ir import App, ImageHandler, Task, to_json
+from flowc.compiler.ir import App, ImageHandler, Service, Task, to_json
 from flowc.compiler.settings import TASK_SETTINGS, Setting
 from flowc.targets.packaging import PackagingError, collect_code
 from flowc.targets.task_code import task_files
@@ -63,7 +65,7 @@ def shipped_files(root: Path, exclude: Iterable[Path] = ()) -> dict[str, bytes]:
         return {}
 
 
-def code_hash(app: App, task: Task, exclude: Iterable[Path] = ()) -> str:
+def code_hash(app: App, task: Task | Service, exclude: Iterable[Path] = ()) -> str:
     """sha256 of the task's shipped files and requirements texts (see module doc)."""
     if isinstance(task.handler, ImageHandler):
         return _digest(["image", task.handler.image, list(task.handler.command)])
@@ -124,3 +126,8 @@ def function_hash(task: Task, code: str) -> str:
         else:
             data[setting.key if setting else name] = _strip(to_json(value))
     return _digest(data)
+
+
+def service_hash(app: App, service: Service, exclude: Iterable[Path] = ()) -> str:
+    """A service's settings and code (see module doc)."""
+    return _digest([_strip(to_json(service)), code_hash(app, service, exclude)])

@@ -5,7 +5,8 @@ Written by `flowc compile` and `flowc up`, read by `flowc releases` and `flowc r
     {"format": 1, "app": "reports", "environment": "prod",
      "releases": [{"id": "r2", "time": "2026-11-25T09:00:00Z", "spec_hash": "...",
                    "tasks": {"daily": {"kind": "python", "code_hash": "...",
-                                       "function_hash": "...", "function_release": "r1"}}}],
+                                       "function_hash": "...", "function_release": "r1"}},
+                   "services": {"api": {"kind": "image", "hash": "..."}}}],
      "deployments": {"<terraform working dir>": {
          "label": "flowc up (local cloud)",
          "versions": {"daily": {"r1": {"version": "3", "deployed_at": "..."}}},
@@ -42,7 +43,7 @@ from typing import Any
 
 from flowc.compiler.ir import App, ImageHandler
 from flowc.releases.colours import COLOURS, ServiceHistory
-from flowc.releases.hashing import code_hash, function_hash, spec_hash
+from flowc.releases.hashing import code_hash, function_hash, service_hash, spec_hash
 
 FORMAT = 1
 LOG_DIR = "releases"
@@ -172,9 +173,12 @@ class ReleaseLog:
                 codes[key] = code_hash(app, task, exclude)
             tasks[task.name] = {"kind": task.handler.kind, "code_hash": codes[key],
                                 "function_hash": function_hash(task, codes[key])}
+        services = {s.name: {"kind": s.handler.kind, "hash": service_hash(app, s, exclude)}
+                    for s in app.services}
         spec = spec_hash(app)
         last = self.latest()
-        if last is not None and last["spec_hash"] == spec and all(
+        if last is not None and last["spec_hash"] == spec \
+                and last.get("services", {}) == services and all(
                 {k: v for k, v in last["tasks"].get(name, {}).items()
                  if k != "function_release"} == entry for name, entry in tasks.items()) \
                 and set(last["tasks"]) == set(tasks):
@@ -186,6 +190,8 @@ class ReleaseLog:
             entry["function_release"] = before["function_release"] if same else new_id
         release = {"id": new_id, "time": iso(now or now_utc()), "spec_hash": spec,
                    "tasks": tasks}
+        if services:
+            release["services"] = services
         self.releases.append(release)
         return release, True
 

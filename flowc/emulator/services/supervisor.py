@@ -268,7 +268,7 @@ class Supervisor:
             self.proxy.route(None)  # hold requests until the restart is ready
         self.current = None
         self.emit("service_crashed", exit_code=exited.code, stderr_tail=exited.tail or None,
-                  **exited.instance.describe())  # fmt: skip
+                  reason=f"exited with code {exited.code}", **exited.instance.describe())
 
     def _count_crash(self) -> None:
         if time.monotonic() - self.ready_at >= self.timing.stable_s:
