@@ -7,7 +7,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import kubernetes_validate
 import pytest
@@ -222,31 +223,65 @@ def events(view: RecordingView, name: str, task: str | None = None) -> list[dict
 
 
 def test_overlap_skip_replace_allow_and_a_paused_task(tmp_path, cloud):  # noqa: F811
-    def slow(name, **kw):
-        # runs take 3 real seconds, fires come every 2: runs take real time at any speed
+    def slow(name, every_s="2s", **kw):
+        # runs take 3 real seconds, fires come every 2 (1 for the skipper): runs take real
+        # time at any speed
         return make_task(name, "slow", handler=ir.PythonHandler("jobs.ops", "slow"),
-                         schedules=(every("2s"),), env=(ir.EnvVar("SLEEP", "3"),), **kw)
+                         schedules=(every(every_s),), env=(ir.EnvVar("SLEEP", "3"),), **kw)
 
     session, view = session_for(
-        tmp_path, cloud, slow("skipper", overlap="skip"), slow("replacer", overlap="replace"),
-        slow("allower", overlap="allow"), slow("off", enabled=False), speed=1.0)
+        tmp_path, cloud, slow("skipper", "1s", overlap="skip"),
+        slow("replacer", overlap="replace"), slow("allower", overlap="allow"),
+        slow("off", enabled=False), speed=1.0)
     session.start()
     try:
-        view.collector.wait(lambda: len(events(view, "scheduled", "replacer")) >= 3, timeout=40)
+        view.collector.wait(lambda: len(events(view, "scheduled", "replacer")) >= 3
+                            and len(events(view, "succeeded", "skipper")) >= 2, timeout=40)
     finally:
         session.close(grace=1)
+    # skip: a fire during a run waits for it and starts when it ends (within the start
+    # window), late; a second fire during the same run replaces the waiting one, skipped
     assert {e["reason"] for e in events(view, "skipped", "skipper")} == {"overlap"}
     assert all(e["running"] for e in events(view, "skipped", "skipper"))
+    held = [e for e in events(view, "scheduled", "skipper") if e.get("held_s")]
+    assert held and all(0 < e["held_s"] <= START_WINDOW_FLOOR_S for e in held)
+    from flowc.emulator.history import list_runs
+
+    spans = sorted((r["started_at"], r["finished_at"]) for r in list_runs(
+        tmp_path / ".flowc", task="skipper") if r["finished_at"])
+    assert len(spans) >= 2 and all(a[1] <= b[0] for a, b in pairwise(spans))
     assert [e["reason"] for e in events(view, "skipped", "off")] and not events(
         view, "started", "off")
     assert not events(view, "skipped", "allower") and not events(view, "skipped", "replacer")
     starts = [e["at"] for e in events(view, "started", "allower")]
     assert len(starts) >= 2  # a new run started while the last was still running
-    from flowc.emulator.history import list_runs
-
     runs = [r for r in list_runs(tmp_path / ".flowc", task="replacer")]
     replaced = [r for r in runs if r["error"] and "replaced" in r["error"]]
     assert replaced and all(r["status"] == "interrupted" for r in replaced)
+
+
+def test_a_held_fire_past_its_start_window_is_skipped_not_run(tmp_path, cloud):  # noqa: F811
+    """The start window decides what a run that ends releases: within catch_up (at least
+    a minute) the held fire starts then; past it the fire is skipped."""
+    from flowc.emulator.executor import Held
+
+    task = make_task("held", "ok", schedules=(every("1d"),), catch_up_s=120)
+    session, view = session_for(tmp_path, cloud, task)
+    session.start()
+    fire = START + timedelta(hours=1)
+    release = session.executor._release
+    release(Held(session.app, task, fire, ["r0"]), fire + timedelta(seconds=121))
+    assert [e["reason"] for e in events(view, "skipped", "held")] == ["overlap"]
+    assert not events(view, "scheduled", "held")
+    release(Held(session.app, task, fire, ["r0"]), fire + timedelta(seconds=90))
+    view.collector.wait(lambda: events(view, "succeeded", "held"), timeout=20)
+    (scheduled,) = events(view, "scheduled", "held")
+    assert scheduled["held_s"] == 90
+    from flowc.emulator.clock import iso
+
+    assert scheduled["at"] == iso(fire)  # the fire it was
+    assert events(view, "started", "held")[0]["at"] >= iso(fire + timedelta(seconds=90))
+    session.close(grace=1)
 
 
 def test_jitter_is_reproducible_from_the_seed_and_within_the_window():

@@ -19,8 +19,11 @@ real duration in virtual time at every `--speed`. The back-off is virtual time. 
 a `--for` window (`until`) ends before a retry is due, the run is `abandoned` with that
 reason (and dead-lettered like a failed run): nothing is stamped far past the window.
 
-Queue: a fire always becomes a run (`_admit`); its attempts wait for one of
-MAX_CONCURRENT_ATTEMPTS slots, in order, while their timeline holds the clock.
+Queue: a fire becomes a run (`_admit`) unless the task is paused or, under `overlap =
+skip`, a run of it is in flight: then the fire is held until that run ends and starts
+then if it is still within its start window, else it is `skipped` (`_hold`/`_release`).
+A run's attempts wait for one of MAX_CONCURRENT_ATTEMPTS slots, in order, while their
+timeline holds the clock.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from flowc.emulator.runlogs import RunLog
 from flowc.emulator.runners import Attempt, AttemptResult, ProcessRunner, StartError
 from flowc.emulator.secrets import SECRETS_FILE, env_var_for
 from flowc.emulator.versions import Choice, Versions
+from flowc.targets.operations import start_window_s
 
 MAX_CONCURRENT_ATTEMPTS = 16
 
@@ -65,6 +69,16 @@ def jitter_delay(task: Task, scheduled_at: datetime | None, seed: int) -> float:
         return 0.0
     key = f"{seed}:{task.name}:{scheduled_at.astimezone(UTC).isoformat()}"
     return float(random.Random(key).randint(0, task.jitter_s))
+
+
+@dataclass(frozen=True)
+class Held:
+    """A fire waiting for the run in flight to end (`overlap = skip`)."""
+
+    app: App
+    task: Task
+    fire: datetime | None
+    running: list[str]
 
 
 @dataclass
@@ -113,6 +127,7 @@ class Executor:
         self._timelines: dict[str, Timeline] = {}  # run id -> its own time
         self._running: dict[str, set[str]] = {}  # task -> its runs in flight (overlap)
         self._replaced: set[str] = set()  # runs stopped by a newer one (`overlap = replace`)
+        self._held: dict[str, Held] = {}  # task -> a fire waiting for its run (`skip`)
         self._inputs: dict[str, str | None] = {}  # run id -> its input (JSON object text)
         self.paused: set[str] = set()  # tasks paused from the dev view
         self.seed = 0  # jitter: the same seed gives the same delays
@@ -126,17 +141,19 @@ class Executor:
     def _now(self, run_id: str) -> datetime:
         return self.time_of(run_id) or self.clock.now()
 
-    def _admit(self, task: Task, scheduled_at: datetime | None) -> bool:
-        """Whether a fire starts a run: not while the task is paused (`enabled = false` or
-        the dev view's pause key), nor under `overlap = skip` while a run is in flight (both
-        emit `skipped`); `overlap = replace` stops the runs in flight first."""
+    def _admit(self, app: App, task: Task, scheduled_at: datetime | None) -> bool:
+        """Whether a fire starts a run now: not while the task is paused (`enabled = false`
+        or the dev view's pause key: `skipped`), nor under `overlap = skip` while a run is
+        in flight (the fire is held, see `_hold`); `overlap = replace` stops the runs in
+        flight first."""
         with self._lock:
             running = sorted(self._running.get(task.name, ()))
-        reason = ("paused" if not task.enabled or task.name in self.paused else
-                  "overlap" if running and task.overlap == "skip" else None)
-        if reason is not None:
-            self.bus.emit("skipped", task.name, at=scheduled_at, reason=reason,
-                          running=running or None)
+        paused = not task.enabled or task.name in self.paused
+        if paused:
+            self.bus.emit("skipped", task.name, at=scheduled_at, reason="paused")
+            return False
+        if running and task.overlap == "skip":
+            self._hold(Held(app, task, scheduled_at, running))
             return False
         if running and task.overlap == "replace":
             for run_id in running:
@@ -145,6 +162,34 @@ class Executor:
                 self.docker.terminate_run(run_id)
         return True
 
+    def _hold(self, held: Held) -> None:
+        """`overlap = skip`: a fire during a run waits for it, as a CronJob with `Forbid`
+        does; only the latest waits (an earlier one is skipped, as the CronJob controller
+        starts only the most recent missed time). A fire without a time is skipped."""
+        if held.fire is None:
+            self._skip(held)
+            return
+        with self._lock:
+            earlier = self._held.get(held.task.name)
+            self._held[held.task.name] = held
+        if earlier is not None:
+            self._skip(earlier)
+
+    def _skip(self, held: Held) -> None:
+        self.bus.emit("skipped", held.task.name, at=held.fire, reason="overlap",
+                      running=held.running)
+
+    def _release(self, held: Held, ended: datetime) -> None:
+        """The run a held fire waited for ended at `ended`: the fire starts then if that
+        is within its start window (catch_up, at least a minute: the same rule as k8s's
+        startingDeadlineSeconds and the clouds' wrappers), else it is skipped."""
+        window = timedelta(seconds=start_window_s(held.task))
+        past = self.until is not None and ended > self.until  # the `--for` window is over
+        if self.stopping.is_set() or past or held.fire is None or ended > held.fire + window:
+            self._skip(held)
+            return
+        self.submit(held.app, held.task, held.fire, start=ended)
+
     def choose(self, task: Task, moment: datetime) -> Choice:
         """The code version a run of `task` fired at `moment` uses."""
         choice = self.versions.choose(task, moment) if self.versions is not None else None
@@ -152,20 +197,24 @@ class Executor:
 
     # starting runs -----------------------------------------------------------------
 
-    def submit(self, app: App, task: Task, scheduled_at: datetime | None) -> str:
-        """Start a scheduled run in its own thread; returns its run id."""
+    def submit(self, app: App, task: Task, scheduled_at: datetime | None,
+               start: datetime | None = None) -> str:
+        """Start a scheduled run in its own thread (at `start` when a held fire starts
+        late, else at the fire); returns its run id."""
         run_id = _new_run_id()
-        if not self._admit(task, scheduled_at):
+        if not self._admit(app, task, scheduled_at):
             return run_id
         # the timeline holds the clock at the fire from now on: nothing passes it unseen
-        self._timelines[run_id] = self.clock.timeline(scheduled_at)
+        self._timelines[run_id] = self.clock.timeline(start or scheduled_at)
         choice = self.choose(task, scheduled_at or self.clock.now())
         self._record_start(app, task, run_id, scheduled_at, "schedule", choice)  # write-ahead
         with self._lock:
             self._running.setdefault(task.name, set()).add(run_id)
+        late = (start - scheduled_at).total_seconds() if start and scheduled_at else None
         self.bus.emit("scheduled", task.name, at=scheduled_at, run_id=run_id,
                       version=choice.version or None,
-                      jitter_s=jitter_delay(task, scheduled_at, self.seed) or None)
+                      jitter_s=jitter_delay(task, scheduled_at, self.seed) or None,
+                      held_s=round(late, 3) if late else None)
         thread = threading.Thread(
             target=self._run_thread, args=(app, task, run_id, scheduled_at, "schedule", choice),
             name=f"run-{task.name}-{run_id}", daemon=True,
@@ -203,10 +252,16 @@ class Executor:
         except Exception as exc:  # noqa: BLE001 - a bug must not leave the run `running`
             self._crashed(task, run_id, exc)
         finally:
-            self._end_timeline(run_id)
+            ended = self._now(run_id)
             with self._lock:
+                runs = self._running.get(task.name, set())
+                runs.discard(run_id)
+                held = None if runs else self._held.pop(task.name, None)
+            if held is not None:  # before this timeline closes: the clock stays at `ended`
+                self._release(held, ended)
+            self._end_timeline(run_id)
+            with self._lock:  # last: wait_idle never sees no thread while a fire is held
                 self._threads.discard(threading.current_thread())
-                self._running.get(task.name, set()).discard(run_id)
 
     def _end_timeline(self, run_id: str) -> None:
         line = self._timelines.pop(run_id, None)
