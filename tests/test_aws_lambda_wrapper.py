@@ -175,6 +175,15 @@ def test_overlap_skip_drops_a_fire_that_starts_past_its_window(tmp_path, monkeyp
     # Lambda retries a failed attempt with the same request id, minutes later: it runs
     assert wrapper.handler(fire(window + 200), Context("on-time"))["status"] == "succeeded"
     assert len(skipmod.seen) == 2
+    # ... also after a timeout re-initialised the runtime (memory lost, /tmp kept)
+    import flowc_fire
+
+    flowc_fire._started.clear()
+    assert wrapper.handler(fire(window + 300), Context("on-time"))["status"] == "succeeded"
+    assert wrapper.handler(fire(window + 300), Context("never-started"))["status"] == "skipped"
+    assert len(skipmod.seen) == 3
+    # a scheduler that does not fill in the time (an emulated one): the fire runs
+    assert wrapper.handler(json.loads(sent), Context("raw"))["status"] == "succeeded"
     # `allow` sends no fire: a late manual or retried event always runs
     allow = aws_ops.aws_target_input(dataclasses.replace(task, overlap="allow"))
     assert json.loads(allow) == {"input": {"source": "crm"}}

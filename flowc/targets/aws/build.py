@@ -282,7 +282,8 @@ def account_limits(app: App) -> list[Diagnostic]:
             f"concurrent executions; an AWS account has {LAMBDA_CONCURRENCY_PER_ACCOUNT} by "
             f"default and must keep {LAMBDA_UNRESERVED_MINIMUM} unreserved, so at most "
             f"{room} can reserve", tasks[0].span,
-            "request a higher Lambda `Concurrent executions` quota before deploying, "
-            "use `overlap = allow` for tasks that may overlap, or split the tasks between "
+            "request a higher Lambda `Concurrent executions` quota before deploying (new "
+            "accounts may have only 50 in all, where no reservation fits), use "
+            "`overlap = allow` for tasks that may overlap, or split the tasks between "
             "accounts"))
     return out
