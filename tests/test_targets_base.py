@@ -27,6 +27,7 @@ from flowc.targets.packaging import (
     vendor_requirements,
 )
 from tests.aws_support import ROOT, aws_app
+from tests.target_apps import sample_app
 
 NAME = st.from_regex(r"[a-z][a-z0-9_]{0,70}", fullmatch=True)
 DNS_RE = re.compile(r"^[a-z]([a-z0-9-]*[a-z0-9])?$")
@@ -185,6 +186,23 @@ def test_unchanged_recompile_rewrites_nothing_and_skips_cdktf(tmp_path):
     after = _snapshot(tmp_path / "out")
     assert {k: v for k, v in after.items() if "state" not in k} == \
         {k: v for k, v in before.items() if "state" not in k}
+
+
+def test_a_compile_cut_into_shards_writes_the_bytes_of_one_synthesis(tmp_path, monkeypatch):
+    from flowc.targets import synth
+
+    spec = sample_app(tmp_path / "src")
+    compile_app(spec, ["aws"], tmp_path / "whole")
+    # Shards of 20 of its 46 elements: three `python -O` worker processes, two at a time.
+    monkeypatch.setattr(synth, "SHARD_CONSTRUCTS", 20)
+    launched = []
+    real_run = subprocess.run
+    monkeypatch.setattr(synth.subprocess, "run",
+                        lambda *a, **kw: launched.append(a[0]) or real_run(*a, **kw))
+    compile_app(spec, ["aws"], tmp_path / "sharded")
+    assert len(launched) == 3 and all("-O" in cmd for cmd in launched)
+    whole = (tmp_path / "whole" / "aws" / "cdk.tf.json").read_bytes()
+    assert (tmp_path / "sharded" / "aws" / "cdk.tf.json").read_bytes() == whole
 
 
 def test_changed_code_replaces_the_asset_and_removes_the_old_one(tmp_path):
