@@ -233,6 +233,8 @@ def test_progress_names_the_task_of_each_finished_resource(app, doc):
         progress(Event.parse(_line("apply_complete", hook=_hook(
             f"aws_lambda_function.{fn}", "create", elapsed_seconds=5))))
         assert progress._text() == "Applying: applying…"
+        (bar,) = progress.bar.tasks  # the bar counts changes, not data sources read
+        assert (bar.completed, bar.total) == (1, 3)
         progress(Event.parse(_line("apply_start", hook=_hook("aws_sqs_queue.q", "create"))))
         assert "[1/3] creating aws_sqs_queue.q" in progress._text()
     text = console.export_text()

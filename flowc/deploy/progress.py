@@ -1,8 +1,9 @@
-"""Shows Terraform's streamed events: a rich spinner naming what is in flight with how many
-of the planned changes are done, and one line per finished resource with the flowc task it
-belongs to and Terraform's elapsed seconds (like Terraform's own output).
+"""Shows Terraform's streamed events: a rich progress bar of the planned changes done,
+naming the resource in flight (and for how long), and one line per finished resource with
+the flowc task it belongs to and Terraform's elapsed seconds (like Terraform's own output).
 
-On a terminal the spinner animates; elsewhere (CI, pipes) only the lines are printed.
+On a terminal the bar is drawn (pulsing until the plan says how many changes there are);
+elsewhere (CI, pipes) only the lines are printed.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.status import Status
+from rich.progress import BarColumn, ProgressColumn, SpinnerColumn
+from rich.progress import Progress as Bar
 from rich.text import Text
 
 from flowc.compiler.ir import App
@@ -38,21 +40,18 @@ class Progress:
         self.inflight: dict[str, tuple[str, float]] = {}
         self.lock = threading.Lock()  # the spinner renders from its own thread
         self.phase = "starting terraform"
-        self.status: Status | None = None
         self.total = 0  # changes in the plan (add + change + remove)
         self.done = 0
+        self.bar = Bar(SpinnerColumn(), BarColumn(bar_width=30), _Doing(self),
+                       console=console, transient=True)
+        self.task = self.bar.add_task(title, total=None)  # pulses until the plan is known
 
     def __enter__(self) -> Progress:
-        self.status = self.console.status(self, spinner="dots")  # re-rendered as it spins
-        self.status.__enter__()
+        self.bar.__enter__()
         return self
 
-    def __rich__(self) -> Text:
-        return Text.from_markup(self._text())
-
     def __exit__(self, *exc: object) -> None:
-        if self.status is not None:
-            self.status.__exit__(None, None, None)
+        self.bar.__exit__(None, None, None)
 
     def label(self, address: str) -> str:
         who = owner(self.app, self.doc, address) if self.app is not None else None
@@ -69,6 +68,7 @@ class Progress:
             self.phase = "applying"
             changes = event.raw["changes"]
             self.total = sum(changes.get(k, 0) for k in ("add", "change", "remove"))
+            self.bar.update(self.task, total=self.total or None)
         elif event.type == "apply_start" and event.address:
             with self.lock:
                 self.inflight[event.address] = (event.action or "", time.monotonic())
@@ -79,6 +79,7 @@ class Progress:
             if action == "read":  # data sources: nothing was made
                 return
             self.done += 1
+            self.bar.update(self.task, completed=self.done)
             mark = _SYMBOLS.get(action, " ") if event.type == "apply_complete" else "[red]✗[/]"
             took = f"{event.elapsed:.0f}s" if event.elapsed is not None else ""
             self.console.print(
@@ -96,3 +97,15 @@ class Progress:
         count = f"[{self.done}/{self.total}] " if self.total else ""
         return (f"{self.title}: {count}{_DOING.get(action, action)} {escape(address)} "
                 f"({waited:.0f}s){more}…")
+
+
+class _Doing(ProgressColumn):
+    """The bar's text: the phase, or the longest-running resource in flight (re-read at
+    every refresh, so its seconds count up)."""
+
+    def __init__(self, progress: Progress):
+        super().__init__()
+        self.progress = progress
+
+    def render(self, task: object) -> Text:
+        return Text.from_markup(self.progress._text())
