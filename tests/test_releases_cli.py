@@ -137,3 +137,27 @@ def test_up_canary_then_rollback_plans_only_the_alias(workspace):
     key = str((stack_dir(workspace / ".flowc", "shop-prod") / "aws").resolve())
     assert log.deployments()[key]["live"]["nightly"] == {"version": "1"}
     assert log.deployments()[key]["pins"]["nightly"]["release"] == "r1"
+
+
+def test_editing_one_tasks_module_is_a_new_function_release_of_that_task_only(tmp_path):
+    (tmp_path / "jobs").mkdir()
+    (tmp_path / "jobs" / "__init__.py").write_text("")
+    (tmp_path / "jobs" / "common.py").write_text("NAME = 'x'\n")
+    for name in ("a", "b"):
+        (tmp_path / "jobs" / f"{name}.py").write_text(
+            "from jobs.common import NAME\n\ndef main():\n    print(NAME)\n")
+    spec = tmp_path / "app.flow"
+    spec.write_text("app two\n\n" + "".join(
+        f'task {n} {{\n  python   = "jobs.{n}:main"\n  schedule = every 1h\n}}\n'
+        for n in ("a", "b")))
+    log = ReleaseLog.load(tmp_path / ".flowc", loaded(spec, None))
+    log.record(loaded(spec, None))
+    (tmp_path / "jobs" / "b.py").write_text("def main():\n    print('b')\n")
+    second, new = log.record(loaded(spec, None))
+    assert new and second["id"] == "r2"
+    assert {n: e["function_release"] for n, e in second["tasks"].items()} == \
+        {"a": "r1", "b": "r2"}
+    (tmp_path / "jobs" / "common.py").write_text("NAME = 'y'\n")  # only `a` imports it now
+    third, _ = log.record(loaded(spec, None))
+    assert {n: e["function_release"] for n, e in third["tasks"].items()} == \
+        {"a": "r3", "b": "r2"}

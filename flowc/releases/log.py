@@ -41,7 +41,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from flowc.compiler.ir import App, ImageHandler
+from flowc.compiler.ir import App
 from flowc.releases.colours import COLOURS, ServiceHistory
 from flowc.releases.hashing import code_hash, function_hash, service_hash, spec_hash
 
@@ -167,8 +167,10 @@ class ReleaseLog:
         tasks: dict[str, dict[str, Any]] = {}
         codes: dict[tuple, str] = {}
         for task in app.tasks:
-            key = (task.code_dir, task.requirements, task.layers, task.handler.kind,
-                   repr(task.handler) if isinstance(task.handler, ImageHandler) else "")
+            # tasks of one code directory ship different files (their handler's imports
+            # and `include`, targets/task_code.py), so the handler is part of the key
+            key = (task.code_dir, task.requirements, task.layers, repr(task.handler),
+                   task.include)
             if key not in codes:
                 codes[key] = code_hash(app, task, exclude)
             tasks[task.name] = {"kind": task.handler.kind, "code_hash": codes[key],
