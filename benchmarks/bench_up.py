@@ -135,6 +135,13 @@ def measure() -> dict:
     finally:
         subprocess.run([FLOWC, "down", "app.flow", "--state", "st"], cwd=work,
                        capture_output=True, text=True)  # fmt: skip
+    # the claim is about an `up` that applies only the edited task's changes, and a
+    # rollback that moves its alias: say so if either did something else
+    for label, tf in (("edit", edited_tf), ("rollback", rollback_tf)):
+        touched = {address for address, _, _ in tf["resources"]}
+        if not touched or any(".t3_" not in address for address in touched):
+            raise SystemExit(f"the {label} changed {sorted(touched) or 'nothing'}, "
+                             "not task t3's resources")
     return {"first_s": first, "unchanged_s": unchanged, "edited_s": edited,
             "rollback_s": rollback, "first_tf": first_tf, "unchanged_tf": unchanged_tf,
             "edited_tf": edited_tf, "rollback_tf": rollback_tf}

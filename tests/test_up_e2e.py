@@ -11,6 +11,7 @@ creation alone waits ~25 s in the provider):
    queue wired into the schedule, the secret and the functions;
    `flowc status` shows per task its schedules, versions, alias and dead-letter depth,
    and `flowc logs --deployed` the task's log group;
+   an `up` with nothing changed does not run Terraform;
 4. `up --plan` after a further edit shows the change per task and exits 2; on a terminal
    `up` asks before applying, and "n" applies nothing;
 5. `down --keep-emulator` leaves nothing in the cloud; `down` stops the server.
@@ -35,6 +36,7 @@ import pytest
 from flowc.compiler.pipeline import load
 from flowc.deploy import localcloud
 from flowc.deploy.runner import root_dir, stack_dir
+from flowc.deploy.terraform import EVENTS_FILE
 from flowc.targets.compile import TF_FILE, compile_app
 from tests.aws_support import MIRROR, ROOT
 
@@ -201,6 +203,14 @@ def test_up_edit_up_down_against_the_embedded_emulator(workspace):
                      "--since", "1h", cwd=workspace)
     assert deployed.returncode == 0, deployed.stderr
     assert "daily_report run-1 | report sent to 3 people" in deployed.stdout
+
+    # 3c. Nothing changed since: `up` reads the cloud back without running Terraform.
+    events = stack_dir(state, app.stack_name) / "aws" / EVENTS_FILE
+    events.unlink()
+    same = flowc("up", "reports.flow", "--env", "prod", cwd=workspace)
+    assert same.returncode == 0 and "No changes: nothing changed" in same.stderr
+    assert not events.exists(), "terraform ran"
+    assert "cron(0 9 ? * MON-FRI *)  Europe/Berlin" in same.stdout
 
     # 4. Plan before apply: an edit shows per task, exits 2, applies nothing; on a
     #     terminal `up` asks first, and "n" applies nothing either.

@@ -1,6 +1,7 @@
-"""The override file `flowc up` writes beside the AWS output: endpoints for every service the
-output uses, test credentials, a local backend, local-only settings, E606 for unknown types,
-and the real AWS provider accepts it (terraform validate with the mirror)."""
+"""The override file `flowc up` writes beside the AWS output: the local cloud's endpoint for
+every AWS call (through a profile of an AWS config file), test credentials, a local
+backend, local-only settings, E606 for unknown types, and the real AWS provider accepts it
+(terraform validate with the mirror) and sends its calls to that endpoint."""
 
 from __future__ import annotations
 
@@ -24,33 +25,31 @@ def doc() -> dict:
     return json.loads(GOLDEN.read_text())
 
 
-def test_every_service_the_output_uses_points_at_the_local_cloud(doc):
-    override, diagnostics = overrides.override_document(doc, URL)
+def test_the_provider_reads_the_local_endpoint_from_a_profile_of_its_own(doc, tmp_path):
+    (tmp_path / "cdk.tf.json").write_text(json.dumps(doc))
+    path, diagnostics = overrides.write_override(tmp_path, URL)
     assert diagnostics == []
-    (provider,) = override["provider"]["aws"]
-    endpoints = provider["endpoints"][0]
-    assert set(endpoints.values()) == {URL}
-    for block in ("resource", "data"):
-        for type_ in doc.get(block, {}):
-            service = overrides.service_for(type_)
-            assert service is not None, type_
-            assert service == "" or service in endpoints, (type_, service)
-    # the example uses at least these services, and no service it does not use is added
-    assert {"lambda", "iam", "sqs", "sns", "scheduler", "secretsmanager", "logs",
-            "cloudwatch", "ecs", "kms", "sts"} <= set(endpoints)
-    used = {overrides.service_for(t) for b in ("resource", "data") for t in doc.get(b, {})}
-    assert set(endpoints) == (used | set(overrides.ALWAYS)) - {""}
-    assert "s3" not in endpoints
+    (provider,) = json.loads(path.read_text())["provider"]["aws"]
+    assert "endpoints" not in provider  # slow to validate (module doc)
+    assert provider["profile"] == overrides.PROFILE
+    (config,) = provider["shared_config_files"]
+    assert config == str((tmp_path / overrides.CONFIG_FILE).resolve())
+    text = (tmp_path / overrides.CONFIG_FILE).read_text()
+    assert f"[profile {overrides.PROFILE}]\nendpoint_url = {URL}\n" in text
     assert provider["access_key"] == provider["secret_key"] == "test"
     for flag in ("skip_credentials_validation", "skip_requesting_account_id",
                  "skip_metadata_api_check", "s3_use_path_style"):
         assert provider[flag] is True
+    # every type the example uses is one flowc knows the local cloud serves (else E606)
+    for block in ("resource", "data"):
+        for type_ in doc.get(block, {}):
+            assert overrides.service_for(type_) is not None, type_
 
 
-def test_backend_is_local_and_local_only_settings_are_applied(doc):
+def test_backend_is_local_and_local_only_settings_are_applied(doc, tmp_path):
     doc = copy.deepcopy(doc)
     doc["terraform"]["backend"] = {"s3": {"bucket": "acme-state", "key": "reports.tfstate"}}
-    override, _ = overrides.override_document(doc, URL)
+    override, _ = overrides.override_document(doc, tmp_path / overrides.CONFIG_FILE)
     assert override["terraform"]["backend"] == {"local": {"path": "terraform.tfstate"}}
     secrets = override["resource"]["aws_secretsmanager_secret"]
     assert set(secrets) == set(doc["resource"]["aws_secretsmanager_secret"])
@@ -61,14 +60,16 @@ def test_backend_is_local_and_local_only_settings_are_applied(doc):
                for f in functions.values())
 
 
-def test_aliased_providers_each_get_the_endpoints():
+def test_aliased_providers_each_get_the_local_profile(tmp_path):
     doc = {"provider": {"aws": [{"region": "us-east-1"},
                                 {"region": "eu-west-1", "alias": "eu"}]},
            "resource": {"aws_sqs_queue": {"q": {"name": "q"}}}}
-    override, _ = overrides.override_document(doc, URL)
+    config = tmp_path / overrides.CONFIG_FILE
+    override, _ = overrides.override_document(doc, config)
     providers = override["provider"]["aws"]
     assert [p.get("alias") for p in providers] == [None, "eu"]
-    assert all(p["endpoints"][0]["sqs"] == URL for p in providers)
+    assert all(p["profile"] == overrides.PROFILE and p["shared_config_files"] == [str(config)]
+               for p in providers)
 
 
 def test_unknown_resource_type_is_E606_and_writes_nothing(tmp_path):
@@ -81,23 +82,25 @@ def test_unknown_resource_type_is_E606_and_writes_nothing(tmp_path):
     assert not path.exists()
 
 
-def test_override_is_valid_for_the_real_provider_with_every_known_endpoint(doc, tmp_path):
+def test_the_real_provider_accepts_the_override_and_calls_the_local_endpoint(doc, tmp_path):
     if shutil.which("terraform") is None or not MIRROR.is_dir():
         pytest.skip("terraform or the provider mirror /opt/tf-plugins is absent on this machine")
     work = tmp_path / "aws"
     work.mkdir()
     (work / "cdk.tf.json").write_text(json.dumps(doc))
-    path, diagnostics = overrides.write_override(work, URL)
+    nobody = "http://127.0.0.1:9"  # the discard port: nothing answers there
+    path, diagnostics = overrides.write_override(work, nobody)
     assert diagnostics == [] and path.name.endswith("_override.tf.json")
-    override = json.loads(path.read_text())
-    every = sorted(set(overrides.SERVICES.values()) | set(overrides.ALWAYS))
-    override["provider"]["aws"][0]["endpoints"] = [{s: URL for s in every}]
-    path.write_text(json.dumps(override))
     env = terraform_environment(write_cli_config(tmp_path / "up", MIRROR))
-    init = subprocess.run(["terraform", "init", "-backend=false", "-input=false", "-no-color"],
+    init = subprocess.run(["terraform", "init", "-input=false", "-no-color"],
                           cwd=work, env=env, capture_output=True, text=True)
     assert init.returncode == 0, init.stdout + init.stderr
     out = subprocess.run(["terraform", "validate", "-json", "-no-color"], cwd=work, env=env,
                          capture_output=True, text=True)
     report = json.loads(out.stdout)
     assert report["valid"], json.dumps(report["diagnostics"], indent=2)
+    # planning reads data.aws_caller_identity (STS): the call goes to the profile's endpoint
+    out = subprocess.run(["terraform", "plan", "-input=false", "-no-color"], cwd=work,
+                         env=env, capture_output=True, text=True)
+    assert out.returncode == 1
+    assert f'"{nobody}/": dial tcp' in out.stdout + out.stderr, out.stdout + out.stderr

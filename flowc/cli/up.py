@@ -43,6 +43,9 @@ def up(
                               "exit 2 when something would."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Apply without asking (a terminal "
                              "is asked; scripts and CI never are)."),
+    refresh: bool = typer.Option(False, "--refresh", help="Run Terraform even when nothing "
+                                 "changed since the last `up`, to find changes made to the "
+                                 "local cloud outside flowc."),
 ) -> None:
     """Compile the AWS target and apply it to LocalStack or an embedded AWS emulator."""
     from flowc.deploy.inventory import render
@@ -60,14 +63,14 @@ def up(
             ask = not (plan or yes) and sys.stdin.isatty() and err.is_terminal
             outcome = run_up(spec, state, err, plan_only=plan,
                              confirm=_asker(out, err, file) if ask else None,
-                             releases=release.releases)
+                             releases=release.releases, refresh=refresh)
         except BaseException as exc:
             interrupts.stop_if_interrupted(exc, err, "up")
             if isinstance(exc, OSError):  # a read-only or full --state
                 print_diagnostics([storage_diagnostic(exc)], SourceCache())
                 raise typer.Exit(1) from None
             raise
-    after_up(release, state, outcome.result is not None)
+    after_up(release, state, outcome.result is not None or outcome.unchanged)
     print_diagnostics(outcome.diagnostics, SourceCache())
     if plan:
         _print_plan(out, err, outcome.plan, file)
@@ -76,13 +79,17 @@ def up(
         err.print("Nothing applied.")
         raise typer.Exit(1)
     result = outcome.result
+    if outcome.unchanged:
+        err.print(f"No changes: nothing changed since the last `up` of {file} and the local "
+                  "cloud still holds what it made, so Terraform did not run (`--refresh` "
+                  "runs it anyway).", highlight=False)
     if result is not None and result.applied is not None:
         add, change, remove = result.applied
         err.print(f"Applied to {outcome.cloud.description}: {add} added, {change} changed, "
                   f"{remove} destroyed.", highlight=False)
     if outcome.rows or outcome.others:
         out.print(render(outcome.rows, outcome.others))
-    if outcome.cloud is not None and result is not None:
+    if outcome.cloud is not None and (result is not None or outcome.unchanged):
         region = AWS.settings_of(spec).region
         flags = f" --env {env}" if env else ""
         err.print(

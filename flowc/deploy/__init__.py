@@ -1,10 +1,12 @@
 """`flowc up` / `flowc down`: apply the AWS target's Terraform to a local cloud.
 
     localcloud.py   LocalStack when one answers, else a detached moto server (pid/port in --state)
-    overrides.py    the Terraform override file: endpoints, test credentials, local-only settings
+    overrides.py    the Terraform override file: the local endpoint, test credentials, local-only
+                    settings
     terraform.py    runs terraform init/apply/destroy and streams its JSON progress as events
     blame.py        maps Terraform diagnostics back to the flowc task (or secret) that caused them
-    progress.py     shows those events with a rich spinner
+    progress.py     shows those events with a rich progress bar
+    applied.py      what the last successful apply was made from (an unchanged `up` skips it)
     inventory.py    reads what was created back through boto3 and renders a table
     runner.py       `up()` and `down()`: the steps above in order, for one spec and environment
 

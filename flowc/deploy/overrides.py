@@ -4,9 +4,12 @@
 `workdir/flowc_local_override.tf.json` (Terraform merges `*_override.tf.json` over the
 main file, so the compiled output itself stays exactly what `flowc compile` writes):
 
-- every `aws` provider configuration (aliases too) gets an endpoint for each service the
-  output uses, test credentials, and skips for the checks that need a real account;
-  `max_retries` is small because a local emulator that fails once fails again;
+- every `aws` provider configuration (aliases too) reads the profile PROFILE of the AWS
+  config file `workdir/CONFIG_FILE` (written beside it), whose `endpoint_url` sends
+  every AWS API call to the local cloud; it gets test credentials, and skips for the
+  checks that need a real account; `max_retries` is small because a local emulator that
+  fails once fails again. (Not the provider's `endpoints` block: validating that block
+  costs the AWS provider 4-7 s of CPU in each of the four processes an apply starts.)
 - the backend becomes local (`terraform.tfstate` in the working directory), so a
   `backend s3` environment never touches a real bucket;
 - local-only settings (LOCAL_ONLY below): secrets are deleted at once on destroy
@@ -14,8 +17,8 @@ main file, so the compiled output itself stays exactly what `flowc compile` writ
   create them again; attributes the emulator does not read back (IGNORE_CHANGES) are
   ignored after creation, so a re-run applies only what changed.
 
-A resource type whose service is not in SERVICES is an error (E606), never a request
-sent to a real AWS endpoint.
+A resource type whose service is not in SERVICES is an error (E606): flowc applies only
+what it knows the local cloud serves.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from flowc.diagnostics import Diagnostic
 from flowc.targets.compile import TF_FILE, write_if_changed
 
 OVERRIDE_FILE = "flowc_local_override.tf.json"
+CONFIG_FILE = "flowc-aws-config"  # an AWS shared config file (the format of ~/.aws/config)
+PROFILE = "flowc-local"
 STATE_FILE = "terraform.tfstate"
 MAX_RETRIES = 2
 
@@ -105,10 +110,17 @@ def services_used(doc: dict[str, Any]) -> tuple[list[str], list[Diagnostic]]:
     return sorted(services), diagnostics
 
 
-def override_document(doc: dict[str, Any], endpoint: str) -> tuple[dict[str, Any],
-                                                                 list[Diagnostic]]:
-    """The override for compiled document `doc` against the cloud at `endpoint`."""
-    services, diagnostics = services_used(doc)
+def aws_config(endpoint: str) -> str:
+    """The AWS config file that points the profile PROFILE at the cloud at `endpoint`."""
+    return (f"# written by `flowc up`: Terraform's AWS calls here go to the local cloud\n"
+            f"[profile {PROFILE}]\nendpoint_url = {endpoint}\n")
+
+
+def override_document(doc: dict[str, Any], config_file: Path) -> tuple[dict[str, Any],
+                                                                     list[Diagnostic]]:
+    """The override for compiled document `doc`, its provider reading `config_file`
+    (`aws_config`) for the local cloud's endpoint."""
+    _, diagnostics = services_used(doc)
     configs = doc.get("provider", {}).get("aws") or [{}]
     if isinstance(configs, dict):
         configs = [configs]
@@ -123,7 +135,8 @@ def override_document(doc: dict[str, Any], endpoint: str) -> tuple[dict[str, Any
             "skip_region_validation": True,
             "s3_use_path_style": True,
             "max_retries": MAX_RETRIES,
-            "endpoints": [{service: endpoint for service in services}],
+            "profile": PROFILE,
+            "shared_config_files": [str(config_file)],
         }
         if config.get("alias"):
             provider["alias"] = config["alias"]
@@ -152,11 +165,14 @@ def override_document(doc: dict[str, Any], endpoint: str) -> tuple[dict[str, Any
 
 
 def write_override(workdir: Path, endpoint: str) -> tuple[Path, list[Diagnostic]]:
-    """Write the override beside `workdir/cdk.tf.json` (only when its bytes change)."""
+    """Write the override and its AWS config file beside `workdir/cdk.tf.json` (only when
+    their bytes change)."""
     workdir = Path(workdir)
     doc = json.loads((workdir / TF_FILE).read_text())
-    override, diagnostics = override_document(doc, endpoint)
+    config = (workdir / CONFIG_FILE).resolve()
+    override, diagnostics = override_document(doc, config)
     path = workdir / OVERRIDE_FILE
     if not diagnostics:
+        write_if_changed(config, aws_config(endpoint).encode())
         write_if_changed(path, (json.dumps(override, indent=2, sort_keys=True) + "\n").encode())
     return path, diagnostics

@@ -18,7 +18,7 @@ from typing import Any
 from rich.console import Console
 
 from flowc.compiler.ir import App
-from flowc.deploy import localcloud, localstack_scope
+from flowc.deploy import applied, localcloud, localstack_scope
 from flowc.deploy.blame import blame
 from flowc.deploy.inventory import Row, inventory, state_resources
 from flowc.deploy.overrides import write_override
@@ -52,6 +52,7 @@ class Outcome:
     stopped: localcloud.LocalCloud | None = None  # the emulator `down` stopped
     plan: Plan | None = None  # what `terraform plan` said, per task (--plan, confirmation)
     declined: bool = False  # the user said no to the plan: nothing was applied
+    unchanged: bool = False  # nothing changed since the last apply: Terraform did not run
 
     @property
     def ok(self) -> bool:
@@ -91,12 +92,16 @@ def find_stack(state: Path, spec: str | Path, env: str | None) -> str | None:
 
 def up(app: App, state: Path, console: Console,
        environ: Mapping[str, str] | None = None, confirm: Callable[[Plan], bool] | None = None,
-       plan_only: bool = False, releases: Mapping[str, Any] | None = None) -> Outcome:
+       plan_only: bool = False, releases: Mapping[str, Any] | None = None,
+       refresh: bool = False) -> Outcome:
     """Compile the AWS target for `app` and apply it to the local cloud.
 
     `releases`: where each task's alias points (flowc.releases.plan.before_up).
     `plan_only`: plan, fill `Outcome.plan` and stop. `confirm`: plan, then apply that saved
     plan only if `confirm(plan)` says yes (`Outcome.declined` otherwise).
+    When nothing changed since the last successful apply (flowc/deploy/applied.py) and
+    the cloud still holds what it made, Terraform is not run (`Outcome.unchanged`), unless
+    `refresh` or `plan_only`.
     """
     out = Outcome()
     if not app.tasks_for("aws"):
@@ -135,6 +140,14 @@ def up(app: App, state: Path, console: Console,
     if out.cloud.kind == "localstack":  # it cannot create everything offline
         targets, diagnostic = localstack_scope.scope(app, doc, out.cloud.endpoint)
         out.diagnostics.extend([diagnostic] if diagnostic else [])
+    region = AWS.settings_of(app).region
+    if not (plan_only or refresh) and applied.unchanged(workdir, out.cloud):
+        out.rows, out.others, diags = inventory(app, doc, workdir, out.cloud.endpoint, region)
+        if not diags:
+            out.unchanged = True
+            return out
+        console.print("The local cloud lacks resources the last `up` made: running "
+                      "Terraform.")  # W602 again below if it cannot make them
     if plan_only or confirm is not None:
         if not _plan(out, app, doc, tf, workdir, console, targets) or plan_only:
             return out
@@ -143,9 +156,13 @@ def up(app: App, state: Path, console: Console,
             out.declined = True
             return out
         if not out.plan.empty:
+            applied.forget(workdir)
             with Progress(console, app, doc, "Applying") as progress:
                 out.result = tf.apply_plan(PLAN_FILE, progress)
-            out.diagnostics.extend(blame(app, doc, out.result, str(workdir)))
+            diags = blame(app, doc, out.result, str(workdir))
+            out.diagnostics.extend(diags)
+            if out.result.ok and not has_errors(diags):
+                applied.remember(workdir, out.cloud)
         (workdir / PLAN_FILE).unlink(missing_ok=True)
     else:
         try:
@@ -155,8 +172,7 @@ def up(app: App, state: Path, console: Console,
             out.diagnostics.append(exc.diagnostic)
             return out
         out.diagnostics.extend(diags)
-    rows, others, diags = inventory(app, doc, workdir, out.cloud.endpoint,
-                                    AWS.settings_of(app).region)
+    rows, others, diags = inventory(app, doc, workdir, out.cloud.endpoint, region)
     out.rows, out.others = rows, others
     out.diagnostics.extend(diags)
     return out
@@ -189,8 +205,10 @@ def deploy(app: App | None, workdir: Path, cloud: localcloud.LocalCloud, state: 
            ) -> tuple[Result, list[Diagnostic]]:
     """Apply (or destroy) a compiled working directory in the local cloud: the one sequence
     `flowc up`, `flowc down` and `flowc rollback` share. Returns Terraform's result and
-    the diagnostics that name the tasks behind its errors. Raises TerraformError."""
+    the diagnostics that name the tasks behind its errors; a successful apply is
+    remembered (flowc/deploy/applied.py). Raises TerraformError."""
     tf, doc = open_workdir(workdir, cloud, state, environ, console, init)
+    applied.forget(workdir)
     if console is None:
         result = tf.destroy() if destroy else tf.apply(targets=targets)
     else:
@@ -198,7 +216,10 @@ def deploy(app: App | None, workdir: Path, cloud: localcloud.LocalCloud, state: 
             result = tf.destroy(progress) if destroy else tf.apply(progress, targets)
     if app is None:
         return result, _unowned(doc, result, workdir)
-    return result, blame(app, doc, result, str(workdir), destroying=destroy)
+    diags = blame(app, doc, result, str(workdir), destroying=destroy)
+    if not destroy and not targets and result.ok and not has_errors(diags):
+        applied.remember(workdir, cloud)
+    return result, diags
 
 
 def _plan(out: Outcome, app: App, doc: dict[str, Any], tf: Terraform, workdir: Path,

@@ -38,10 +38,10 @@ INIT_STAMP = "flowc-init.json"
 # Terraform's -json stream of the last command run in a directory, kept for `bench_up.py`
 # and for a look at where an `up` spent its time (each line carries its @timestamp)
 EVENTS_FILE = "flowc-terraform.jsonl"
-# Go's garbage collector target for terraform and its providers: most of an unchanged or
-# one-edit `up` is the AWS provider building its ~1,800 resource schemas, once per provider
-# process (4 per apply), mostly allocation; collecting at 4x the live heap instead of 2x
-# cuts that CPU by about a third for ~150 MB more memory (benchmarks/bench_up.py)
+# Go's garbage collector target for terraform and its providers: much of a one-edit `up`
+# is the AWS provider building its ~1,800 resource schemas, in each of the 4 provider
+# processes of an apply, mostly allocation; collecting at 4x the live heap instead of 2x
+# cut a plan's CPU by a third for ~150 MB more memory per process (docs/deploy.md "Speed")
 GO_GC = "400"
 
 
