@@ -181,9 +181,10 @@ class Executor:
 
     def _release(self, held: Held, ended: datetime) -> None:
         """The run a held fire waited for ended at `ended`: the fire starts then if that
-        is within its start window (catch_up, at least a minute: the same rule as k8s's
-        startingDeadlineSeconds and the clouds' wrappers), else it is skipped."""
-        window = timedelta(seconds=start_window_s(held.task))
+        is within its start window (catch_up, at least a minute, plus the jitter it may be
+        delayed by: the same rule as k8s's startingDeadlineSeconds and the clouds'
+        wrappers), else it is skipped."""
+        window = timedelta(seconds=start_window_s(held.task) + held.task.jitter_s)
         past = self.until is not None and ended > self.until  # the `--for` window is over
         if self.stopping.is_set() or past or held.fire is None or ended > held.fire + window:
             self._skip(held)
