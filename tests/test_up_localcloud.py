@@ -9,6 +9,7 @@ import os
 import socket
 import threading
 
+import boto3
 import pytest
 
 from flowc.deploy import localcloud
@@ -39,6 +40,26 @@ def test_embedded_server_is_detached_recorded_reused_and_stopped(root):
 
     again = localcloud.ensure(root, environ={"LOCALSTACK_HOST": "127.0.0.1:1"})
     assert (again.pid, again.endpoint, again.started) == (cloud.pid, cloud.endpoint, False)
+
+    # moto plus what it lacks for flowc's output: a scalable target's tags (services'
+    # autoscaling), which the AWS provider reads back after every change
+    def client(service: str):
+        return boto3.client(service, endpoint_url=cloud.endpoint, region_name="eu-west-1",
+                            aws_access_key_id="test", aws_secret_access_key="test")
+
+    client("ecs").create_cluster(clusterName="shop")
+    client("ecs").create_service(cluster="shop", serviceName="api", desiredCount=2)
+    scaling = client("application-autoscaling")
+    arn = scaling.register_scalable_target(
+        ServiceNamespace="ecs", ResourceId="service/shop/api",
+        ScalableDimension="ecs:service:DesiredCount", MinCapacity=2, MaxCapacity=4,
+        Tags={"service": "api", "app": "shop"})["ScalableTargetARN"]
+    assert scaling.list_tags_for_resource(ResourceARN=arn)["Tags"] == {
+        "service": "api", "app": "shop"}
+    scaling.tag_resource(ResourceARN=arn, Tags={"team": "web"})
+    scaling.untag_resource(ResourceARN=arn, TagKeys=["app"])
+    assert scaling.list_tags_for_resource(ResourceARN=arn)["Tags"] == {
+        "service": "api", "team": "web"}
 
     stopped = localcloud.stop(root)
     assert stopped is not None and stopped.pid == cloud.pid

@@ -17,12 +17,32 @@ from flowc.deploy.terraform import terraform_environment, write_cli_config
 from tests.aws_support import MIRROR, ROOT
 
 GOLDEN = ROOT / "tests" / "golden" / "aws" / "reports-prod.cdk.tf.json"
+SERVICES_GOLDEN = ROOT / "tests" / "golden" / "aws" / "platform-prod.cdk.tf.json"  # services
 URL = "http://127.0.0.1:4599"
 
 
 @pytest.fixture(scope="module")
 def doc() -> dict:
     return json.loads(GOLDEN.read_text())
+
+
+def test_services_output_is_served_and_gets_its_local_only_settings(tmp_path):
+    services_doc = json.loads(SERVICES_GOLDEN.read_text())
+    override, diagnostics = overrides.override_document(services_doc,
+                                                        tmp_path / overrides.CONFIG_FILE)
+    assert diagnostics == []
+    used, _ = overrides.services_used(services_doc)
+    # the provider's endpoint keys (`terraform providers schema`, AWS provider 5.100)
+    assert {"elbv2", "appautoscaling", "apigatewayv2", "ec2", "ecs", "lambda"} <= set(used)
+    # moto reads these back as unset: ignored after creation, flowc's own ignore kept
+    ecs = override["resource"]["aws_ecs_service"]
+    assert set(ecs) == set(services_doc["resource"]["aws_ecs_service"])
+    assert ecs["svc_api_blue"]["wait_for_steady_state"] is False
+    ignored = ecs["svc_api_blue"]["lifecycle"]["ignore_changes"]
+    assert ignored[0] == "desired_count" and "health_check_grace_period_seconds" in ignored
+    assert "lifecycle" not in services_doc["resource"]["aws_ecs_service"]["svc_dashboard"]
+    assert ecs["svc_dashboard"]["lifecycle"]["ignore_changes"] == \
+        overrides.IGNORE_CHANGES["aws_ecs_service"]
 
 
 def test_the_provider_reads_the_local_endpoint_from_a_profile_of_its_own(doc, tmp_path):
@@ -82,14 +102,15 @@ def test_unknown_resource_type_is_E606_and_writes_nothing(tmp_path):
     assert not path.exists()
 
 
-def test_the_real_provider_accepts_the_override_and_calls_the_local_endpoint(doc, tmp_path):
+def _validated(doc: dict, tmp_path, endpoint: str) -> tuple:
+    """`terraform init` + `validate` of `doc` with its override, by the real provider:
+    (the working directory, Terraform's environment)."""
     if shutil.which("terraform") is None or not MIRROR.is_dir():
         pytest.skip("terraform or the provider mirror /opt/tf-plugins is absent on this machine")
     work = tmp_path / "aws"
     work.mkdir()
     (work / "cdk.tf.json").write_text(json.dumps(doc))
-    nobody = "http://127.0.0.1:9"  # the discard port: nothing answers there
-    path, diagnostics = overrides.write_override(work, nobody)
+    path, diagnostics = overrides.write_override(work, endpoint)
     assert diagnostics == [] and path.name.endswith("_override.tf.json")
     env = terraform_environment(write_cli_config(tmp_path / "up", MIRROR))
     init = subprocess.run(["terraform", "init", "-input=false", "-no-color"],
@@ -99,8 +120,19 @@ def test_the_real_provider_accepts_the_override_and_calls_the_local_endpoint(doc
                          capture_output=True, text=True)
     report = json.loads(out.stdout)
     assert report["valid"], json.dumps(report["diagnostics"], indent=2)
+    return work, env
+
+
+def test_the_real_provider_accepts_the_override_and_calls_the_local_endpoint(doc, tmp_path):
+    nobody = "http://127.0.0.1:9"  # the discard port: nothing answers there
+    work, env = _validated(doc, tmp_path, nobody)
     # planning reads data.aws_caller_identity (STS): the call goes to the profile's endpoint
     out = subprocess.run(["terraform", "plan", "-input=false", "-no-color"], cwd=work,
                          env=env, capture_output=True, text=True)
     assert out.returncode == 1
     assert f'"{nobody}/": dial tcp' in out.stdout + out.stderr, out.stdout + out.stderr
+
+
+def test_the_real_provider_accepts_the_services_override(tmp_path):
+    # the ignore_changes names are attributes of the provider's schema (else invalid)
+    _validated(json.loads(SERVICES_GOLDEN.read_text()), tmp_path, URL)

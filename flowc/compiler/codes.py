@@ -174,7 +174,7 @@ CODES: dict[str, str] = {
     "E604": "Terraform failed on a resource of a task or secret (names it, with its span)",
     "E605": "Terraform failed on a shared resource, the provider or the configuration",
     "E606": "the AWS output uses a service flowc up cannot point at the local cloud",
-    "W601": "no task runs on aws: nothing to bring up",
+    "W601": "no task or service runs on aws: nothing to bring up",
     "W602": "a resource in the Terraform state is missing from the local cloud",
     "W603": "LocalStack cannot create some resources offline (Lambda functions, ECS): not applied",
     # -- `flowc cost` (flowc/cost/, flowc/cli/cost.py)

@@ -1,6 +1,7 @@
 """`flowc up` / `flowc down`: apply the AWS target's Terraform to a local cloud.
 
     localcloud.py   LocalStack when one answers, else a detached moto server (pid/port in --state)
+    moto_server.py  that server: moto plus the APIs it lacks for flowc's output
     overrides.py    the Terraform override file: the local endpoint, test credentials, local-only
                     settings
     terraform.py    runs terraform init/apply/destroy and streams its JSON progress as events

@@ -3,7 +3,8 @@ server that flowc starts detached, so it outlives the command that started it.
 
 `ensure(root)` returns the cloud recorded in `root/cloud.json` when it still answers, else
 LocalStack (health check at `LOCALSTACK_HOST`, default 127.0.0.1:4566, shared with the
-emulator), else starts `python -m moto.server` on a loopback port (the recorded one when
+emulator), else starts moto's server (`python -m flowc.deploy.moto_server`: moto plus
+the few APIs it lacks for flowc's output) on a loopback port (the recorded one when
 free) in its own session with its log in `root/moto.log`, and records kind, endpoint,
 pid and port. `stop(root)` stops that server (only a process that is really the recorded
 moto server) and forgets the record. A lock file serialises concurrent `up`s.
@@ -33,6 +34,7 @@ LOG_FILE = "moto.log"
 LOCK_FILE = "cloud.lock"
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 30.0
+SERVER_MODULE = "flowc.deploy.moto_server"
 
 # Runs the server in a new session and exits at once: the server is never a child of
 # flowc (no zombie, no "still running" warning), and it survives the terminal closing.
@@ -106,7 +108,7 @@ def start_moto(root: Path, port: int | None = None, python: str = sys.executable
     port = port or free_port()
     endpoint = f"http://{HOST}:{port}"
     log = root / LOG_FILE
-    cmd = [python, "-m", "moto.server", "-H", HOST, "-p", str(port)]
+    cmd = [python, "-m", SERVER_MODULE, "-H", HOST, "-p", str(port)]
     try:
         launched = subprocess.run([python, "-c", _LAUNCHER, str(log), *cmd],
                                   capture_output=True, text=True, timeout=timeout)

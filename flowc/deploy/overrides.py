@@ -14,8 +14,12 @@ main file, so the compiled output itself stays exactly what `flowc compile` writ
   `backend s3` environment never touches a real bucket;
 - local-only settings (LOCAL_ONLY below): secrets are deleted at once on destroy
   (`recovery_window_in_days = 0`), so `flowc down` leaves nothing and a later `up` can
-  create them again; attributes the emulator does not read back (IGNORE_CHANGES) are
+  create them again; ECS services do not wait for a steady state (moto runs no task);
+- attributes the emulator does not read back (IGNORE_CHANGES: a function's logging
+  config, three ECS service settings, an ingress rule's description and group) are
   ignored after creation, so a re-run applies only what changed.
+What moto lacks as an API (Application Auto Scaling tags) is added to the server itself
+(moto_server.py), not overridden here. docs/deploy.md lists each difference.
 
 A resource type whose service is not in SERVICES is an error (E606): flowc applies only
 what it knows the local cloud serves.
@@ -59,6 +63,10 @@ SERVICES: dict[str, str] = {
     "aws_vpc": "ec2",
     "aws_subnet": "ec2",
     "aws_caller_identity": "sts",
+    # services (flowc/targets/aws/services.py)
+    "aws_lb": "elbv2",  # aws_lb, aws_lb_listener, aws_lb_listener_rule, aws_lb_target_group
+    "aws_appautoscaling_": "appautoscaling",
+    "aws_apigatewayv2_": "apigatewayv2",
 }
 # data sources the provider answers without calling AWS
 NO_SERVICE = {"aws_region", "aws_partition", "aws_iam_policy_document", "aws_arn",
@@ -72,10 +80,15 @@ LOCAL_ONLY: dict[str, dict[str, Any]] = {
     # moto runs no ECS task, so a service never becomes steady: the wait would time out
     "aws_ecs_service": {"wait_for_steady_state": False},
 }
-# resource type -> attributes the emulator does not read back (moto 5: a Lambda function's
-# LoggingConfig), ignored after creation so a re-run does not show a change every time
+# resource type -> attributes the emulator does not read back (moto 5), ignored after
+# creation so a re-run does not show a change every time (see docs/deploy.md)
 IGNORE_CHANGES: dict[str, list[str]] = {
     "aws_lambda_function": ["logging_config"],
+    # returned as unset (the provider then plans its default or flowc's value again)
+    "aws_ecs_service": ["availability_zone_rebalancing", "enable_ecs_managed_tags",
+                        "health_check_grace_period_seconds"],
+    # no description; the referenced group comes back as `<account>/sg-...`
+    "aws_vpc_security_group_ingress_rule": ["description", "referenced_security_group_id"],
 }
 
 
@@ -151,7 +164,7 @@ def override_document(doc: dict[str, Any], config_file: Path) -> tuple[dict[str,
     for type_, bodies in sorted(doc.get("resource", {}).items()):
         for id_, body in sorted(bodies.items()):
             settings = dict(LOCAL_ONLY.get(type_, {}))
-            unread = [a for a in IGNORE_CHANGES.get(type_, []) if a in body]
+            unread = IGNORE_CHANGES.get(type_, [])
             if unread:
                 lifecycle = dict(body.get("lifecycle") or {})
                 ignored = list(lifecycle.get("ignore_changes") or [])

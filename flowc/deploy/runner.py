@@ -104,10 +104,11 @@ def up(app: App, state: Path, console: Console,
     `refresh` or `plan_only`.
     """
     out = Outcome()
-    if not app.tasks_for("aws"):
+    if not (app.tasks_for("aws") or app.services_for("aws")):
         out.diagnostics.append(Diagnostic(
-            "W601", "no task runs on aws, so there is nothing to bring up", None,
-            "add `aws` to a task's `targets` (or remove `targets` to run on every target)"))
+            "W601", "no task or service runs on aws, so there is nothing to bring up", None,
+            "add `aws` to a task's or service's `targets` (or remove `targets` to run on "
+            "every target)"))
         return out
     from flowc.targets.compile import compile_app
 
