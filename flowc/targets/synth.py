@@ -75,12 +75,13 @@ def _size(skeleton: dict[str, Any]) -> int:
 
 
 def _shards(skeleton: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """The skeleton cut into skeletons of at most SHARD_CONSTRUCTS elements each."""
+    """The skeleton cut into equal skeletons of at most SHARD_CONSTRUCTS elements each."""
     elements = [(section, type_, id_) for section in SECTIONS
                 for type_, ids in sorted(skeleton[section].items()) for id_ in ids]
-    for start in range(0, max(len(elements), 1), SHARD_CONSTRUCTS):
+    count = -(-len(elements) // SHARD_CONSTRUCTS)
+    for i in range(count):
         shard: dict[str, Any] = {**skeleton, "resource": {}, "data": {}}
-        for section, type_, id_ in elements[start:start + SHARD_CONSTRUCTS]:
+        for section, type_, id_ in elements[i::count]:
             shard[section].setdefault(type_, []).append(id_)
         yield shard
 
@@ -139,9 +140,19 @@ def _pretty(doc: dict[str, Any]) -> bytes:
 
 
 def _drop_none(value: Any) -> Any:
-    """Terraform JSON treats null as unset; leave such arguments out, as cdktf does."""
+    """Terraform JSON treats null as unset; leave such arguments out, as cdktf does.
+    A value holding no null is returned as it is, not copied: the document shares it with
+    the stack model (hundreds of MB for 10,000 tasks)."""
+    if not _has_none(value):
+        return value
     if isinstance(value, dict):
         return {k: _drop_none(v) for k, v in value.items() if v is not None}
+    return [_drop_none(v) for v in value]
+
+
+def _has_none(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(v is None or _has_none(v) for v in value.values())
     if isinstance(value, list):
-        return [_drop_none(v) for v in value]
-    return value
+        return any(v is None or _has_none(v) for v in value)
+    return False
