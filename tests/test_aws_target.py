@@ -113,14 +113,28 @@ def test_roles_grant_only_the_tasks_own_resources(tmp_path):
     assert [r["Resource"] for r in reads] == ["${aws_secretsmanager_secret.db_url_secret.arn}"]
     assert not any("secretsmanager:GetSecretValue" in s["Action"]
                    for s in statements(stack, "digest_lambda_policy"))
-    ecs = statements(stack, "cleanup_scheduler_policy")
+    # cleanup (overlap = skip): the scheduler starts its guard, which runs the task
+    assert [s["Action"] for s in statements(stack, "cleanup_scheduler_policy")] == [
+        ["states:StartExecution"], ["sqs:SendMessage"], ["kms:Decrypt"]]
+    ecs = statements(stack, "cleanup_guard_policy")
     run = [s for s in ecs if s["Action"] == ["ecs:RunTask"]]
     assert run[0]["Resource"] == "${aws_ecs_task_definition.cleanup_ecs_task.arn}"
+    unscoped = {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "ecr:GetAuthorizationToken"}
+    # Step Functions' log delivery and X-Ray sampling take no resource; ListTasks is
+    # conditioned on the cluster instead
+    guard_unscoped = unscoped | {"xray:GetSamplingRules", "xray:GetSamplingTargets",
+                                 "ecs:ListTasks"} | {
+        f"logs:{a}" for a in ("CreateLogDelivery", "DeleteLogDelivery", "DescribeLogGroups",
+                              "DescribeResourcePolicies", "GetLogDelivery",
+                              "ListLogDeliveries", "PutResourcePolicy", "UpdateLogDelivery")}
     for policy_id in stack.resources["aws_iam_role_policy"]:
         for s in statements(stack, policy_id):
             if s["Resource"] == "*":
-                assert set(s["Action"]) <= {"xray:PutTraceSegments", "xray:PutTelemetryRecords",
-                                            "ecr:GetAuthorizationToken"}, (policy_id, s)
+                allowed = guard_unscoped if policy_id.endswith("_guard_policy") else unscoped
+                assert set(s["Action"]) <= allowed, (policy_id, s)
+                if s["Action"] == ["ecs:ListTasks"]:
+                    assert s["Condition"] == {"ArnEquals": {
+                        "ecs:cluster": "${aws_ecs_cluster.ecs_cluster.arn}"}}
     assert len([r for r in stack.resources["aws_iam_role"] if r.startswith("digest_")]) == 2
 
 
@@ -132,13 +146,33 @@ def test_image_task_runs_on_fargate_in_the_environments_subnets(tmp_path):
     assert (td["cpu"], td["memory"]) == ("256", "512")
     assert td["execution_role_arn"] != td["task_role_arn"]
     ecs = only(stack.resources["aws_scheduler_schedule"], "cleanup_schedule_")["target"][0]
-    params = ecs["ecs_parameters"][0]
+    assert ecs["arn"] == "${aws_sfn_state_machine.cleanup_guard.arn}"  # overlap = skip
+    params = run_task_parameters(stack)
+    assert params["NetworkConfiguration"] == {"AwsvpcConfiguration": {
+        "Subnets": ["subnet-0abc"], "SecurityGroups": ["sg-1"], "AssignPublicIp": "DISABLED"}}
+    assert params["LaunchType"] == "FARGATE" and params["EnableECSManagedTags"] is True
+    rule = stack.resources["aws_cloudwatch_event_rule"]["cleanup_failure_rule"]
+    assert json.loads(rule["event_pattern"])["$or"][0]["detail"]["lastStatus"] == ["STOPPED"]
+    allowed = dataclasses.replace(spec, tasks=tuple(
+        dataclasses.replace(t, overlap="allow") if t.name == "cleanup" else t
+        for t in spec.tasks))
+    ecs = only(build(allowed).resources["aws_scheduler_schedule"], "cleanup_schedule_")[
+        "target"][0]
+    params = ecs["ecs_parameters"][0]  # overlap = allow: the schedule runs the task itself
     assert params["network_configuration"] == [
         {"subnets": ["subnet-0abc"], "security_groups": ["sg-1"], "assign_public_ip": False}]
     assert params["launch_type"] == "FARGATE"
     assert ecs["arn"] == "${aws_ecs_cluster.ecs_cluster.arn}"
-    rule = stack.resources["aws_cloudwatch_event_rule"]["cleanup_failure_rule"]
-    assert json.loads(rule["event_pattern"])["detail"]["lastStatus"] == ["STOPPED"]
+
+
+def run_task_parameters(stack) -> dict:
+    """The RunTask Parameters of task `cleanup`'s overlap guard (default VPC subnets as
+    the list expression's text)."""
+    text = stack.resources["aws_sfn_state_machine"]["cleanup_guard"]["definition"]
+    text = text.replace("${jsonencode(data.aws_subnets.default_subnets.ids)}",
+                        '"<default subnets>"')
+    return json.loads(text)["States"]["Start"]["Branches"][0]["States"]["RunTask"][
+        "Parameters"]
 
 
 def test_image_task_without_subnets_runs_in_the_default_vpc_W403(tmp_path):
@@ -149,9 +183,8 @@ def test_image_task_without_subnets_runs_in_the_default_vpc_W403(tmp_path):
     assert "`cleanup`" in d.message and "prod" in d.message and "default VPC" in d.message
     assert "aws { subnets" in d.help and d.span == spec.task("cleanup").span
     stack = build(spec)
-    ecs = only(stack.resources["aws_scheduler_schedule"], "cleanup_schedule_")["target"][0]
-    assert ecs["ecs_parameters"][0]["network_configuration"] == [
-        {"subnets": "${data.aws_subnets.default_subnets.ids}", "assign_public_ip": True}]
+    assert run_task_parameters(stack)["NetworkConfiguration"] == {"AwsvpcConfiguration": {
+        "Subnets": "<default subnets>", "AssignPublicIp": "ENABLED"}}
     assert stack.data_sources["aws_vpc"]["default_vpc"] == {"default": True}
 
 

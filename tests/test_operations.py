@@ -377,10 +377,10 @@ def test_dev_keys_pause_and_resume_a_task(tmp_path, cloud):  # noqa: F811
     assert "flowc dev: task `k` paused" in view.text()
 
 
-def test_unenforced_skip_on_image_tasks_is_one_W475_per_target_in_check_and_compile(tmp_path):
-    """ECS and Cloud Run jobs start every fire: one warning per app and target naming the
-    image tasks left on `skip`, the same from `flowc check` and `flowc compile`; silenced
-    by `overlap = allow` on them or `# flowc: allow W475`."""
+def test_unenforced_skip_on_image_tasks_is_one_W475_on_gcp_in_check_and_compile(tmp_path):
+    """Cloud Run jobs start every fire: one warning per app naming the image tasks left on
+    `skip`, the same from `flowc check` and `flowc compile`; silenced by `overlap = allow`
+    on them or `# flowc: allow W475`. AWS has none: its overlap guard enforces `skip`."""
     from typer.testing import CliRunner
 
     from flowc.cli import app as cli
@@ -402,13 +402,11 @@ def test_unenforced_skip_on_image_tasks_is_one_W475_per_target_in_check_and_comp
 
     both = python + image.format(name="a", extra="") + image.format(name="b", extra="")
     checked, compiled = warnings(both)
-    assert checked == compiled and len(checked) == 2  # aws and gcp, once each
-    assert all("`a`, `b`" in line for line in checked)
-    assert {("on aws" in line, "on gcp" in line) for line in checked} == {(True, False),
-                                                                         (False, True)}
+    assert checked == compiled and len(checked) == 1  # gcp, once; aws guards the tasks
+    assert all("`a`, `b`" in line and "on gcp" in line for line in checked)
     one_allows = python + image.format(name="a", extra="  overlap = allow\n") + image.format(
         name="b", extra="")
     checked, _ = warnings(one_allows)
-    assert len(checked) == 2 and all("`b`" in line and "`a`" not in line for line in checked)
+    assert len(checked) == 1 and all("`b`" in line and "`a`" not in line for line in checked)
     assert warnings("# flowc: allow W475\n" + both) == ([], [])
     assert warnings(python + image.format(name="a", extra="  overlap = allow\n")) == ([], [])

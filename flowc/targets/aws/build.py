@@ -22,8 +22,10 @@ from flowc.targets.aws import iam
 from flowc.targets.aws import operations as ops
 from flowc.targets.aws.alerts import add_alerts, measurable
 from flowc.targets.aws.context import AwsContext
-from flowc.targets.aws.ecs import add_ecs_task
+from flowc.targets.aws.ecs import add_ecs_task, scheduler_ecs_parameters
 from flowc.targets.aws.lambda_function import add_function
+from flowc.targets.aws.overlap_guard import LOG_PREFIX, guarded
+from flowc.targets.aws.overlap_guard import scheduler_input as guard_input
 from flowc.targets.aws.services import add_services
 from flowc.targets.base import Builder, Resource, Stack
 from flowc.targets.naming import schedule_keys
@@ -34,7 +36,7 @@ LAMBDA_CONCURRENCY_PER_ACCOUNT = 1000
 LAMBDA_UNRESERVED_MINIMUM = 100  # AWS refuses reservations that leave less than this
 # IAM roles per task: the scheduler's, plus the function's (python) or the ECS execution
 # and task roles (image): see `role()` and aws_lambda.py / aws_ecs.py.
-ROLES_PER_TASK = {"python": 2, "image": 3}
+ROLES_PER_TASK = {"python": 2, "image": 3}  # + 1 for an image task's overlap guard
 
 PROVIDER_SOURCE = "hashicorp/aws"
 PROVIDER_VERSION = "~> 5.100"
@@ -122,6 +124,8 @@ def build_app(ctx: AwsContext, tasks: tuple[Task, ...]) -> None:
     ecs_prefix = "/ecs/" + ctx.names.name(kind="prefix")
     services = ctx.app.services_for("aws")
     prefixes = [fn_prefix, ecs_prefix]
+    if any(guarded(t) for t in tasks):  # overlap guards' execution logs
+        prefixes.append(LOG_PREFIX + ctx.names.name(kind="prefix"))
     if any(isinstance(v.handler, PythonHandler) for v in services):  # HTTP API logs
         prefixes.append("/aws/apigateway/" + ctx.names.name(kind="prefix"))
     ctx.key = s.resource("aws_kms_key", "kms_key", {
@@ -177,8 +181,9 @@ def add_task(ctx: AwsContext, task: Task) -> None:
         scheduler_stmts = [iam.allow("InvokeOwnFunction", ["lambda:InvokeFunction"],
                                      [target_arn])]
     else:
-        target_arn, invoke = ctx.cluster.ref("arn"), None
-        scheduler_stmts = add_ecs_task(ctx, task, dlq)
+        scheduler_stmts, guard = add_ecs_task(ctx, task, dlq)
+        target_arn = ctx.cluster.ref("arn") if guard is None else guard.ref("arn")
+        invoke = None
     if dlq is not None:
         scheduler_stmts.append(iam.allow("DeadLetterOwnQueue", ["sqs:SendMessage"],
                                          [dlq.ref("arn")]))
@@ -218,27 +223,14 @@ def add_schedules(ctx: AwsContext, task: Task, target_arn: str, role: Resource,
             "retry_policy": [{"maximum_retry_attempts": task.retries,
                               "maximum_event_age_in_seconds": ops.event_age_s(task)}],
         }
-        event = ops.aws_target_input(task)
+        event = guard_input(task) if guarded(task) else ops.aws_target_input(task)
         if event is not None:
             target["input"] = event
         if dlq is not None:
             target["dead_letter_config"] = [{"arn": dlq.ref("arn")}]
-        if isinstance(task.handler, ImageHandler):
-            network: dict[str, Any] = {"subnets": list(AWS.settings_of(ctx.app).subnets),
-                                       "assign_public_ip": False}
-            if not AWS.settings_of(ctx.app).subnets:  # W403: the default VPC, public to pull
-                network = {"subnets": ctx.default_subnets(), "assign_public_ip": True}
-            if AWS.settings_of(ctx.app).security_groups:
-                network["security_groups"] = list(AWS.settings_of(ctx.app).security_groups)
-            target["ecs_parameters"] = [{
-                "task_definition_arn": f"${{aws_ecs_task_definition.{task.name}_ecs_task.arn}}",
-                "launch_type": "FARGATE",
-                "platform_version": "LATEST",
-                "task_count": 1,
-                "enable_ecs_managed_tags": True,
-                "propagate_tags": "TASK_DEFINITION",
-                "network_configuration": [network],
-            }]
+        if isinstance(task.handler, ImageHandler) and not guarded(task):
+            target["ecs_parameters"] = [scheduler_ecs_parameters(
+                ctx, f"${{aws_ecs_task_definition.{task.name}_ecs_task.arn}}")]
         body: dict[str, Any] = {
             "name": name,
             "group_name": ctx.group.ref("name"),
@@ -266,7 +258,7 @@ def account_limits(app: App) -> list[Diagnostic]:
     if not tasks:
         return []
     out: list[Diagnostic] = []
-    roles = sum(ROLES_PER_TASK[t.handler.kind] for t in tasks)
+    roles = sum(ROLES_PER_TASK[t.handler.kind] + guarded(t) for t in tasks)
     if roles > IAM_ROLES_PER_ACCOUNT:
         out.append(Diagnostic(
             "W405", f"the aws stack creates {roles} IAM roles; an AWS account holds "

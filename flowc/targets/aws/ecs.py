@@ -17,6 +17,7 @@ from flowc.targets.aws import TARGET as AWS
 from flowc.targets.aws import iam
 from flowc.targets.aws.context import AwsContext
 from flowc.targets.aws.limits import FARGATE_SIZES
+from flowc.targets.aws.overlap_guard import add_guard, guarded
 from flowc.targets.base import Resource, escape_literal
 from flowc.targets.operations import input_env
 
@@ -85,7 +86,10 @@ def ecs_container(ctx: AwsContext, unit: Task | Service, handler: ImageHandler, 
     }
 
 
-def add_ecs_task(ctx: AwsContext, task: Task, dlq: Resource | None) -> list[dict[str, Any]]:
+def add_ecs_task(ctx: AwsContext, task: Task, dlq: Resource | None
+                 ) -> tuple[list[dict[str, Any]], Resource | None]:
+    """The task's definition, roles and failure rule. Returns what the scheduler's role
+    may do, and the overlap guard the schedules start (None: they run the task)."""
     s = ctx.stack
     handler = task.handler
     assert isinstance(handler, ImageHandler)
@@ -125,10 +129,8 @@ def add_ecs_task(ctx: AwsContext, task: Task, dlq: Resource | None) -> list[dict
                                             container, ctx.tags(task)))
     s.output(f"{task.name}_task_definition_arn", definition.ref("arn"),
              f"ECS task definition of task `{task.name}`")
-    if dlq is not None or any(a.metric == "errors" for a in task.alerts):
-        add_failure_rule(ctx, task, definition, dlq)
     cluster_arn = ctx.cluster.ref("arn")
-    return [
+    run_statements = [
         iam.allow("RunOwnTaskDefinition", ["ecs:RunTask"], [definition.ref("arn")],
                   Condition={"ArnEquals": {"ecs:cluster": cluster_arn}}),
         iam.allow("TagOwnTasks", ["ecs:TagResource"],
@@ -140,12 +142,61 @@ def add_ecs_task(ctx: AwsContext, task: Task, dlq: Resource | None) -> list[dict
                   Condition={"StringLike": {"iam:PassedToService":
                                             "ecs-tasks.amazonaws.com"}}),
     ]
+    guard = None
+    if guarded(task):  # the state machine starts the task; the scheduler starts it
+        guard = add_guard(ctx, task, family, run_task_parameters(ctx, definition),
+                          run_statements)
+        run_statements = [iam.allow("StartOwnGuard", ["states:StartExecution"],
+                                    [guard.ref("arn")])]
+    if dlq is not None or any(a.metric == "errors" for a in task.alerts):
+        add_failure_rule(ctx, task, definition, dlq, guard)
+    return run_statements, guard
+
+
+def network(ctx: AwsContext) -> dict[str, Any]:
+    """Where an image task runs (the scheduler's `network_configuration` fields): the
+    environment's subnets, or the default VPC's with a public IP to pull the image (W403)."""
+    settings = AWS.settings_of(ctx.app)
+    out: dict[str, Any] = {"subnets": list(settings.subnets), "assign_public_ip": False}
+    if not settings.subnets:
+        out = {"subnets": ctx.default_subnets(), "assign_public_ip": True}
+    if settings.security_groups:
+        out["security_groups"] = list(settings.security_groups)
+    return out
+
+
+# one launch, two spellings: the scheduler's ecs_parameters and Step Functions' RunTask
+LAUNCH = {"launch_type": "FARGATE", "platform_version": "LATEST", "task_count": 1,
+          "enable_ecs_managed_tags": True, "propagate_tags": "TASK_DEFINITION"}
+
+
+def scheduler_ecs_parameters(ctx: AwsContext, definition_arn: str) -> dict[str, Any]:
+    return {"task_definition_arn": definition_arn, **LAUNCH,
+            "network_configuration": [network(ctx)]}
+
+
+def run_task_parameters(ctx: AwsContext, definition: Resource) -> dict[str, Any]:
+    """The same launch as ecs:runTask Parameters (PascalCase, as Step Functions asks)."""
+    net = network(ctx)
+    vpc: dict[str, Any] = {"Subnets": net["subnets"],
+                           "AssignPublicIp": "ENABLED" if net["assign_public_ip"]
+                           else "DISABLED"}
+    if "security_groups" in net:
+        vpc["SecurityGroups"] = net["security_groups"]
+    return {"Cluster": ctx.cluster.ref("arn"), "TaskDefinition": definition.ref("arn"),
+            "LaunchType": LAUNCH["launch_type"], "PlatformVersion": LAUNCH["platform_version"],
+            "Count": LAUNCH["task_count"],
+            "EnableECSManagedTags": LAUNCH["enable_ecs_managed_tags"],
+            "PropagateTags": LAUNCH["propagate_tags"],
+            "NetworkConfiguration": {"AwsvpcConfiguration": vpc}}
 
 
 def add_failure_rule(ctx: AwsContext, task: Task, definition: Resource,
-                     dlq: Resource | None) -> None:
-    """Failed ECS runs (non-zero exit or failed start) -> the task's dead-letter queue."""
-    pattern = {
+                     dlq: Resource | None, guard: Resource | None) -> None:
+    """Failed ECS runs (non-zero exit or failed start) -> the task's dead-letter queue;
+    with an overlap guard also its failed executions (RunTask still failing after the
+    retries), which Standard workflows report to EventBridge."""
+    pattern: dict[str, Any] = {
         "source": ["aws.ecs"],
         "detail-type": ["ECS Task State Change"],
         "detail": {
@@ -158,6 +209,13 @@ def add_failure_rule(ctx: AwsContext, task: Task, definition: Resource,
             ],
         },
     }
+    if guard is not None:
+        pattern = {"$or": [pattern, {
+            "source": ["aws.states"],
+            "detail-type": ["Step Functions Execution Status Change"],
+            "detail": {"stateMachineArn": [guard.ref("arn")],
+                       "status": ["FAILED", "TIMED_OUT", "ABORTED"]},
+        }]}
     rule = ctx.stack.resource("aws_cloudwatch_event_rule", f"{task.name}_failure_rule", {
         "name": ctx.names.name(task.name, "failed", kind="event_rule"),
         "description": f"failed runs of flowc task `{task.name}`",

@@ -9,7 +9,7 @@ from typing import Any
 
 from flowc.compiler.ir import App, ImageHandler, PythonHandler, Task
 from flowc.diagnostics import Diagnostic
-from flowc.targets.operations import fixed_backoff, no_replace, start_window_s, unguarded_skip
+from flowc.targets.operations import fixed_backoff, no_replace, start_window_s
 
 # Lambda's asynchronous invocations: an event older than this is dropped (60 s .. 6 h).
 AWS_EVENT_AGE_S = (60, 21600)
@@ -105,6 +105,4 @@ def diagnostics(app: App) -> list[Diagnostic]:
                 "E471", f"task `{task.name}`: `max_age` must be between 1m and 6h on aws "
                 f"(Lambda's maximum event age), not {task.max_age_s}s", task.span,
                 "write e.g. `max_age = 1h`"))
-    out.append(unguarded_skip(app.tasks_for("aws"), "aws", "EventBridge Scheduler starts an "
-                              "ECS task at every fire and ECS has no per-family limit"))
     return [d for d in out if d is not None]

@@ -1,0 +1,209 @@
+"""AWS target, `overlap = skip` for image tasks: a Step Functions state machine between the
+schedule and ECS that starts no second run of a task while one is in flight.
+
+ECS has no per-family limit, so EventBridge Scheduler starts the task's state machine
+instead of the task (StartExecution, the only thing its role may do). Each fire is one
+execution of a Standard workflow (Express executions end after 5 minutes; a held fire may
+wait `catch_up` for hours, and only Standard workflows report failed executions to
+EventBridge, which is how a run that could not start reaches the dead-letter queue):
+
+    FindRunning  ecs:ListTasks (cluster, family, desiredStatus RUNNING)
+    Running?     none -> Start; some -> Hold
+    Hold         polls left? -> Wait POLL_S -> Newest? ; none left -> Skipped
+    Newest?      states:ListExecutions: a newer fire of the task is waiting -> Superseded
+                 (only the latest held fire waits, as in the emulator); else FindRunning
+    Start        a Parallel around RunTask + a check of its `Failures`, so that both
+                 an API error and a task ECS could not place are retried `retries` times
+                 (the Retry the scheduler's retry policy gave RunTask before); a start
+                 that still fails fails the execution -> the failure rule -> the DLQ
+    Skipped / Superseded   Succeed, output {"flowc": "skipped", ...}: never retried,
+                 never dead-lettered
+
+The start window is counted in polls from when the execution starts (after any jitter
+delay), so a fire starts at most `start_window_s` after the scheduler delivered it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+from flowc.compiler.ir import Task
+from flowc.targets.aws import iam
+from flowc.targets.aws.context import LOG_RETENTION_DAYS, AwsContext
+from flowc.targets.aws.operations import SCHEDULED_TIME
+from flowc.targets.base import Resource
+from flowc.targets.operations import start_window_s
+
+POLL_S = 15  # how often a held fire looks again: a held run starts at most this late
+RETRY_INTERVAL_S = 30  # first wait before retrying a failed start, then doubling
+RETRY_BACKOFF = 2.0
+LOG_PREFIX = "/aws/vendedlogs/states/"  # AWS's advice for vended logs (resource policy size)
+SFN_TIMEOUT_SLACK_S = 600  # on top of the window and the retries: every execution ends
+LIST_EXPRESSION = re.compile(r'"\$\{(data\.aws_subnets\.[a-z_]+\.ids)\}"')
+
+# state transitions billed for a fire that finds nothing running (`flowc cost`):
+# FindRunning, Running?, Start, RunTask, Placed?, Placed
+TRANSITIONS_PER_FIRE = 6
+
+
+def guarded(task: Task) -> bool:
+    """Image tasks that overlap = skip covers on AWS: their schedules start the guard."""
+    return task.handler.kind == "image" and task.overlap == "skip"
+
+
+def polls(task: Task) -> int:
+    return math.ceil(start_window_s(task) / POLL_S)
+
+
+def scheduler_input(task: Task) -> str:
+    """What each fire sends the state machine: how many polls it may wait."""
+    return json.dumps({"flowc": {"fire": SCHEDULED_TIME,
+                                 "polls_left": polls(task)}}, sort_keys=True)
+
+
+def retry_budget_s(retries: int) -> int:
+    return int(sum(RETRY_INTERVAL_S * RETRY_BACKOFF ** k for k in range(retries)))
+
+
+def definition(task: Task, cluster_arn: str, family: str, run_task: dict[str, Any]) -> dict:
+    """The state machine (Amazon States Language, JSONPath). `run_task` is the RunTask
+    Parameters (PascalCase): the same launch the scheduler's ecs_parameters made."""
+    skipped = {"flowc": "skipped", "reason": "overlap", "task": task.name,
+               "fire.$": "$.flowc.fire", "running.$": "$.check.running"}
+    start: dict[str, Any] = {
+        "Type": "Parallel",
+        "Branches": [{"StartAt": "RunTask", "States": {
+            "RunTask": {
+                "Type": "Task",
+                # the SDK integration: the optimized ecs:runTask takes no Count or
+                # EnableECSManagedTags, which the scheduler's launch sets
+                "Resource": "arn:aws:states:::aws-sdk:ecs:runTask",
+                "Parameters": run_task,
+                "ResultSelector": {"failures.$": "$.Failures",
+                                   "tasks.$": "$.Tasks[*].TaskArn"},
+                "Next": "Placed?",
+            },
+            # RunTask answers a task ECS could not place with a non-empty Failures, not an
+            # error
+            "Placed?": {"Type": "Choice", "Choices": [
+                {"Variable": "$.failures[0]", "IsPresent": True, "Next": "NotPlaced"}],
+                "Default": "Placed"},
+            "NotPlaced": {"Type": "Fail", "Error": "flowc.RunTaskFailures",
+                          "Cause": "ECS could not place the task (see the execution's "
+                                   "RunTask output)"},
+            "Placed": {"Type": "Succeed"},
+        }}],
+        "ResultPath": "$.started",
+        "End": True,
+    }
+    if task.retries:
+        start["Retry"] = [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": RETRY_INTERVAL_S,
+                           "BackoffRate": RETRY_BACKOFF, "MaxAttempts": task.retries}]
+    return {
+        "Comment": f"flowc task {task.name}: overlap = skip (no second run while one is "
+                   "in flight)",
+        "StartAt": "FindRunning",
+        "TimeoutSeconds": polls(task) * POLL_S + retry_budget_s(task.retries)
+        + SFN_TIMEOUT_SLACK_S,
+        "States": {
+            "FindRunning": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::aws-sdk:ecs:listTasks",
+                "Parameters": {"Cluster": cluster_arn, "Family": family,
+                               "DesiredStatus": "RUNNING"},
+                "ResultSelector": {"running.$": "$.TaskArns"},
+                "ResultPath": "$.check",
+                "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 2,
+                           "BackoffRate": 2, "MaxAttempts": 3}],
+                "Next": "Running?",
+            },
+            "Running?": {"Type": "Choice", "Choices": [
+                {"Variable": "$.check.running[0]", "IsPresent": True, "Next": "Hold"}],
+                "Default": "Start"},
+            "Hold": {"Type": "Choice", "Choices": [
+                {"Variable": "$.flowc.polls_left", "NumericGreaterThan": 0, "Next": "Wait"}],
+                "Default": "Skipped"},
+            "Wait": {"Type": "Wait", "Seconds": POLL_S, "Next": "CountDown"},
+            "CountDown": {"Type": "Pass", "Parameters": {
+                "fire.$": "$.flowc.fire", "me.$": "$$.Execution.Id",
+                "polls_left.$": "States.MathAdd($.flowc.polls_left, -1)"},
+                "ResultPath": "$.flowc", "Next": "Newest"},
+            "Newest": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::aws-sdk:sfn:listExecutions",
+                "Parameters": {"StateMachineArn.$": "$$.StateMachine.Id",
+                               "StatusFilter": "RUNNING", "MaxResults": 1},
+                "ResultSelector": {"newest.$":
+                                   "States.ArrayGetItem($.Executions[*].ExecutionArn, 0)"},
+                "ResultPath": "$.newest",
+                "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 2,
+                           "BackoffRate": 2, "MaxAttempts": 3}],
+                "Next": "Newest?",
+            },
+            # executions are listed newest first: a later fire is waiting too -> it waits
+            "Newest?": {"Type": "Choice", "Choices": [
+                {"Variable": "$.newest.newest", "StringEqualsPath": "$.flowc.me",
+                 "Next": "FindRunning"}], "Default": "Superseded"},
+            "Skipped": {"Type": "Pass", "Parameters": skipped, "End": True},
+            "Superseded": {"Type": "Pass", "Parameters": {**skipped, "reason": "superseded"},
+                           "End": True},
+            "Start": start,
+        },
+    }
+
+
+def definition_json(body: dict) -> str:
+    """The definition as JSON text for Terraform: a value that is a whole Terraform list
+    expression (the default VPC's subnets, `"${data.x.ids}"`) becomes
+    `${jsonencode(data.x.ids)}`, unquoted, so Terraform writes the list there."""
+    text = json.dumps(body, sort_keys=True)
+    return LIST_EXPRESSION.sub(lambda m: "${jsonencode(" + m[1] + ")}", text)
+
+
+def add_guard(ctx: AwsContext, task: Task, family: str, run_task: dict[str, Any],
+              run_statements: list[dict[str, Any]]) -> Resource:
+    """The task's state machine, its role and log group; returns the state machine.
+    `run_statements` are what starting the task needs (RunTask, TagResource, PassRole)."""
+    s = ctx.stack
+    name = ctx.names.name(task.name, "guard", kind="state_machine")
+    logs = s.resource("aws_cloudwatch_log_group", f"{task.name}_guard_log_group", {
+        "name": LOG_PREFIX + name,
+        "retention_in_days": LOG_RETENTION_DAYS,
+        "kms_key_id": ctx.key.ref("arn"),
+        "tags": ctx.tags(task),
+    })
+    cluster_arn = ctx.cluster.ref("arn")
+    own_arn = (f"arn:{iam.PARTITION}:states:{iam.REGION}:{iam.ACCOUNT}:stateMachine:{name}")
+    role = ctx.role(task, "guard", "states.amazonaws.com", [
+        iam.allow("ListTasksInCluster", ["ecs:ListTasks"], ["*"],
+                  Condition={"ArnEquals": {"ecs:cluster": cluster_arn}}),
+        *run_statements,
+        iam.allow("ListOwnExecutions", ["states:ListExecutions"], [own_arn]),
+        # Step Functions' log delivery and X-Ray: AWS scopes none of these to a resource
+        iam.allow("DeliverLogs", ["logs:CreateLogDelivery", "logs:DeleteLogDelivery",
+                                  "logs:DescribeLogGroups", "logs:DescribeResourcePolicies",
+                                  "logs:GetLogDelivery", "logs:ListLogDeliveries",
+                                  "logs:PutResourcePolicy", "logs:UpdateLogDelivery"], ["*"]),
+        iam.allow("WriteTraces", ["xray:GetSamplingRules", "xray:GetSamplingTargets",
+                                  "xray:PutTelemetryRecords", "xray:PutTraceSegments"], ["*"]),
+    ], "guard_role", "guard_policy")
+    body = definition(task, cluster_arn, family, run_task)
+    machine = s.resource("aws_sfn_state_machine", f"{task.name}_guard", {
+        "name": name,
+        "type": "STANDARD",
+        "role_arn": role.ref("arn"),
+        "definition": definition_json(body),
+        "logging_configuration": [{"log_destination": logs.ref("arn") + ":*",
+                                   "include_execution_data": True, "level": "ALL"}],
+        "tracing_configuration": [{"enabled": True}],
+        "tags": ctx.tags(task),
+        # the role must be able to deliver logs when the state machine is created
+        "depends_on": [f"aws_iam_role_policy.{task.name}_guard_policy"],
+    })
+    s.output(f"{task.name}_guard_state_machine_arn", machine.ref("arn"),
+             f"Step Functions state machine that starts task `{task.name}` "
+             "(overlap = skip)")
+    return machine

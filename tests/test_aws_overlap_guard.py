@@ -1,0 +1,231 @@
+"""`overlap = skip` for image tasks on AWS: the Step Functions guard between the schedule and
+ECS (flowc/targets/aws/overlap_guard.py): its compiled definition and IAM, Terraform's
+view of it, and real executions of the compiled definition in moto's Step Functions
+interpreter against moto's ECS."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from flowc.compiler.pipeline import load
+from flowc.targets.compile import compile_app
+from tests.aws_support import terraform_validate
+
+SPEC = """\
+app jobs
+
+task sweep {{
+  image    = "busybox:1.36"
+  schedule = cron("*/5 * * * *")
+  retries  = 2
+  catch_up = 2m
+  on_failure = dead_letter
+{extra}}}
+"""
+DEFAULT_SUBNETS = "${jsonencode(data.aws_subnets.default_subnets.ids)}"
+
+
+def compiled(tmp_path: Path, extra: str = "") -> dict:
+    (tmp_path / "app.flow").write_text(SPEC.format(extra=extra))
+    loaded = load(tmp_path / "app.flow", None)
+    assert loaded.ok, [d.message for d in loaded.diagnostics]
+    results = compile_app(loaded.app, ["aws"], tmp_path / "out")
+    assert not any(d.is_error for d in results[0].diagnostics), results[0].diagnostics
+    return json.loads((tmp_path / "out" / "aws" / "cdk.tf.json").read_text())
+
+
+def definition_of(doc: dict, subnets: str = '["subnet-x"]') -> dict:
+    text = doc["resource"]["aws_sfn_state_machine"]["sweep_guard"]["definition"]
+    return json.loads(text.replace(DEFAULT_SUBNETS, subnets))
+
+
+def policy(doc: dict, name: str) -> dict[str, dict]:
+    body = json.loads(doc["resource"]["aws_iam_role_policy"][name]["policy"])
+    return {s["Sid"]: s for s in body["Statement"]}
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory) -> tuple[Path, dict]:
+    tmp = tmp_path_factory.mktemp("guard")
+    return tmp / "out" / "aws", compiled(tmp)
+
+
+def test_the_schedule_starts_the_guard_which_lists_then_runs_the_task(guarded):
+    _, doc = guarded
+    schedule = next(iter(doc["resource"]["aws_scheduler_schedule"].values()))
+    target = schedule["target"][0]
+    assert target["arn"] == "${aws_sfn_state_machine.sweep_guard.arn}"
+    assert "ecs_parameters" not in target
+    assert json.loads(target["input"]) == {"flowc": {"fire": "<aws.scheduler.scheduled-time>",
+                                                     "polls_left": 8}}  # 2m / 15 s
+    assert target["dead_letter_config"] == [{"arn": "${aws_sqs_queue.sweep_dlq.arn}"}]
+    machine = doc["resource"]["aws_sfn_state_machine"]["sweep_guard"]
+    assert machine["type"] == "STANDARD"
+    assert machine["tracing_configuration"] == [{"enabled": True}]
+    assert machine["logging_configuration"][0]["level"] == "ALL"
+    states = definition_of(doc)["States"]
+    assert definition_of(doc)["StartAt"] == "FindRunning"
+    assert states["FindRunning"]["Resource"] == "arn:aws:states:::aws-sdk:ecs:listTasks"
+    assert states["FindRunning"]["Parameters"] == {
+        "Cluster": "${aws_ecs_cluster.ecs_cluster.arn}", "DesiredStatus": "RUNNING",
+        "Family": "jobs-sweep"}
+    run = states["Start"]["Branches"][0]["States"]["RunTask"]
+    assert run["Resource"] == "arn:aws:states:::aws-sdk:ecs:runTask"
+    assert run["Parameters"]["TaskDefinition"] == "${aws_ecs_task_definition.sweep_ecs_task.arn}"
+    assert run["Parameters"]["NetworkConfiguration"] == {"AwsvpcConfiguration": {
+        "AssignPublicIp": "ENABLED", "Subnets": ["subnet-x"]}}  # W403: the default VPC
+    assert states["Start"]["Retry"][0]["MaxAttempts"] == 2  # `retries`, as the scheduler's
+    # every path ends: each Next names a state, and only Succeed/Fail/End states end
+    for body in [*states.values(), *states["Start"]["Branches"][0]["States"].values()]:
+        nexts = [body.get("Next"), body.get("Default"),
+                 *(c["Next"] for c in body.get("Choices", []))]
+        assert all(n in states or n in states["Start"]["Branches"][0]["States"]
+                   for n in nexts if n), body
+        assert any(nexts) or body.get("End") or body["Type"] in ("Succeed", "Fail"), body
+
+
+def test_iam_scheduler_may_only_start_the_guard_which_may_only_run_its_own_task(guarded):
+    _, doc = guarded
+    assert set(policy(doc, "sweep_scheduler_policy")) == {
+        "StartOwnGuard", "DeadLetterOwnQueue", "DecryptScheduleWithAppKey"}
+    assert policy(doc, "sweep_scheduler_policy")["StartOwnGuard"]["Resource"] == \
+        "${aws_sfn_state_machine.sweep_guard.arn}"
+    guard = policy(doc, "sweep_guard_policy")
+    cluster = {"ArnEquals": {"ecs:cluster": "${aws_ecs_cluster.ecs_cluster.arn}"}}
+    assert guard["ListTasksInCluster"]["Condition"] == cluster
+    assert guard["RunOwnTaskDefinition"]["Condition"] == cluster
+    assert guard["RunOwnTaskDefinition"]["Resource"] == \
+        "${aws_ecs_task_definition.sweep_ecs_task.arn}"
+    assert guard["PassOwnTaskRoles"]["Resource"] == [
+        "${aws_iam_role.sweep_exec_role.arn}", "${aws_iam_role.sweep_task_role.arn}"]
+    assert guard["ListOwnExecutions"]["Resource"].endswith(":stateMachine:jobs-sweep-guard")
+    # a start that still fails after the retries fails the execution: the failure rule
+    rule = json.loads(doc["resource"]["aws_cloudwatch_event_rule"]["sweep_failure_rule"]
+                      ["event_pattern"])
+    states = [p for p in rule["$or"] if p["source"] == ["aws.states"]]
+    assert states[0]["detail"]["stateMachineArn"] == ["${aws_sfn_state_machine.sweep_guard.arn}"]
+
+
+def test_guard_in_the_default_vpc_is_valid_terraform(guarded, tmp_path):
+    workdir, _ = guarded
+    report = terraform_validate(workdir, tmp_path)
+    assert report["valid"], json.dumps(report["diagnostics"], indent=2)
+
+
+def test_overlap_allow_keeps_the_direct_ecs_target(tmp_path):
+    doc = compiled(tmp_path, "  overlap = allow\n")
+    assert "aws_sfn_state_machine" not in doc["resource"]
+    target = next(iter(doc["resource"]["aws_scheduler_schedule"].values()))["target"][0]
+    assert target["arn"] == "${aws_ecs_cluster.ecs_cluster.arn}" and target["ecs_parameters"]
+
+
+# -- executions: moto runs the compiled definition against its ECS ----------------------
+
+@pytest.fixture
+def sdk_casing(monkeypatch):
+    """moto 5.2's Step Functions interpreter hands an aws-sdk Task's PascalCase Parameters
+    to boto3 as written and its camelCase answer back; AWS (and LocalStack, whose
+    interpreter moto's is) map both to the API's names by its model: do the same here."""
+    from botocore.session import Session
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_aws_sdk as sdk,
+    )
+    from moto.stepfunctions.parser.utils import camel_to_snake_case
+
+    models = Session()
+
+    def operation(self):
+        service = models.get_service_model(self._get_boto_service_name())
+        action = self._get_boto_service_action()
+        return next(service.operation_model(name) for name in service.operation_names
+                    if camel_to_snake_case(name) == action)
+
+    monkeypatch.setattr(sdk.StateTaskServiceAwsSdk, "_normalise_parameters",
+                        lambda self, parameters, *_: self._to_boto_request(
+                            parameters, operation(self).input_shape))
+    monkeypatch.setattr(sdk.StateTaskServiceAwsSdk, "_normalise_response",
+                        lambda self, response, *_: self._from_boto_response(
+                            response, operation(self).output_shape))
+
+
+def _execute(definition: dict, running_before: int, polls_left: int,
+             end_runs_after_s: float | None = None) -> tuple[dict, int]:
+    """Run one execution of `definition` with `running_before` tasks of the family already
+    running (stopped `end_runs_after_s` into the execution); returns (the execution's
+    output, tasks running afterwards)."""
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        ecs = boto3.client("ecs", region_name="us-east-1")
+        sfn = boto3.client("stepfunctions", region_name="us-east-1")
+        iam = boto3.client("iam", region_name="us-east-1")
+        cluster = ecs.create_cluster(clusterName="c")["cluster"]["clusterArn"]
+        task_def = ecs.register_task_definition(
+            family="jobs-sweep", networkMode="bridge",
+            cpu="256", memory="512", containerDefinitions=[{  # moto sums containers' sizes
+                "name": "sweep", "image": "busybox:1.36", "cpu": 256, "memory": 512}],
+        )["taskDefinition"]["taskDefinitionArn"]
+        for _ in range(running_before):
+            ecs.run_task(cluster=cluster, taskDefinition=task_def, launchType="FARGATE")
+        role = iam.create_role(RoleName="guard", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        text = json.dumps(definition)
+        text = text.replace("${aws_ecs_cluster.ecs_cluster.arn}", cluster)
+        text = text.replace("${aws_ecs_task_definition.sweep_ecs_task.arn}", task_def)
+        machine = sfn.create_state_machine(name="jobs-sweep-guard", definition=text,
+                                           roleArn=role)["stateMachineArn"]
+        arn = sfn.start_execution(stateMachineArn=machine, input=json.dumps(
+            {"flowc": {"fire": "2026-11-30T21:00:00Z", "polls_left": polls_left}}))[
+            "executionArn"]
+        if end_runs_after_s is not None:
+            time.sleep(end_runs_after_s)
+            for task in ecs.list_tasks(cluster=cluster)["taskArns"]:
+                ecs.stop_task(cluster=cluster, task=task)
+        deadline = time.monotonic() + 30
+        while (ex := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+            assert time.monotonic() < deadline, "the execution did not end"
+            time.sleep(0.1)
+        assert ex["status"] == "SUCCEEDED", ex
+        running = ecs.list_tasks(cluster=cluster, family="jobs-sweep",
+                                 desiredStatus="RUNNING")["taskArns"]
+        return json.loads(ex["output"]), len(running)
+
+
+@pytest.fixture(scope="module")
+def fast_definition(guarded) -> dict:
+    """The compiled definition with its polls 0 s apart (the test must not wait 15 s)."""
+    _, doc = guarded
+    body = definition_of(doc)
+    body["States"]["Wait"]["Seconds"] = 0
+    run = body["States"]["Start"]["Branches"][0]["States"]["RunTask"]["Parameters"]
+    # moto 5.2's RunTask fails on any awsvpc network (it cannot describe the ENI it makes):
+    # the test's task definition uses bridge networking instead
+    del run["NetworkConfiguration"]
+    return body
+
+
+def test_execution_with_nothing_running_starts_one_task(fast_definition, sdk_casing):
+    _, running = _execute(fast_definition, running_before=0, polls_left=2)
+    assert running == 1
+
+
+def test_execution_during_a_run_waits_its_polls_then_is_skipped(fast_definition, sdk_casing):
+    out, running = _execute(fast_definition, running_before=1, polls_left=2)
+    assert running == 1  # no second task
+    assert out["flowc"] == "skipped" and out["reason"] == "overlap"
+    assert out["fire"] == "2026-11-30T21:00:00Z" and len(out["running"]) == 1
+    assert re.match(r"arn:aws:ecs:", out["running"][0])
+
+
+
+def test_execution_during_a_run_starts_the_task_when_the_run_ends(fast_definition, sdk_casing):
+    body = json.loads(json.dumps(fast_definition))
+    body["States"]["Wait"]["Seconds"] = 1
+    out, running = _execute(body, running_before=1, polls_left=10, end_runs_after_s=1.5)
+    assert running == 1 and "flowc" not in out.get("started", {})  # started, not skipped
+    assert len(out["started"][0]["tasks"]) == 1
