@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from flowc.deploy import overrides
+from flowc.deploy import overrides, subnets
 from flowc.deploy.terraform import terraform_environment, write_cli_config
 from tests.aws_support import MIRROR, ROOT
 
@@ -136,3 +136,26 @@ def test_the_real_provider_accepts_the_override_and_calls_the_local_endpoint(doc
 def test_the_real_provider_accepts_the_services_override(tmp_path):
     # the ignore_changes names are attributes of the provider's schema (else invalid)
     _validated(json.loads(SERVICES_GOLDEN.read_text()), tmp_path, URL)
+
+
+def test_subnets_the_local_cloud_lacks_are_replaced_and_https_is_http(tmp_path):
+    doc = json.loads(SERVICES_GOLDEN.read_text())
+    assert subnets.named_subnets(doc) == ["subnet-0abc", "subnet-0def"]
+    local = {"subnet-0abc": "subnet-aaaa1111", "subnet-0def": "subnet-bbbb2222"}
+    override, _ = overrides.override_document(doc, tmp_path / overrides.CONFIG_FILE, local)
+    assert "subnet-0abc" not in json.dumps(override) and "subnet-0def" not in json.dumps(override)
+    assert override["data"]["aws_subnet"]["service_subnet"] == {"id": "subnet-aaaa1111"}
+    lb = override["resource"]["aws_lb"]["svc_api_lb"]
+    assert lb == {"subnets": ["subnet-aaaa1111", "subnet-bbbb2222"]}
+    blue = override["resource"]["aws_ecs_service"]["svc_api_blue"]
+    (network,) = blue["network_configuration"]  # the whole block, the rest kept
+    (compiled,) = doc["resource"]["aws_ecs_service"]["svc_api_blue"]["network_configuration"]
+    assert network == {**compiled, "subnets": ["subnet-aaaa1111", "subnet-bbbb2222"]}
+    assert blue["wait_for_steady_state"] is False and "lifecycle" in blue  # merged
+    listener = override["resource"]["aws_lb_listener"]["svc_api_listener"]
+    assert listener == {"protocol": "HTTP", "certificate_arn": None, "ssl_policy": None}
+    assert "svc_api_http_redirect" not in override["resource"]["aws_lb_listener"]
+    # nothing named, nothing replaced
+    bare, _ = overrides.override_document(doc, tmp_path / overrides.CONFIG_FILE)
+    assert "data" not in bare and "subnets" not in bare["resource"].get("aws_lb", {}).get(
+        "svc_api_lb", {})

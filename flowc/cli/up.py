@@ -162,13 +162,15 @@ def status(
     env: str | None = typer.Option(None, "--env", help="The environment given to `up`."),
     state: Path = typer.Option(Path(".flowc"), "--state", help=STATE_HELP),
 ) -> None:
-    """What `flowc up` deployed, per task: schedules, versions, alias, dead letters waiting."""
+    """What `flowc up` deployed, per task: schedules, versions, alias, dead letters waiting;
+    per service: ECS services, load balancer, traffic weights, HTTP API."""
     import json
 
     from flowc.deploy import localcloud
     from flowc.deploy.inventory import state_resources
     from flowc.deploy.runner import root_dir, stack_dir
-    from flowc.deploy.status import render
+    from flowc.deploy.status import render, render_services
+    from flowc.deploy.status import services as read_services
     from flowc.deploy.status import status as read_status
     from flowc.targets.compile import TF_FILE
 
@@ -187,5 +189,9 @@ def status(
             "it)")], SourceCache())  # fmt: skip
         raise typer.Exit(1)
     doc = json.loads((workdir / TF_FILE).read_text())
-    rows = read_status(spec, doc, workdir, cloud.endpoint, AWS.settings_of(spec).region)
-    out.print(render(rows, f"Deployed in {cloud.description}"))
+    region = AWS.settings_of(spec).region
+    rows = read_status(spec, doc, workdir, cloud.endpoint, region)
+    if rows or not spec.services_for("aws"):
+        out.print(render(rows, f"Deployed in {cloud.description}"))
+    if spec.services_for("aws"):
+        out.print(render_services(read_services(spec, doc, workdir, cloud.endpoint, region)))

@@ -1,6 +1,7 @@
 """What `flowc up` created, read back from the local cloud through boto3 (not from
 Terraform's memory): schedules with expression and timezone, functions, ECS task
-definitions, queues, secrets, topics and alarms. The Terraform state says which resources
+definitions, queues, secrets, topics and alarms; for services their ECS services, load
+balancer, traffic rule weights and HTTP API. The Terraform state says which resources
 to look for; a resource the state lists but the cloud lacks is warning W602.
 Roles, policies, log groups and keys are counted, not listed.
 """
@@ -26,6 +27,11 @@ KINDS = {  # resource type -> (kind shown, service)
     "aws_secretsmanager_secret": ("secret", "secretsmanager"),
     "aws_sns_topic": ("topic", "sns"),
     "aws_cloudwatch_metric_alarm": ("alarm", "cloudwatch"),
+    # services (an image service's colours each have an ECS service)
+    "aws_ecs_service": ("ecs service", "ecs"),
+    "aws_lb": ("load balancer", "elbv2"),
+    "aws_lb_listener_rule": ("traffic", "elbv2"),
+    "aws_apigatewayv2_api": ("http api", "apigatewayv2"),
 }
 ORDER = [kind for kind, _ in KINDS.values()]
 
@@ -115,8 +121,33 @@ def _read(client: Any, type_: str, attrs: dict[str, Any]) -> tuple[str, str]:
         if not alarms:
             raise LookupError("no such alarm")
         a = alarms[0]
-        return a["AlarmName"], (f"{a.get('MetricName')} {a.get('ComparisonOperator')} "
-                                f"{a.get('Threshold')}")
+        metric = a.get("MetricName") or "metric math"  # error rates: a math expression
+        return a["AlarmName"], f"{metric} {a.get('ComparisonOperator')} {a.get('Threshold')}"
+    return _read_service_part(client, type_, attrs)
+
+
+def _read_service_part(client: Any, type_: str, attrs: dict[str, Any]) -> tuple[str, str]:
+    if type_ == "aws_ecs_service":
+        found = client.describe_services(cluster=attrs["cluster"],
+                                         services=[attrs["name"]])["services"]
+        if not found or found[0].get("status") != "ACTIVE":
+            raise LookupError("no such ECS service")
+        svc = found[0]
+        definition = svc.get("taskDefinition", "").rsplit("/", 1)[-1]
+        return svc["serviceName"], f"{definition}  desired {svc.get('desiredCount')}"
+    if type_ == "aws_lb":
+        lb = client.describe_load_balancers(LoadBalancerArns=[attrs["arn"]])["LoadBalancers"][0]
+        return lb["LoadBalancerName"], f"{lb.get('Scheme', '')}  {lb.get('DNSName', '')}"
+    if type_ == "aws_lb_listener_rule":
+        rule = client.describe_rules(RuleArns=[attrs["arn"]])["Rules"][0]
+        groups = [g for a in rule.get("Actions", [])
+                  for g in (a.get("ForwardConfig") or {}).get("TargetGroups", [])]
+        # targetgroup ARN: arn:...:targetgroup/<name>/<id>
+        return f"priority {rule.get('Priority')}", ", ".join(
+            f"{g['TargetGroupArn'].split('/')[-2]} {g.get('Weight')}" for g in groups)
+    if type_ == "aws_apigatewayv2_api":
+        api = client.get_api(ApiId=attrs["id"])
+        return api["Name"], api.get("ApiEndpoint", "")
     raise KeyError(type_)
 
 

@@ -15,9 +15,14 @@ main file, so the compiled output itself stays exactly what `flowc compile` writ
 - local-only settings (LOCAL_ONLY below): secrets are deleted at once on destroy
   (`recovery_window_in_days = 0`), so `flowc down` leaves nothing and a later `up` can
   create them again; ECS services do not wait for a steady state (moto runs no task);
+  an HTTPS listener serves HTTP on its port (LOCAL_HTTPS_LISTENER: its certificate is
+  the real account's);
 - attributes the emulator does not read back (IGNORE_CHANGES: a function's logging
   config, three ECS service settings, an ingress rule's description and group) are
   ignored after creation, so a re-run applies only what changed.
+- subnets: an environment's `aws { subnets }` are a real account's; the ones the local
+  cloud lacks are replaced by its default subnets wherever the output names them
+  (subnets.py), so an image service's load balancer and ECS services can be created.
 What moto lacks as an API (Application Auto Scaling tags) is added to the server itself
 (moto_server.py), not overridden here. docs/deploy.md lists each difference.
 
@@ -31,6 +36,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from flowc.deploy.subnets import substitutions
 from flowc.diagnostics import Diagnostic
 from flowc.targets.compile import TF_FILE, write_if_changed
 
@@ -81,6 +87,9 @@ LOCAL_ONLY: dict[str, dict[str, Any]] = {
     # moto runs no ECS task, so a service never becomes steady: the wait would time out
     "aws_ecs_service": {"wait_for_steady_state": False},
 }
+# an HTTPS listener's certificate is one of the real account's, which the local cloud lacks
+# (the listener would be refused): locally the listener serves HTTP on the same port
+LOCAL_HTTPS_LISTENER = {"protocol": "HTTP", "certificate_arn": None, "ssl_policy": None}
 # resource type -> attributes the emulator does not read back (moto 5), ignored after
 # creation so a re-run does not show a change every time (see docs/deploy.md)
 IGNORE_CHANGES: dict[str, list[str]] = {
@@ -130,10 +139,12 @@ def aws_config(endpoint: str) -> str:
             f"[profile {PROFILE}]\nendpoint_url = {endpoint}\n")
 
 
-def override_document(doc: dict[str, Any], config_file: Path) -> tuple[dict[str, Any],
-                                                                     list[Diagnostic]]:
+def override_document(doc: dict[str, Any], config_file: Path,
+                      subnets: dict[str, str] | None = None) -> tuple[dict[str, Any],
+                                                                      list[Diagnostic]]:
     """The override for compiled document `doc`, its provider reading `config_file`
-    (`aws_config`) for the local cloud's endpoint."""
+    (`aws_config`) for the local cloud's endpoint; `subnets` replaces subnet IDs the local
+    cloud lacks (subnets.local_subnets)."""
     _, diagnostics = services_used(doc)
     configs = doc.get("provider", {}).get("aws") or [{}]
     if isinstance(configs, dict):
@@ -165,6 +176,8 @@ def override_document(doc: dict[str, Any], config_file: Path) -> tuple[dict[str,
     for type_, bodies in sorted(doc.get("resource", {}).items()):
         for id_, body in sorted(bodies.items()):
             settings = dict(LOCAL_ONLY.get(type_, {}))
+            if type_ == "aws_lb_listener" and body.get("certificate_arn"):
+                settings.update(LOCAL_HTTPS_LISTENER)
             unread = IGNORE_CHANGES.get(type_, [])
             if unread:
                 lifecycle = dict(body.get("lifecycle") or {})
@@ -173,18 +186,25 @@ def override_document(doc: dict[str, Any], config_file: Path) -> tuple[dict[str,
                 settings["lifecycle"] = lifecycle
             if settings:
                 resources.setdefault(type_, {})[id_] = settings
+    replaced = substitutions(doc, subnets or {})
+    for type_, bodies in replaced.get("resource", {}).items():
+        for id_, arguments in bodies.items():
+            resources.setdefault(type_, {}).setdefault(id_, {}).update(arguments)
     if resources:
         out["resource"] = resources
+    if replaced.get("data"):
+        out["data"] = replaced["data"]
     return out, diagnostics
 
 
-def write_override(workdir: Path, endpoint: str) -> tuple[Path, list[Diagnostic]]:
+def write_override(workdir: Path, endpoint: str, subnets: dict[str, str] | None = None
+                   ) -> tuple[Path, list[Diagnostic]]:
     """Write the override and its AWS config file beside `workdir/cdk.tf.json` (only when
     their bytes change)."""
     workdir = Path(workdir)
     doc = json.loads((workdir / TF_FILE).read_text())
     config = (workdir / CONFIG_FILE).resolve()
-    override, diagnostics = override_document(doc, config)
+    override, diagnostics = override_document(doc, config, subnets)
     path = workdir / OVERRIDE_FILE
     if not diagnostics:
         write_if_changed(config, aws_config(endpoint).encode())

@@ -24,6 +24,7 @@ from flowc.deploy.inventory import Row, inventory, state_resources
 from flowc.deploy.overrides import write_override
 from flowc.deploy.plan import Plan, summarise
 from flowc.deploy.progress import Progress
+from flowc.deploy.subnets import local_subnets
 from flowc.deploy.terraform import (
     Result,
     Terraform,
@@ -186,7 +187,9 @@ def open_workdir(workdir: Path, cloud: localcloud.LocalCloud, state: Path,
     (always with `init`, else only if it never was), and the stack's document.
 
     Raises TerraformError."""
-    _, diags = write_override(workdir, cloud.endpoint)
+    doc = json.loads((workdir / TF_FILE).read_text())
+    _, diags = write_override(workdir, cloud.endpoint,
+                              local_subnets(doc, cloud.endpoint, _region(doc)))
     if has_errors(diags):
         raise TerraformError(next(d for d in diags if d.is_error))
     tf = Terraform(workdir, write_cli_config(root_dir(state), mirror_path(environ)),
@@ -197,7 +200,12 @@ def open_workdir(workdir: Path, cloud: localcloud.LocalCloud, state: Path,
         else:
             with console.status("terraform init…", spinner="dots"):
                 tf.init()
-    return tf, json.loads((workdir / TF_FILE).read_text())
+    return tf, doc
+
+
+def _region(doc: dict[str, Any]) -> str:
+    configs = doc.get("provider", {}).get("aws") or [{}]
+    return (configs[0] if isinstance(configs, list) else configs).get("region", "us-east-1")
 
 
 def deploy(app: App | None, workdir: Path, cloud: localcloud.LocalCloud, state: Path,

@@ -4,6 +4,9 @@ For each task of the stack's Terraform state: its schedules (expression, timezon
 ENABLED/DISABLED), its function's published versions and where its alias points (with
 a canary's weight), its ECS task definition revision, and how many messages wait in its
 dead-letter queue. Resource owners come from the compiled document (blame.owner).
+Services get a table of their own: per service, what `flowc up`'s table shows for it
+(ECS services with their task definition, load balancer, traffic weights, HTTP API,
+function), read back the same way (inventory.py).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any
 
 from flowc.compiler.ir import App
 from flowc.deploy.blame import owner
-from flowc.deploy.inventory import clients, state_resources
+from flowc.deploy.inventory import Row, clients, inventory, state_resources
 
 
 @dataclass
@@ -95,4 +98,24 @@ def render(rows: dict[str, TaskStatus], title: str) -> Any:
         table.add_row(task, "\n".join(s.schedules) or "-", code or "-", s.alias or "-",
                       "-" if s.dead_letters is None else str(s.dead_letters),
                       style="red" if s.missing else None)
+    return table
+
+
+def services(app: App, doc: dict[str, Any], workdir: Path, endpoint: str,
+             region: str) -> list[Row]:
+    """What the cloud holds for the spec's services (inventory rows, missing ones too)."""
+    rows, _, _ = inventory(app, doc, workdir, endpoint, region)
+    return [r for r in rows if r.owner.startswith("service ")]
+
+
+def render_services(rows: list[Row]) -> Any:
+    from rich.table import Table
+
+    table = Table(title="Services", title_justify="left", expand=False)
+    for column in ("service", "kind", "name", "details"):
+        table.add_column(column, overflow="fold")
+    for row in sorted(rows, key=lambda r: r.owner):  # stable: inventory's order per service
+        table.add_row(row.owner.removeprefix("service "), row.kind, row.name,
+                      row.details if row.found else "missing",
+                      style=None if row.found else "red")
     return table
