@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -135,6 +136,7 @@ def measure() -> dict:
     finally:
         subprocess.run([FLOWC, "down", "app.flow", "--state", "st"], cwd=work,
                        capture_output=True, text=True)  # fmt: skip
+        shutil.rmtree(work, ignore_errors=True)
     # the claim is about an `up` that applies only the edited task's changes, and a
     # rollback that moves its alias: say so if either did something else
     for label, tf in (("edit", edited_tf), ("rollback", rollback_tf)):
