@@ -229,3 +229,69 @@ def test_execution_during_a_run_starts_the_task_when_the_run_ends(fast_definitio
     out, running = _execute(body, running_before=1, polls_left=10, end_runs_after_s=1.5)
     assert running == 1 and "flowc" not in out.get("started", {})  # started, not skipped
     assert len(out["started"][0]["tasks"]) == 1
+
+
+# -- overlap = replace ---------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def replacing(tmp_path_factory) -> dict:
+    return compiled(tmp_path_factory.mktemp("replace"), "  overlap = replace\n")
+
+
+def test_replace_is_done_on_aws_by_the_guard_and_refused_on_gcp(tmp_path):
+    from flowc.targets.rules import target_rules
+
+    (tmp_path / "app.flow").write_text(SPEC.format(extra="  overlap = replace\n"))
+    rules = target_rules(load(tmp_path / "app.flow", None).app)
+    assert "E470" not in [d.code for d in rules.get("aws", [])] and "E470" in [
+        d.code for d in rules["gcp"]]
+
+
+def test_replace_stops_the_runs_in_flight_which_are_not_failures(replacing):
+    states = definition_of(replacing)["States"]
+    assert states["Running?"]["Choices"][0]["Next"] == "StopRunning" and "Hold" not in states
+    stop = states["StopRunning"]["ItemProcessor"]["States"]["StopTask"]
+    assert stop["Resource"] == "arn:aws:states:::aws-sdk:ecs:stopTask"
+    guard = policy(replacing, "sweep_guard_policy")
+    assert guard["StopTasksInCluster"]["Resource"].endswith(
+        ":task/${aws_ecs_cluster.ecs_cluster.name}/*") and "ListOwnExecutions" not in guard
+    rule = json.loads(replacing["resource"]["aws_cloudwatch_event_rule"]["sweep_failure_rule"]
+                      ["event_pattern"])
+    assert rule["$or"][0]["detail"]["stoppedReason"] == [
+        {"anything-but": stop["Parameters"]["Reason"]}]
+    schedule = next(iter(replacing["resource"]["aws_scheduler_schedule"].values()))
+    assert json.loads(schedule["target"][0]["input"]) == {
+        "flowc": {"fire": "<aws.scheduler.scheduled-time>"}}
+
+
+def test_replace_execution_stops_the_run_in_flight_and_starts_one(replacing, sdk_casing):
+    body = definition_of(replacing)
+    del body["States"]["Start"]["Branches"][0]["States"]["RunTask"]["Parameters"][
+        "NetworkConfiguration"]  # as in fast_definition: moto cannot make the ENI
+    out, running = _execute(body, running_before=1, polls_left=0)
+    assert running == 1 and len(out["replaced"]) == 1
+    assert out["replaced"][0]["stopped"] not in out["started"][0]["tasks"]
+
+
+def test_embedded_server_validates_definitions_with_motos_parser(guarded):
+    """`flowc up`'s moto answers what the provider asks of a state machine and moto lacks:
+    ValidateStateMachineDefinition and ListStateMachineVersions."""
+    import boto3
+    from moto import mock_aws
+
+    from flowc.deploy import moto_server
+
+    moto_server.install()
+    _, doc = guarded
+    with mock_aws():
+        sfn = boto3.client("stepfunctions", region_name="us-east-1")
+        ok = sfn.validate_state_machine_definition(definition=json.dumps(definition_of(doc)))
+        assert ok["result"] == "OK" and ok["diagnostics"] == []
+        bad = sfn.validate_state_machine_definition(definition=json.dumps(
+            {"StartAt": "A", "States": {"A": {"Type": "Wait", "Seconds": "x", "End": True}}}))
+        assert bad["result"] == "FAIL" and bad["diagnostics"][0]["severity"] == "ERROR"
+        role = "arn:aws:iam::123456789012:role/guard"
+        machine = sfn.create_state_machine(name="m", definition=json.dumps(definition_of(doc)),
+                                           roleArn=role)["stateMachineArn"]
+        assert sfn.list_state_machine_versions(stateMachineArn=machine)[
+            "stateMachineVersions"] == []

@@ -152,9 +152,22 @@ def test_break_even_against_always_on(spec, tmp_path):
     cents(sync.always_on.monthly_usd, always_on)
     assert sync.break_even_runs == math.floor(always_on / per_run) + 1 == 23_970
     assert SYNC_RUNS < sync.break_even_runs  # scheduled is cheaper at this rate
-    # Fargate task vs the same Fargate size always on: never cheaper (it would have to
-    # run back to back all month).
-    assert tasks["nightly"].targets["aws"].break_even_runs is None
+    # Fargate task vs the same Fargate size always on: cheaper only when its runs fill
+    # almost the whole month (each run also pays its overlap guard's 6 state transitions),
+    # and never without the guard (it would have to run back to back all month).
+    nightly = tasks["nightly"].targets["aws"]
+    guard = 6 * AWS["stepfunctions"]["transition_per_thousand"] / 1e3
+    assert nightly.break_even_runs == math.floor(
+        nightly.always_on.monthly_usd / nightly.per_run_usd) + 1
+    assert nightly.break_even_runs * 1800 > 0.99 * 744 * 3600
+    allow = SPEC.replace("  retries  = 1\n}", "  retries  = 1\n  overlap  = allow\n}")
+    assert allow != SPEC
+    allowed, _ = costs(spec, tmp_path, allow, free_tier=False)
+    assert allowed["nightly"].targets["aws"].break_even_runs is None
+    assert "sfn_state_transitions" not in {
+        line.meter for line in allowed["nightly"].targets["aws"].lines}
+    assert nightly.per_run_usd - allowed["nightly"].targets["aws"].per_run_usd == \
+        pytest.approx(guard)
 
 
 def test_cheapest_target_per_task(spec, tmp_path):

@@ -117,7 +117,8 @@ CODES: dict[str, str] = {
     "E456": "python task code cannot be packaged for GCP or Kubernetes",
     "E460": "python task code too large for a Kubernetes ConfigMap (1 MiB)",
     # -- operations settings per target (flowc/targets/*/operations.py)
-    "E470": "`overlap = replace` on aws or gcp (a running run cannot be stopped there)",
+    "E470": "`overlap = replace` on gcp, or for a python task on aws (a running run "
+            "cannot be stopped there)",
     "E471": "`max_age` outside Lambda's maximum event age (1m..6h) on aws",
     "W471": "`jitter` not in whole minutes: EventBridge's flexible window rounds it up",
     "W472": "`jitter` not applied on gcp or k8s (no flexible window)",

@@ -5,7 +5,15 @@ Application Auto Scaling (`aws_appautoscaling_target`, services' `scale_on`): mo
 tag API for it, and the AWS provider lists a scalable target's tags on every read, so no
 target could be created. Here RegisterScalableTarget keeps the `Tags` it is given and
 ListTagsForResource, TagResource and UntagResource answer from them, in memory, as AWS
-does. Everything else is moto's own.
+does.
+
+Step Functions (`aws_sfn_state_machine`, image tasks' overlap guards): the AWS provider
+validates a definition (ValidateStateMachineDefinition) before creating the state machine
+and lists its versions (ListStateMachineVersions) on every read, neither of which moto
+serves. Here moto's own Amazon States Language parser (the one its executions run on)
+answers the first: OK, or FAIL with the parser's message; the second lists the versions
+moto keeps (none: flowc does not publish versions).
+Everything else is moto's own.
 """
 
 from __future__ import annotations
@@ -15,6 +23,8 @@ import sys
 
 from moto.applicationautoscaling.responses import ApplicationAutoScalingResponse
 from moto.server import main
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+from moto.stepfunctions.responses import StepFunctionResponse
 
 _TAGS: dict[str, dict[str, str]] = {}  # scalable target ARN -> its tags
 _register = ApplicationAutoScalingResponse.register_scalable_target
@@ -43,8 +53,30 @@ def _untag_resource(self: ApplicationAutoScalingResponse) -> str:
     return "{}"
 
 
+def _validate_state_machine_definition(self: StepFunctionResponse) -> str:
+    try:
+        AmazonStateLanguageParser.parse(self._get_param("definition"))
+    except Exception as error:  # the parser's own errors are of several kinds
+        return json.dumps({"result": "FAIL", "truncated": False, "diagnostics": [
+            {"severity": "ERROR", "code": "SCHEMA_VALIDATION_FAILED", "message": str(error)}]})
+    return json.dumps({"result": "OK", "diagnostics": [], "truncated": False})
+
+
+def _list_state_machine_versions(self: StepFunctionResponse) -> str:
+    machine = self.stepfunction_backend.describe_state_machine(
+        self._get_param("stateMachineArn"))
+    return json.dumps({"stateMachineVersions": [
+        {"stateMachineVersionArn": v.arn, "creationDate": v.creation_date}
+        for _, v in sorted(machine.versions.items(), reverse=True)]}, default=str)
+
+
 def install() -> None:
-    """Teach moto's Application Auto Scaling responses the tag API (idempotent)."""
+    """Teach moto's Application Auto Scaling responses the tag API, and its Step Functions
+    responses definition validation (idempotent)."""
+    StepFunctionResponse.validate_state_machine_definition = (  # type: ignore[attr-defined]
+        _validate_state_machine_definition)
+    StepFunctionResponse.list_state_machine_versions = (  # type: ignore[attr-defined]
+        _list_state_machine_versions)
     cls = ApplicationAutoScalingResponse
     cls.register_scalable_target = _register_keeping_tags  # type: ignore[method-assign]
     cls.list_tags_for_resource = _list_tags_for_resource  # type: ignore[attr-defined]

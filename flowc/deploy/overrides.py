@@ -60,7 +60,7 @@ SERVICES: dict[str, str] = {
     "aws_cloudwatch_composite_alarm": "cloudwatch",
     "aws_cloudwatch_dashboard": "cloudwatch",
     "aws_ecs_": "ecs",
-    "aws_sfn_": "sfn",
+    "aws_sfn_": "stepfunctions",  # provider endpoint alias of sfn; LocalStack names it so
     "aws_ecr_": "ecr",
     "aws_kms_": "kms",
     "aws_s3_": "s3",

@@ -8,9 +8,11 @@ Per setting (docs/language.md "Operations settings" has the table):
   a time (Lambda reserved concurrency 1; one Cloud Functions instance taking one request)
   plus flowc's wrapper, which drops a fire that starts after its start window
   (`start_window_s`, the same window as k8s's startingDeadlineSeconds): logged `skipped`,
-  answered as a success so nothing retries or dead-letters it. `skip` on image tasks on
-  aws/gcp is not enforced (ECS and Cloud Run jobs start every fire): one W475 per app and
-  target names those tasks. `replace` is E470 on aws and gcp.
+  answered as a success so nothing retries or dead-letters it. Image tasks on aws: a Step
+  Functions guard between the schedule and ECS (flowc/targets/aws/overlap_guard.py) holds
+  or skips the fire (`skip`) or stops the run in flight (`replace`). `skip` on image tasks
+  on gcp is not enforced (Cloud Run jobs start every fire): one W475 per app names those
+  tasks. `replace` is E470 on gcp and for python tasks on aws.
 - catch_up: k8s startingDeadlineSeconds; the managed schedulers miss nothing.
 - enabled = false: schedule state DISABLED, Cloud Scheduler job paused, CronJob suspend.
 - jitter: EventBridge flexible time window in whole minutes (W471); gcp/k8s: W472.

@@ -17,7 +17,7 @@ from flowc.targets.aws import TARGET as AWS
 from flowc.targets.aws import iam
 from flowc.targets.aws.context import AwsContext
 from flowc.targets.aws.limits import FARGATE_SIZES
-from flowc.targets.aws.overlap_guard import add_guard, guarded
+from flowc.targets.aws.overlap_guard import REPLACED_REASON, add_guard, guarded
 from flowc.targets.base import Resource, escape_literal
 from flowc.targets.operations import input_env
 
@@ -209,6 +209,8 @@ def add_failure_rule(ctx: AwsContext, task: Task, definition: Resource,
             ],
         },
     }
+    if task.overlap == "replace":  # a run its guard stopped was replaced, not failed
+        pattern["detail"]["stoppedReason"] = [{"anything-but": REPLACED_REASON}]
     if guard is not None:
         pattern = {"$or": [pattern, {
             "source": ["aws.states"],

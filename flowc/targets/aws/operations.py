@@ -89,7 +89,8 @@ def diagnostics(app: App) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     for task in app.tasks_for("aws"):
         image = isinstance(task.handler, ImageHandler)
-        out.append(no_replace(task, "aws", "ECS task" if image else "Lambda invocation"))
+        if not image:  # image tasks: their overlap guard stops the run in flight
+            out.append(no_replace(task, "aws", "Lambda invocation"))
         if task.jitter_s and task.jitter_s % 60:
             out.append(Diagnostic(
                 "W471", f"task `{task.name}`: jitter {task.jitter_s}s becomes a flexible "

@@ -1,5 +1,6 @@
-"""AWS target, `overlap = skip` for image tasks: a Step Functions state machine between the
-schedule and ECS that starts no second run of a task while one is in flight.
+"""AWS target, `overlap = skip | replace` for image tasks: a Step Functions state machine
+between the schedule and ECS that starts no second run of a task while one is in flight
+(skip), or stops the one in flight first (replace).
 
 ECS has no per-family limit, so EventBridge Scheduler starts the task's state machine
 instead of the task (StartExecution, the only thing its role may do). Each fire is one
@@ -8,7 +9,8 @@ wait `catch_up` for hours, and only Standard workflows report failed executions 
 EventBridge, which is how a run that could not start reaches the dead-letter queue):
 
     FindRunning  ecs:ListTasks (cluster, family, desiredStatus RUNNING)
-    Running?     none -> Start; some -> Hold
+    Running?     none -> Start; some -> Hold (skip) or StopRunning (replace)
+    StopRunning  replace: ecs:StopTask each (reason REPLACED_REASON) -> Start
     Hold         polls left? -> Wait POLL_S -> Newest? ; none left -> Skipped
     Newest?      states:ListExecutions: a newer fire of the task is waiting -> Superseded
                  (only the latest held fire waits, as in the emulator); else FindRunning
@@ -16,8 +18,8 @@ EventBridge, which is how a run that could not start reaches the dead-letter que
                  an API error and a task ECS could not place are retried `retries` times
                  (the Retry the scheduler's retry policy gave RunTask before); a start
                  that still fails fails the execution -> the failure rule -> the DLQ
-    Skipped / Superseded   Succeed, output {"flowc": "skipped", ...}: never retried,
-                 never dead-lettered
+    Skipped / Superseded   end (succeeded), output {"flowc": "skipped", ...}: never
+                 retried, never dead-lettered
 
 The start window is counted in polls from when the execution starts (after any jitter
 delay), so a fire starts at most `start_window_s` after the scheduler delivered it.
@@ -42,6 +44,9 @@ RETRY_INTERVAL_S = 30  # first wait before retrying a failed start, then doublin
 RETRY_BACKOFF = 2.0
 LOG_PREFIX = "/aws/vendedlogs/states/"  # AWS's advice for vended logs (resource policy size)
 SFN_TIMEOUT_SLACK_S = 600  # on top of the window and the retries: every execution ends
+API_RETRY = [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 2, "BackoffRate": 2,
+              "MaxAttempts": 3}]  # a throttled ListTasks/StopTask/ListExecutions
+REPLACED_REASON = "flowc: replaced by a newer fire (overlap = replace)"
 LIST_EXPRESSION = re.compile(r'"\$\{(data\.aws_subnets\.[a-z_]+\.ids)\}"')
 
 # state transitions billed for a fire that finds nothing running (`flowc cost`):
@@ -50,18 +55,21 @@ TRANSITIONS_PER_FIRE = 6
 
 
 def guarded(task: Task) -> bool:
-    """Image tasks that overlap = skip covers on AWS: their schedules start the guard."""
-    return task.handler.kind == "image" and task.overlap == "skip"
+    """Image tasks whose schedules start a guard: `overlap = skip` or `replace`."""
+    return task.handler.kind == "image" and task.overlap in ("skip", "replace")
 
 
 def polls(task: Task) -> int:
-    return math.ceil(start_window_s(task) / POLL_S)
+    """How many times a held fire looks again (none under `replace`: it never waits)."""
+    return math.ceil(start_window_s(task) / POLL_S) if task.overlap == "skip" else 0
 
 
 def scheduler_input(task: Task) -> str:
-    """What each fire sends the state machine: how many polls it may wait."""
-    return json.dumps({"flowc": {"fire": SCHEDULED_TIME,
-                                 "polls_left": polls(task)}}, sort_keys=True)
+    """What each fire sends the state machine: its time and how many polls it may wait."""
+    fire: dict[str, Any] = {"fire": SCHEDULED_TIME}
+    if task.overlap == "skip":
+        fire["polls_left"] = polls(task)
+    return json.dumps({"flowc": fire}, sort_keys=True)
 
 
 def retry_budget_s(retries: int) -> int:
@@ -71,8 +79,6 @@ def retry_budget_s(retries: int) -> int:
 def definition(task: Task, cluster_arn: str, family: str, run_task: dict[str, Any]) -> dict:
     """The state machine (Amazon States Language, JSONPath). `run_task` is the RunTask
     Parameters (PascalCase): the same launch the scheduler's ecs_parameters made."""
-    skipped = {"flowc": "skipped", "reason": "overlap", "task": task.name,
-               "fire.$": "$.flowc.fire", "running.$": "$.check.running"}
     start: dict[str, Any] = {
         "Type": "Parallel",
         "Branches": [{"StartAt": "RunTask", "States": {
@@ -102,56 +108,91 @@ def definition(task: Task, cluster_arn: str, family: str, run_task: dict[str, An
     if task.retries:
         start["Retry"] = [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": RETRY_INTERVAL_S,
                            "BackoffRate": RETRY_BACKOFF, "MaxAttempts": task.retries}]
+    replace = task.overlap == "replace"
     return {
-        "Comment": f"flowc task {task.name}: overlap = skip (no second run while one is "
-                   "in flight)",
+        "Comment": f"flowc task {task.name}: overlap = {task.overlap} ("
+                   + ("a fire stops the run in flight" if replace else
+                      "no second run while one is in flight") + ")",
         "StartAt": "FindRunning",
         "TimeoutSeconds": polls(task) * POLL_S + retry_budget_s(task.retries)
         + SFN_TIMEOUT_SLACK_S,
         "States": {
-            "FindRunning": {
-                "Type": "Task",
-                "Resource": "arn:aws:states:::aws-sdk:ecs:listTasks",
-                "Parameters": {"Cluster": cluster_arn, "Family": family,
-                               "DesiredStatus": "RUNNING"},
-                "ResultSelector": {"running.$": "$.TaskArns"},
-                "ResultPath": "$.check",
-                "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 2,
-                           "BackoffRate": 2, "MaxAttempts": 3}],
-                "Next": "Running?",
-            },
+            "FindRunning": find_running(cluster_arn, family),
             "Running?": {"Type": "Choice", "Choices": [
-                {"Variable": "$.check.running[0]", "IsPresent": True, "Next": "Hold"}],
+                {"Variable": "$.check.running[0]", "IsPresent": True,
+                 "Next": "StopRunning" if replace else "Hold"}],
                 "Default": "Start"},
-            "Hold": {"Type": "Choice", "Choices": [
-                {"Variable": "$.flowc.polls_left", "NumericGreaterThan": 0, "Next": "Wait"}],
-                "Default": "Skipped"},
-            "Wait": {"Type": "Wait", "Seconds": POLL_S, "Next": "CountDown"},
-            "CountDown": {"Type": "Pass", "Parameters": {
-                "fire.$": "$.flowc.fire", "me.$": "$$.Execution.Id",
-                "polls_left.$": "States.MathAdd($.flowc.polls_left, -1)"},
-                "ResultPath": "$.flowc", "Next": "Newest"},
-            "Newest": {
-                "Type": "Task",
-                "Resource": "arn:aws:states:::aws-sdk:sfn:listExecutions",
-                "Parameters": {"StateMachineArn.$": "$$.StateMachine.Id",
-                               "StatusFilter": "RUNNING", "MaxResults": 1},
-                "ResultSelector": {"newest.$":
-                                   "States.ArrayGetItem($.Executions[*].ExecutionArn, 0)"},
-                "ResultPath": "$.newest",
-                "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 2,
-                           "BackoffRate": 2, "MaxAttempts": 3}],
-                "Next": "Newest?",
-            },
-            # executions are listed newest first: a later fire is waiting too -> it waits
-            "Newest?": {"Type": "Choice", "Choices": [
-                {"Variable": "$.newest.newest", "StringEqualsPath": "$.flowc.me",
-                 "Next": "FindRunning"}], "Default": "Superseded"},
-            "Skipped": {"Type": "Pass", "Parameters": skipped, "End": True},
-            "Superseded": {"Type": "Pass", "Parameters": {**skipped, "reason": "superseded"},
-                           "End": True},
+            **(stop_running(cluster_arn) if replace else hold(task)),
             "Start": start,
         },
+    }
+
+
+def find_running(cluster_arn: str, family: str) -> dict[str, Any]:
+    """The family's tasks whose desired status is RUNNING (pending ones included)."""
+    return {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::aws-sdk:ecs:listTasks",
+        "Parameters": {"Cluster": cluster_arn, "Family": family, "DesiredStatus": "RUNNING"},
+        "ResultSelector": {"running.$": "$.TaskArns"},
+        "ResultPath": "$.check",
+        "Retry": API_RETRY,
+        "Next": "Running?",
+    }
+
+
+def stop_running(cluster_arn: str) -> dict[str, Any]:
+    """`replace`: stop every running task of the family, then start (the stopped runs end
+    with REPLACED_REASON, which the failure rule does not count as a failure)."""
+    stop = {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::aws-sdk:ecs:stopTask",
+        "Parameters": {"Cluster": cluster_arn, "Task.$": "$", "Reason": REPLACED_REASON},
+        "ResultSelector": {"stopped.$": "$.Task.TaskArn"},
+        "Retry": API_RETRY,
+        "End": True,
+    }
+    return {"StopRunning": {
+        "Type": "Map",
+        "ItemsPath": "$.check.running",
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"}, "StartAt": "StopTask",
+                          "States": {"StopTask": stop}},
+        "ResultPath": "$.replaced",
+        "Next": "Start",
+    }}
+
+
+def hold(task: Task) -> dict[str, Any]:
+    """`skip`: wait for the run in flight within the start window, else end skipped."""
+    skipped = {"flowc": "skipped", "reason": "overlap", "task": task.name,
+               "fire.$": "$.flowc.fire", "running.$": "$.check.running"}
+    return {
+        "Hold": {"Type": "Choice", "Choices": [
+            {"Variable": "$.flowc.polls_left", "NumericGreaterThan": 0, "Next": "Wait"}],
+            "Default": "Skipped"},
+        "Wait": {"Type": "Wait", "Seconds": POLL_S, "Next": "CountDown"},
+        "CountDown": {"Type": "Pass", "Parameters": {
+            "fire.$": "$.flowc.fire", "me.$": "$$.Execution.Id",
+            "polls_left.$": "States.MathAdd($.flowc.polls_left, -1)"},
+            "ResultPath": "$.flowc", "Next": "Newest"},
+        "Newest": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::aws-sdk:sfn:listExecutions",
+            "Parameters": {"StateMachineArn.$": "$$.StateMachine.Id",
+                           "StatusFilter": "RUNNING", "MaxResults": 1},
+            "ResultSelector": {
+                "newest.$": "States.ArrayGetItem($.Executions[*].ExecutionArn, 0)"},
+            "ResultPath": "$.newest",
+            "Retry": API_RETRY,
+            "Next": "Newest?",
+        },
+        # executions are listed newest first: a later fire is waiting too -> it waits
+        "Newest?": {"Type": "Choice", "Choices": [
+            {"Variable": "$.newest.newest", "StringEqualsPath": "$.flowc.me",
+             "Next": "FindRunning"}], "Default": "Superseded"},
+        "Skipped": {"Type": "Pass", "Parameters": skipped, "End": True},
+        "Superseded": {"Type": "Pass", "Parameters": {**skipped, "reason": "superseded"},
+                       "End": True},
     }
 
 
@@ -181,7 +222,11 @@ def add_guard(ctx: AwsContext, task: Task, family: str, run_task: dict[str, Any]
         iam.allow("ListTasksInCluster", ["ecs:ListTasks"], ["*"],
                   Condition={"ArnEquals": {"ecs:cluster": cluster_arn}}),
         *run_statements,
-        iam.allow("ListOwnExecutions", ["states:ListExecutions"], [own_arn]),
+        *([iam.allow("StopTasksInCluster", ["ecs:StopTask"],
+                     [f"arn:{iam.PARTITION}:ecs:{iam.REGION}:{iam.ACCOUNT}:task/"
+                      f"{ctx.cluster.ref('name')}/*"])]
+          if task.overlap == "replace" else
+          [iam.allow("ListOwnExecutions", ["states:ListExecutions"], [own_arn])]),
         # Step Functions' log delivery and X-Ray: AWS scopes none of these to a resource
         iam.allow("DeliverLogs", ["logs:CreateLogDelivery", "logs:DeleteLogDelivery",
                                   "logs:DescribeLogGroups", "logs:DescribeResourcePolicies",
@@ -205,5 +250,5 @@ def add_guard(ctx: AwsContext, task: Task, family: str, run_task: dict[str, Any]
     })
     s.output(f"{task.name}_guard_state_machine_arn", machine.ref("arn"),
              f"Step Functions state machine that starts task `{task.name}` "
-             "(overlap = skip)")
+             f"(overlap = {task.overlap})")
     return machine

@@ -19,6 +19,7 @@ from flowc.cost.providers import (
 )
 from flowc.releases.colours import has_colours
 from flowc.targets.aws import TARGET as AWS
+from flowc.targets.aws.overlap_guard import TRANSITIONS_PER_FIRE, guarded
 
 
 class AwsPricing:
@@ -33,6 +34,7 @@ class AwsPricing:
         "fargate": ("vcpu_hour", "gb_hour", "minimum_seconds", "billing_increment_s"),
         "alb": ("hour",),
         "scheduler": ("invocation_per_million", "free_invocations"),
+        "stepfunctions": ("transition_per_thousand", "free_transitions"),
         "queue": ("request_per_million", "free_requests"),
         "secrets": ("secret_month", "api_calls_per_10k"),
         "logs": ("ingestion_gb", "free_gb"),
@@ -106,6 +108,11 @@ class AwsPricing:
                             "GB-s", p.rate("fargate", "gb_hour") / 3600))
         out.append(Line("scheduler", "scheduler_invocations", w.attempts, "invocations",
                         p.rate("scheduler", "invocation_per_million") / 1e6, "scheduler"))
+        if guarded(task):  # each fire runs the overlap guard (held fires: a few more)
+            out.append(Line("scheduler", "sfn_state_transitions",
+                            w.attempts * TRANSITIONS_PER_FIRE, "transitions",
+                            p.rate("stepfunctions", "transition_per_thousand") / 1e3,
+                            "stepfunctions"))
         out.append(Line("queues", "sqs_requests", w.dead_letters, "requests",
                         p.rate("queue", "request_per_million") / 1e6, "sqs"))
         out.append(Line("secrets", "secret_months", w.secret_share, "secret-months",
@@ -119,6 +126,7 @@ class AwsPricing:
         return [Pool("lambda_requests", p.rate("lambda", "free_requests")),
                 Pool("lambda_gb_seconds", p.rate("lambda", "free_gb_seconds")),
                 Pool("scheduler", p.rate("scheduler", "free_invocations")),
+                Pool("stepfunctions", p.rate("stepfunctions", "free_transitions")),
                 Pool("sqs", p.rate("queue", "free_requests")),
                 Pool("logs", p.rate("logs", "free_gb"))]
 
