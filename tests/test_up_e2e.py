@@ -14,8 +14,13 @@ creation alone waits ~25 s in the provider):
    an `up` with nothing changed does not run Terraform;
 4. `up --plan` after a further edit shows the change per task and exits 2; on a terminal
    `up` asks before applying, and "n" applies nothing;
-5. `down --keep-emulator` leaves nothing in the cloud; `down` stops the server.
+5. services (the spec gains a blue_green image service and a python service): boto3
+   finds the load balancer, both target groups, the listener rule's weights, the two ECS
+   services and the HTTP API; a second release moves the weights to green, and
+   `flowc rollback FILE api` changes only the rule's weights back (nothing replaced);
+6. `down --keep-emulator` leaves nothing in the cloud; `down` stops the server.
 """
+
 
 from __future__ import annotations
 
@@ -39,6 +44,28 @@ from flowc.deploy.runner import root_dir, stack_dir
 from flowc.deploy.terraform import EVENTS_FILE
 from flowc.targets.compile import TF_FILE, compile_app
 from tests.aws_support import MIRROR, ROOT
+
+SERVICES = """
+service api {
+  image    = "ghcr.io/acme/api:1.0"
+  port     = 8000
+  health   = "/health"
+  replicas = 2..4
+  scale_on = cpu 70%
+  release { strategy = blue_green }
+  targets  = [aws]
+}
+
+service hello {
+  python  = "jobs.web:app"
+  port    = 8080
+  targets = [aws]
+}
+"""
+WSGI_APP = """def app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"hello\\n"]
+"""
 
 FLOWC = str(Path(sys.executable).parent / "flowc")
 TIMEOUT = 400
@@ -96,8 +123,14 @@ def workspace(tmp_path):
     if shutil.which("terraform") is None or not MIRROR.is_dir():
         pytest.skip("terraform or the provider mirror /opt/tf-plugins is absent on this "
                     "machine; flowc up needs both to apply offline")
-    shutil.copy(ROOT / "examples" / "reports.flow", tmp_path / "reports.flow")
+    # the example plus services; an ALB needs two subnets (the local cloud's stand in)
+    text = (ROOT / "examples" / "reports.flow").read_text()
+    with_services = text.replace('subnets = ["subnet-0abc"]',
+                                 'subnets = ["subnet-0abc", "subnet-0def"]') + SERVICES
+    assert with_services != text + SERVICES
+    (tmp_path / "reports.flow").write_text(with_services)
     shutil.copytree(ROOT / "examples" / "jobs", tmp_path / "jobs")
+    (tmp_path / "jobs" / "web.py").write_text(WSGI_APP)
     yield tmp_path
     localcloud.stop(root_dir(tmp_path / ".flowc"))  # no orphan server if the test fails
 
@@ -175,7 +208,8 @@ def test_up_edit_up_down_against_the_embedded_emulator(workspace):
     assert [s["Name"] for s in secrets if s["Name"].endswith("db_url")]
     lam = client("lambda", cloud, region)
     functions = {f["FunctionName"]: f for f in lam.list_functions()["Functions"]}
-    assert len(functions) == len([t for t in app.tasks_for("aws") if t.handler.kind == "python"])
+    assert len(functions) == len([w for w in (*app.tasks_for("aws"), *app.services_for("aws"))
+                                  if w.handler.kind == "python"])
     assert "cron(0 9 ? * MON-FRI *)  Europe/Berlin" in second.stdout  # the table
 
     sizes = {f["FunctionName"]: f["MemorySize"] for f in lam.list_functions()["Functions"]}
@@ -184,12 +218,15 @@ def test_up_edit_up_down_against_the_embedded_emulator(workspace):
     # 3b. `flowc status`: per task, what the cloud holds (read back through boto3).
     shown = flowc("status", "reports.flow", "--env", "prod", cwd=workspace)
     assert shown.returncode == 0, shown.stderr
-    rows = {line.split("│")[1].strip(): line for line in shown.stdout.splitlines()
+    tasks_table, services_table = shown.stdout.split("Services")
+    rows = {line.split("│")[1].strip(): line for line in tasks_table.splitlines()
             if line.startswith("│") and line.split("│")[1].strip()}
     assert set(rows) == {t.name for t in app.tasks_for("aws")}
     assert "cron(0 9 ? * MON-FRI *) Europe/Berlin ENABLED" in rows["daily_report"]
     assert "live -> 1" in rows["daily_report"] and "versions 1" in rows["daily_report"]
     assert rows["daily_report"].rstrip("│ ").endswith("0")  # empty dead-letter queue
+    assert re.search(r"│ api +│ traffic .*-api-blue 100, \S+-api-green 0", services_table)
+    assert re.search(r"│ hello +│ http api .*execute-api", services_table), services_table
 
     # `flowc logs --deployed` reads the task's log group (moto runs no function, so the
     # test writes the line a run would have written).
@@ -228,7 +265,57 @@ def test_up_edit_up_down_against_the_embedded_emulator(workspace):
     sizes = {f["FunctionName"]: f["MemorySize"] for f in lam.list_functions()["Functions"]}
     assert [size for name, size in sizes.items() if name.endswith("digest")] == [1024]
 
-    # 5. down leaves nothing behind, then stops the server.
+    # 5. Services: what a blue/green image service and a python service are in the cloud.
+    elbv2, ecs = client("elbv2", cloud, region), client("ecs", cloud, region)
+    [lb] = elbv2.describe_load_balancers()["LoadBalancers"]
+    groups = {g["TargetGroupName"].rsplit("-", 1)[1]: g["TargetGroupArn"]
+              for g in elbv2.describe_target_groups()["TargetGroups"]}
+    assert set(groups) == {"blue", "green"}
+
+    def weights() -> dict[str, int]:
+        [listener] = elbv2.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])[
+            "Listeners"]
+        [rule] = [r for r in elbv2.describe_rules(ListenerArn=listener["ListenerArn"])[
+            "Rules"] if not r["IsDefault"]]
+        forward = rule["Actions"][0]["ForwardConfig"]["TargetGroups"]
+        return {c: next(g["Weight"] for g in forward if g["TargetGroupArn"] == arn)
+                for c, arn in groups.items()}
+
+    def ecs_services() -> dict[str, str]:  # colour -> the task definition it runs
+        [cluster] = ecs.list_clusters()["clusterArns"]
+        found = ecs.describe_services(cluster=cluster, services=ecs.list_services(
+            cluster=cluster)["serviceArns"])["services"]
+        return {s["serviceName"].rsplit("-", 1)[1]: s["taskDefinition"] for s in found}
+
+    assert weights() == {"blue": 100, "green": 0}
+    first_release = ecs_services()
+    assert set(first_release) == {"blue", "green"}
+    scaling = client("application-autoscaling", cloud, region).describe_scalable_targets(
+        ServiceNamespace="ecs")["ScalableTargets"]
+    assert sorted((t["MinCapacity"], t["MaxCapacity"]) for t in scaling) == [(2, 4), (2, 4)]
+    [api] = client("apigatewayv2", cloud, region).get_apis()["Items"]
+    assert api["ProtocolType"] == "HTTP" and api["Name"].endswith("hello")
+
+    # A second release goes to green, which then takes all traffic; blue is not touched.
+    (workspace / "reports.flow").write_text(edited.replace("api:1.0", "api:1.1"))
+    released = flowc("up", "reports.flow", "--env", "prod", cwd=workspace)
+    assert released.returncode == 0, released.stderr
+    assert plan_counts(released.stderr) == (1, 2, 1)  # green's task definition replaced
+    assert weights() == {"blue": 0, "green": 100}
+    second_release = ecs_services()
+    assert second_release["blue"] == first_release["blue"]
+    assert second_release["green"] != first_release["green"]
+
+    # Rollback: only the rule's weights change; both ECS services run what they ran.
+    back = flowc("rollback", "reports.flow", "api", "--env", "prod", cwd=workspace)
+    assert back.returncode == 0, back.stderr
+    assert ("Plan: 0 to add, 1 to change, 0 to destroy (aws_lb_listener_rule.svc_api_traffic)"
+            in back.stdout + back.stderr)
+    assert weights() == {"blue": 100, "green": 0}
+    assert ecs_services() == second_release
+    assert elbv2.describe_load_balancers()["LoadBalancers"] == [lb]
+
+    # 6. down leaves nothing behind, then stops the server.
     kept = flowc("down", "reports.flow", "--env", "prod", "--keep-emulator", cwd=workspace)
     assert kept.returncode == 0
     assert localcloud.answers_moto(cloud.endpoint)
@@ -244,6 +331,15 @@ def test_up_edit_up_down_against_the_embedded_emulator(workspace):
     assert client("cloudwatch", cloud, region).describe_alarms()["MetricAlarms"] == []
     assert client("ecs", cloud, region).list_task_definitions()["taskDefinitionArns"] == []
     assert client("events", cloud, region).list_rules()["Rules"] == []
+    assert elbv2.describe_load_balancers()["LoadBalancers"] == []
+    assert elbv2.describe_target_groups()["TargetGroups"] == []
+    clusters = ecs.list_clusters()["clusterArns"]  # a deleted cluster is listed INACTIVE
+    active = [c["clusterName"] for c in ecs.describe_clusters(clusters=clusters)["clusters"]
+              if c["status"] != "INACTIVE"] if clusters else []
+    assert active == []
+    assert client("apigatewayv2", cloud, region).get_apis()["Items"] == []
+    assert client("application-autoscaling", cloud, region).describe_scalable_targets(
+        ServiceNamespace="ecs")["ScalableTargets"] == []
     keys = [kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"] for k in kms.list_keys()["Keys"]]
     ours = [k for k in keys if k.get("Description", "").startswith("flowc")]
     # KMS keys cannot be deleted at once, on AWS or here: they wait out their window.

@@ -60,6 +60,15 @@ def test_embedded_server_is_detached_recorded_reused_and_stopped(root):
     scaling.untag_resource(ResourceARN=arn, TagKeys=["app"])
     assert scaling.list_tags_for_resource(ResourceARN=arn)["Tags"] == {
         "service": "api", "team": "web"}
+    # ... and Step Functions' definition check (image tasks' guards), before each create
+    definition = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
+    sfn = client("stepfunctions")
+    assert sfn.validate_state_machine_definition(
+        definition=definition, type="STANDARD")["result"] == "OK"
+    machine = sfn.create_state_machine(name="guard", definition=definition,
+                                       roleArn="arn:aws:iam::123456789012:role/guard")
+    assert sfn.list_state_machine_versions(
+        stateMachineArn=machine["stateMachineArn"])["stateMachineVersions"] == []
 
     stopped = localcloud.stop(root)
     assert stopped is not None and stopped.pid == cloud.pid

@@ -143,8 +143,8 @@ def _read_service_part(client: Any, type_: str, attrs: dict[str, Any]) -> tuple[
         groups = [g for a in rule.get("Actions", [])
                   for g in (a.get("ForwardConfig") or {}).get("TargetGroups", [])]
         # targetgroup ARN: arn:...:targetgroup/<name>/<id>
-        return f"priority {rule.get('Priority')}", ", ".join(
-            f"{g['TargetGroupArn'].split('/')[-2]} {g.get('Weight')}" for g in groups)
+        return f"priority {rule.get('Priority')}", ", ".join(sorted(
+            f"{g['TargetGroupArn'].split('/')[-2]} {g.get('Weight')}" for g in groups))
     if type_ == "aws_apigatewayv2_api":
         api = client.get_api(ApiId=attrs["id"])
         return api["Name"], api.get("ApiEndpoint", "")
