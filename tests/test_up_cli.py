@@ -50,6 +50,20 @@ def test_up_without_terraform_is_E602(tmp_path):
     assert not (state / "up" / "cloud.json").exists()
 
 
+def test_a_spec_with_only_services_is_brought_up_and_one_not_on_aws_is_W601(tmp_path):
+    service = 'service api {{\n  image = "ghcr.io/acme/api:1"\n  port = 8000\n{extra}}}\n'
+    path = tmp_path / "app.flow"
+    env = {"PATH": str(tmp_path / "empty-bin"), "HOME": os.environ.get("HOME", "/tmp")}
+    path.write_text(service.format(extra="  targets = [k8s]\n"))
+    result = _run("up", str(path), "--state", str(tmp_path / "state"), env=env)
+    assert result.exit_code == 0 and "warning[W601]" in result.output, result.output
+    path.write_text(service.format(extra="  targets = [aws]\n"))
+    result = _run("up", str(path), "--state", str(tmp_path / "state"), env=env)
+    # not W601: it goes on to look for terraform (E602 here, as there is none on PATH)
+    assert result.exit_code == 1 and "W601" not in result.output, result.output
+    assert "error[E602]" in result.output
+
+
 def test_down_with_nothing_deployed_says_so(tmp_path):
     state = tmp_path / "state"
     result = _run("down", _spec(tmp_path), "--state", str(state))
