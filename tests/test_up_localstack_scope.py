@@ -24,6 +24,10 @@ task img {
   memory = 512MB
   targets = [aws]
 }
+service worker {
+  image = "busybox:1"
+  targets = [aws]
+}
 environment prod { aws { subnets = ["subnet-1"] } }
 """
 
@@ -54,6 +58,7 @@ def test_functions_ecs_and_what_refers_to_them_are_left_out(tmp_path):
     assert not set(targets) & set(reasons)
     diag = localstack_scope.diagnostic(app, doc, reasons, "http://127.0.0.1:4566")
     assert diag.code == "W603" and "task `py`" in diag.message and "task `img`" in diag.message
+    assert "aws_ecs_service.svc_worker" in reasons and "service `worker`" in diag.message
     assert "LOCALSTACK_HOST" in diag.help
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from flowc.compiler.ir import App
 from flowc.deploy.overrides import service_for
 from flowc.diagnostics import Diagnostic
+from flowc.targets.owners import owner
 
 NEVER_ACTIVE = {"aws_lambda_function": "Lambda functions cannot become Active offline"}
 UP_STATES = ("available", "running")
@@ -94,13 +95,13 @@ def targets(doc: dict[str, Any], excluded: Iterable[str]) -> list[str]:
 
 def diagnostic(app: App, doc: dict[str, Any], reasons: dict[str, str],
                endpoint: str) -> Diagnostic:
-    """W603: which tasks' resources were left out, and why, in one message."""
+    """W603: which tasks' and services' resources were left out, and why, in one message."""
     owners: dict[str, list[str]] = {}
     direct = sorted({r for r in reasons.values() if not r.startswith("needs ")})
     for address in reasons:
         if address.startswith("data."):
             continue
-        owners.setdefault(_owner(app, address), []).append(address)
+        owners.setdefault(_owner(app, doc, address), []).append(address)
     parts = [f"{owner} ({len(addresses)})" for owner, addresses in sorted(owners.items())]
     return Diagnostic(
         "W603",
@@ -113,9 +114,6 @@ def diagnostic(app: App, doc: dict[str, Any], reasons: dict[str, str],
     )
 
 
-def _owner(app: App, address: str) -> str:
-    name = address.split(".", 1)[1]
-    for task in sorted(app.tasks, key=lambda t: -len(t.name)):
-        if name == task.name or name.startswith(f"{task.name}_"):
-            return f"task `{task.name}`"
-    return "shared"
+def _owner(app: App, doc: dict[str, Any], address: str) -> str:
+    who = owner(app, doc, address)
+    return f"{who[0]} `{who[1]}`" if who else "shared"
