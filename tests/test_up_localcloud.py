@@ -12,7 +12,7 @@ import threading
 import boto3
 import pytest
 
-from flowc.deploy import localcloud
+from flowc.deploy import localcloud, subnets
 
 
 def _port_open(port: int) -> bool:
@@ -60,6 +60,16 @@ def test_embedded_server_is_detached_recorded_reused_and_stopped(root):
     scaling.untag_resource(ResourceARN=arn, TagKeys=["app"])
     assert scaling.list_tags_for_resource(ResourceARN=arn)["Tags"] == {
         "service": "api", "team": "web"}
+    # an environment's subnets the cloud lacks stand for its default ones, in two zones
+    ec2 = client("ec2")
+    [own] = [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]
+             if s["AvailabilityZone"] == "eu-west-1c" and s["DefaultForAz"]]
+    doc = {"resource": {"aws_lb": {"lb": {"subnets": ["subnet-0abc", "subnet-0def", own]}}}}
+    mapping = subnets.local_subnets(doc, lambda: ec2)
+    assert set(mapping) == {"subnet-0abc", "subnet-0def"}  # the cloud's own is kept
+    zones = {s["SubnetId"]: s["AvailabilityZone"] for s in ec2.describe_subnets(
+        SubnetIds=list(mapping.values()))["Subnets"]}
+    assert sorted(zones.values()) == ["eu-west-1a", "eu-west-1b"]
     # ... and Step Functions' definition check (image tasks' guards), before each create
     definition = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
     sfn = client("stepfunctions")

@@ -20,7 +20,7 @@ from rich.console import Console
 from flowc.compiler.ir import App
 from flowc.deploy import applied, localcloud, localstack_scope
 from flowc.deploy.blame import blame
-from flowc.deploy.inventory import Row, inventory, state_resources
+from flowc.deploy.inventory import Row, clients, inventory, state_resources
 from flowc.deploy.overrides import write_override
 from flowc.deploy.plan import Plan, summarise
 from flowc.deploy.progress import Progress
@@ -188,8 +188,8 @@ def open_workdir(workdir: Path, cloud: localcloud.LocalCloud, state: Path,
 
     Raises TerraformError."""
     doc = json.loads((workdir / TF_FILE).read_text())
-    _, diags = write_override(workdir, cloud.endpoint,
-                              local_subnets(doc, cloud.endpoint, _region(doc)))
+    subnets = local_subnets(doc, lambda: clients(cloud.endpoint, _region(doc))("ec2"))
+    _, diags = write_override(workdir, cloud.endpoint, subnets)
     if has_errors(diags):
         raise TerraformError(next(d for d in diags if d.is_error))
     tf = Terraform(workdir, write_cli_config(root_dir(state), mirror_path(environ)),

@@ -12,6 +12,7 @@ arguments holding such an ID rewritten with the mapping. The override file carri
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 SUBNET_ID = re.compile(r"subnet-[0-9A-Za-z]+")
@@ -36,18 +37,17 @@ def named_subnets(doc: dict[str, Any]) -> list[str]:
     return list(found)
 
 
-def local_subnets(doc: dict[str, Any], endpoint: str, region: str) -> dict[str, str]:
-    """Subnet named in `doc` but unknown to the cloud at `endpoint` -> a default subnet of
-    that cloud ({} when every named subnet exists, or the cloud has no default subnet)."""
+def local_subnets(doc: dict[str, Any], ec2: Callable[[], Any]) -> dict[str, str]:
+    """Subnet named in `doc` but unknown to the local cloud -> a default subnet of that
+    cloud ({} when every named subnet exists, or the cloud has no default subnet). `ec2`
+    makes a boto3 EC2 client for the cloud (only called when `doc` names a subnet)."""
     wanted = named_subnets(doc)
     if not wanted:
         return {}
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from flowc.deploy.inventory import clients  # boto3, only when subnets are named
-
     try:
-        subnets = clients(endpoint, region)("ec2").describe_subnets()["Subnets"]
+        subnets = ec2().describe_subnets()["Subnets"]
     except (BotoCoreError, ClientError):  # no EC2 there: Terraform will say what fails
         return {}
     known = {s["SubnetId"] for s in subnets}
