@@ -5,6 +5,7 @@ interpreter against moto's ECS."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
@@ -153,11 +154,11 @@ def sdk_casing(monkeypatch):
                             response, operation(self).output_shape))
 
 
-def _execute(definition: dict, running_before: int, polls_left: int,
-             end_runs_after_s: float | None = None) -> tuple[dict, int]:
-    """Run one execution of `definition` with `running_before` tasks of the family already
-    running (stopped `end_runs_after_s` into the execution); returns (the execution's
-    output, tasks running afterwards)."""
+@contextlib.contextmanager
+def moto_world(definition: dict, running_before: int = 0):
+    """moto with Step Functions executing: the app's cluster, the task's family with
+    `running_before` tasks running, and the guard created from `definition`. Yields
+    (ecs client, sfn client, cluster ARN, state machine ARN)."""
     import boto3
     from moto import mock_aws
 
@@ -179,21 +180,47 @@ def _execute(definition: dict, running_before: int, polls_left: int,
         text = text.replace("${aws_ecs_task_definition.sweep_ecs_task.arn}", task_def)
         machine = sfn.create_state_machine(name="jobs-sweep-guard", definition=text,
                                            roleArn=role)["stateMachineArn"]
-        arn = sfn.start_execution(stateMachineArn=machine, input=json.dumps(
-            {"flowc": {"fire": "2026-11-30T21:00:00Z", "polls_left": polls_left}}))[
-            "executionArn"]
+        yield ecs, sfn, cluster, machine
+
+
+def fire(sfn, machine: str, name: str, polls_left: int) -> str:
+    """Start one execution as the schedule would (EventBridge names each one)."""
+    return sfn.start_execution(stateMachineArn=machine, name=name, input=json.dumps(
+        {"flowc": {"fire": "2026-11-30T21:00:00Z", "polls_left": polls_left}}))[
+        "executionArn"]
+
+
+def ended(sfn, arn: str) -> dict:
+    deadline = time.monotonic() + 30
+    while (ex := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+        assert time.monotonic() < deadline, "the execution did not end"
+        time.sleep(0.1)
+    return ex
+
+
+def stop_all(ecs, cluster: str) -> None:
+    for task in ecs.list_tasks(cluster=cluster)["taskArns"]:
+        ecs.stop_task(cluster=cluster, task=task)
+
+
+def running_tasks(ecs, cluster: str) -> list[str]:
+    return ecs.list_tasks(cluster=cluster, family="jobs-sweep",
+                          desiredStatus="RUNNING")["taskArns"]
+
+
+def _execute(definition: dict, running_before: int, polls_left: int,
+             end_runs_after_s: float | None = None) -> tuple[dict, int]:
+    """Run one execution of `definition` with `running_before` tasks of the family already
+    running (stopped `end_runs_after_s` into the execution); returns (the execution's
+    output, tasks running afterwards)."""
+    with moto_world(definition, running_before) as (ecs, sfn, cluster, machine):
+        arn = fire(sfn, machine, "only", polls_left)
         if end_runs_after_s is not None:
             time.sleep(end_runs_after_s)
-            for task in ecs.list_tasks(cluster=cluster)["taskArns"]:
-                ecs.stop_task(cluster=cluster, task=task)
-        deadline = time.monotonic() + 30
-        while (ex := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
-            assert time.monotonic() < deadline, "the execution did not end"
-            time.sleep(0.1)
+            stop_all(ecs, cluster)
+        ex = ended(sfn, arn)
         assert ex["status"] == "SUCCEEDED", ex
-        running = ecs.list_tasks(cluster=cluster, family="jobs-sweep",
-                                 desiredStatus="RUNNING")["taskArns"]
-        return json.loads(ex["output"]), len(running)
+        return json.loads(ex["output"]), len(running_tasks(ecs, cluster))
 
 
 @pytest.fixture(scope="module")
@@ -295,3 +322,79 @@ def test_embedded_server_validates_definitions_with_motos_parser(guarded):
                                            roleArn=role)["stateMachineArn"]
         assert sfn.list_state_machine_versions(stateMachineArn=machine)[
             "stateMachineVersions"] == []
+
+
+def test_only_the_latest_held_fire_waits(fast_definition, sdk_casing):
+    body = json.loads(json.dumps(fast_definition))
+    body["States"]["Wait"]["Seconds"] = 1
+    with moto_world(body, running_before=1) as (ecs, sfn, cluster, machine):
+        older = fire(sfn, machine, "older", polls_left=20)
+        time.sleep(0.5)
+        newer = fire(sfn, machine, "newer", polls_left=20)
+        first = ended(sfn, older)  # its next poll finds `newer` waiting too
+        assert json.loads(first["output"])["reason"] == "superseded"
+        stop_all(ecs, cluster)
+        second = ended(sfn, newer)
+        assert second["status"] == "SUCCEEDED" and "started" in json.loads(second["output"])
+        assert len(running_tasks(ecs, cluster)) == 1
+
+
+def test_a_start_that_keeps_failing_is_retried_then_fails_the_execution(fast_definition,
+                                                                       sdk_casing):
+    """`retries = 2`: three RunTask attempts, then the execution fails (the failure rule
+    sends that to the dead-letter queue)."""
+    body = json.loads(json.dumps(fast_definition))
+    body["States"]["Start"]["Retry"][0]["IntervalSeconds"] = 1  # not 30 s in a test
+    run = body["States"]["Start"]["Branches"][0]["States"]["RunTask"]["Parameters"]
+    run["TaskDefinition"] = "arn:aws:ecs:us-east-1:123456789012:task-definition/gone:1"
+    with moto_world(body) as (ecs, sfn, cluster, machine):
+        ex = ended(sfn, fire(sfn, machine, "failing", polls_left=2))
+        assert ex["status"] == "FAILED"
+        events = sfn.get_execution_history(executionArn=ex["executionArn"],
+                                           maxResults=1000)["events"]
+        attempts = [e for e in events if e["type"] == "TaskScheduled"
+                    and e["taskScheduledEventDetails"]["resource"] == "runTask"]
+        assert len(attempts) == 3 and running_tasks(ecs, cluster) == []
+
+
+def _matches(pattern: str, source: str, detail_type: str, detail: dict) -> bool:
+    """Whether an event matches, by moto's EventBridge pattern engine (the one its rules
+    route with; moto 5.2 leaves the TestEventPattern API empty)."""
+    from moto.events.models import EventPattern
+
+    return EventPattern.load(pattern).matches_event({
+        "id": "1", "account": "123456789012", "source": source,
+        "time": "2026-11-30T21:00:00Z", "region": "us-east-1", "resources": [],
+        "detail-type": detail_type, "detail": detail})
+
+
+@pytest.mark.parametrize("doc_fixture", ["guarded", "replacing"])
+def test_the_failure_rule_takes_failed_runs_and_executions_not_replaced_runs(
+        doc_fixture, request):
+    doc = request.getfixturevalue(doc_fixture)
+    doc = doc[1] if isinstance(doc, tuple) else doc
+    pattern = doc["resource"]["aws_cloudwatch_event_rule"]["sweep_failure_rule"][
+        "event_pattern"]
+    cluster, task_def, machine = "arn:c", "arn:td", "arn:sm"
+    pattern = (pattern.replace("${aws_ecs_cluster.ecs_cluster.arn}", cluster)
+               .replace("${aws_ecs_task_definition.sweep_ecs_task.arn}", task_def)
+               .replace("${aws_sfn_state_machine.sweep_guard.arn}", machine))
+
+    def stopped(exit_code: int, reason: str) -> bool:
+        # ECS sends `containers` as a list, which EventBridge looks into; moto's engine
+        # does not, so the one container is given as an object here
+        return _matches(pattern, "aws.ecs", "ECS Task State Change", {
+            "clusterArn": cluster, "taskDefinitionArn": task_def, "lastStatus": "STOPPED",
+            "stopCode": "EssentialContainerExited", "stoppedReason": reason,
+            "containers": {"exitCode": exit_code}})
+
+    def execution(status: str) -> bool:
+        return _matches(pattern, "aws.states", "Step Functions Execution Status Change",
+                        {"stateMachineArn": machine, "status": status})
+
+    assert stopped(1, "Essential container in task exited") is True
+    assert stopped(0, "Essential container in task exited") is False
+    assert execution("FAILED") is True and execution("TIMED_OUT") is True
+    assert execution("SUCCEEDED") is False  # skipped fires succeed: never dead-lettered
+    replaced = stopped(143, "flowc: replaced by a newer fire (overlap = replace)")
+    assert replaced is (doc_fixture == "guarded")  # under replace it is not a failure
