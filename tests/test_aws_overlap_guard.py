@@ -398,3 +398,26 @@ def test_the_failure_rule_takes_failed_runs_and_executions_not_replaced_runs(
     assert execution("SUCCEEDED") is False  # skipped fires succeed: never dead-lettered
     replaced = stopped(143, "flowc: replaced by a newer fire (overlap = replace)")
     assert replaced is (doc_fixture == "guarded")  # under replace it is not a failure
+
+
+def test_retries_double_up_to_5_minutes_and_end_by_max_age(tmp_path):
+    """`retries` may be up to 185 on aws: the waits stop doubling at 5 minutes and an
+    execution still retrying `max_age` after the fire times out (and is dead-lettered)."""
+    import dataclasses
+
+    from flowc.targets.aws.overlap_guard import definition
+
+    (tmp_path / "app.flow").write_text(SPEC.format(extra=""))
+    task = load(tmp_path / "app.flow", None).app.task("sweep")
+
+    def timeout_and_retry(**changes) -> tuple[int, dict]:
+        body = definition(dataclasses.replace(task, **changes), "c", "f", {})
+        return body["TimeoutSeconds"], body["States"]["Start"]["Retry"][0]
+
+    held = 8 * 15  # catch_up = 2m: 8 polls 15 s apart
+    assert timeout_and_retry(retries=2) == (held + 30 + 60 + 600, {
+        "ErrorEquals": ["States.ALL"], "IntervalSeconds": 30, "BackoffRate": 2.0,
+        "MaxDelaySeconds": 300, "MaxAttempts": 2})
+    assert timeout_and_retry(retries=185)[0] == held + 6 * 3600 + 600  # the default max_age
+    assert timeout_and_retry(retries=185, max_age_s=3600)[0] == held + 3600 + 600
+    assert timeout_and_retry(retries=5)[0] == held + 30 + 60 + 120 + 240 + 300 + 600

@@ -47,6 +47,11 @@ class AwsContext:
     def tags(self, task: Task | None = None) -> dict[str, str]:
         return standard_tags(self.app, task)
 
+    def cluster_tasks_arn(self) -> str:
+        """The ARN pattern of every ECS task in the app's cluster (tagging, stopping)."""
+        return (f"arn:{iam.PARTITION}:ecs:{iam.REGION}:{iam.ACCOUNT}:task/"
+                f"{self.cluster.ref('name')}/*")
+
     def default_vpc(self) -> Resource:
         """The account's default VPC, for image tasks and services when the spec names no
         subnets (W403): looked up once per stack."""

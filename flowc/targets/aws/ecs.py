@@ -133,9 +133,7 @@ def add_ecs_task(ctx: AwsContext, task: Task, dlq: Resource | None
     run_statements = [
         iam.allow("RunOwnTaskDefinition", ["ecs:RunTask"], [definition.ref("arn")],
                   Condition={"ArnEquals": {"ecs:cluster": cluster_arn}}),
-        iam.allow("TagOwnTasks", ["ecs:TagResource"],
-                  [f"arn:{iam.PARTITION}:ecs:{iam.REGION}:{iam.ACCOUNT}:task/"
-                   f"{ctx.cluster.ref('name')}/*"],
+        iam.allow("TagOwnTasks", ["ecs:TagResource"], [ctx.cluster_tasks_arn()],
                   Condition={"StringEquals": {"ecs:CreateAction": "RunTask"}}),
         iam.allow("PassOwnTaskRoles", ["iam:PassRole"],
                   [exec_role.ref("arn"), task_role.ref("arn")],

@@ -35,13 +35,14 @@ from typing import Any
 from flowc.compiler.ir import Task
 from flowc.targets.aws import iam
 from flowc.targets.aws.context import LOG_RETENTION_DAYS, AwsContext
-from flowc.targets.aws.operations import SCHEDULED_TIME
+from flowc.targets.aws.operations import SCHEDULED_TIME, event_age_s
 from flowc.targets.base import Resource
 from flowc.targets.operations import start_window_s
 
 POLL_S = 15  # how often a held fire looks again: a held run starts at most this late
 RETRY_INTERVAL_S = 30  # first wait before retrying a failed start, then doubling
 RETRY_BACKOFF = 2.0
+RETRY_MAX_DELAY_S = 300  # the doubling stops here (`retries` may be up to 185 on aws)
 LOG_PREFIX = "/aws/vendedlogs/states/"  # AWS's advice for vended logs (resource policy size)
 SFN_TIMEOUT_SLACK_S = 600  # on top of the window and the retries: every execution ends
 API_RETRY = [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 2, "BackoffRate": 2,
@@ -72,8 +73,12 @@ def scheduler_input(task: Task) -> str:
     return json.dumps({"flowc": fire}, sort_keys=True)
 
 
-def retry_budget_s(retries: int) -> int:
-    return int(sum(RETRY_INTERVAL_S * RETRY_BACKOFF ** k for k in range(retries)))
+def retry_budget_s(task: Task) -> int:
+    """How long the start's retries may take: their waits, but no attempt later than the
+    task's `max_age` (6 h by default) after the fire, as the scheduler's retries before."""
+    waits = sum(min(RETRY_INTERVAL_S * RETRY_BACKOFF ** k, RETRY_MAX_DELAY_S)
+                for k in range(task.retries))
+    return int(min(waits, event_age_s(task)))
 
 
 def definition(task: Task, cluster_arn: str, family: str, run_task: dict[str, Any]) -> dict:
@@ -107,15 +112,16 @@ def definition(task: Task, cluster_arn: str, family: str, run_task: dict[str, An
     }
     if task.retries:
         start["Retry"] = [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": RETRY_INTERVAL_S,
-                           "BackoffRate": RETRY_BACKOFF, "MaxAttempts": task.retries}]
+                           "BackoffRate": RETRY_BACKOFF, "MaxDelaySeconds": RETRY_MAX_DELAY_S,
+                           "MaxAttempts": task.retries}]
     replace = task.overlap == "replace"
     return {
         "Comment": f"flowc task {task.name}: overlap = {task.overlap} ("
                    + ("a fire stops the run in flight" if replace else
                       "no second run while one is in flight") + ")",
         "StartAt": "FindRunning",
-        "TimeoutSeconds": polls(task) * POLL_S + retry_budget_s(task.retries)
-        + SFN_TIMEOUT_SLACK_S,
+        # every execution ends; one still retrying past `max_age` times out (dead-lettered)
+        "TimeoutSeconds": polls(task) * POLL_S + retry_budget_s(task) + SFN_TIMEOUT_SLACK_S,
         "States": {
             "FindRunning": find_running(cluster_arn, family),
             "Running?": {"Type": "Choice", "Choices": [
@@ -222,9 +228,7 @@ def add_guard(ctx: AwsContext, task: Task, family: str, run_task: dict[str, Any]
         iam.allow("ListTasksInCluster", ["ecs:ListTasks"], ["*"],
                   Condition={"ArnEquals": {"ecs:cluster": cluster_arn}}),
         *run_statements,
-        *([iam.allow("StopTasksInCluster", ["ecs:StopTask"],
-                     [f"arn:{iam.PARTITION}:ecs:{iam.REGION}:{iam.ACCOUNT}:task/"
-                      f"{ctx.cluster.ref('name')}/*"])]
+        *([iam.allow("StopTasksInCluster", ["ecs:StopTask"], [ctx.cluster_tasks_arn()])]
           if task.overlap == "replace" else
           [iam.allow("ListOwnExecutions", ["states:ListExecutions"], [own_arn])]),
         # Step Functions' log delivery and X-Ray: AWS scopes none of these to a resource
