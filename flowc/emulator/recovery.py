@@ -9,10 +9,10 @@ Run at the start of every session that holds the state lock (statelock.py):
   redrive instead leaves its letter queued, to be replayed again).
 - `record_missed`: fires that fell between the last instant a session of this app was
   alive (the `sessions` heartbeat) and the first fire the new session will take, with
-  no run recorded: each becomes a `missed` row and event. Only on the real clock:
-  virtual clocks restart at --start/now, so they have no downtime.
-  `catch_up` decides which missed fires run anyway; until the `catch_up` setting exists
-  it runs none.
+  no run recorded: each becomes a `missed` row and event, on the clock kind (real or
+  virtual) the last session used; a virtual session that starts before the instant the
+  last one reached is a replay, not downtime. `catch_up` decides which missed fire runs
+  anyway (the task's `catch_up` setting: the latest within it, once).
 """
 
 from __future__ import annotations
