@@ -60,6 +60,19 @@ def test_embedded_server_is_detached_recorded_reused_and_stopped(root):
     scaling.untag_resource(ResourceARN=arn, TagKeys=["app"])
     assert scaling.list_tags_for_resource(ResourceARN=arn)["Tags"] == {
         "service": "api", "team": "web"}
+    # a policy put twice (a retried call) and deleted leaves none of its alarms behind
+    policy = dict(PolicyName="cpu", ServiceNamespace="ecs", ResourceId="service/shop/api",
+                  ScalableDimension="ecs:service:DesiredCount", PolicyType="TargetTrackingScaling",
+                  TargetTrackingScalingPolicyConfiguration={
+                      "TargetValue": 70.0, "PredefinedMetricSpecification": {
+                          "PredefinedMetricType": "ECSServiceAverageCPUUtilization"}})
+    scaling.put_scaling_policy(**policy)
+    scaling.put_scaling_policy(**policy)
+    assert len(client("cloudwatch").describe_alarms()["MetricAlarms"]) == 2  # high, low
+    scaling.delete_scaling_policy(**{k: policy[k] for k in (
+        "PolicyName", "ServiceNamespace", "ResourceId", "ScalableDimension")})
+    assert client("cloudwatch").describe_alarms()["MetricAlarms"] == []
+
     # an environment's subnets the cloud lacks stand for its default ones, in two zones
     ec2 = client("ec2")
     [own] = [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]

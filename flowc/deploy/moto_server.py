@@ -5,7 +5,10 @@ Application Auto Scaling (`aws_appautoscaling_target`, services' `scale_on`): mo
 tag API for it, and the AWS provider lists a scalable target's tags on every read, so no
 target could be created. Here RegisterScalableTarget keeps the `Tags` it is given and
 ListTagsForResource, TagResource and UntagResource answer from them, in memory, as AWS
-does.
+does. A scaling policy put again (the provider's retry of a call moto had already
+served, on a loaded machine) replaces moto's policy but left the first one's two
+CloudWatch alarms behind, so `flowc down` left alarms in the cloud: here the replaced
+policy's alarms are deleted, as AWS does.
 
 Step Functions (`aws_sfn_state_machine`, image tasks' overlap guards): the AWS provider
 validates a definition (ValidateStateMachineDefinition) before creating the state machine
@@ -20,7 +23,12 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
+from moto.applicationautoscaling.models import (
+    ApplicationAutoscalingBackend,
+    FakeApplicationAutoscalingPolicy,
+)
 from moto.applicationautoscaling.responses import ApplicationAutoScalingResponse
 from moto.server import main
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
@@ -28,6 +36,7 @@ from moto.stepfunctions.responses import StepFunctionResponse
 
 _TAGS: dict[str, dict[str, str]] = {}  # scalable target ARN -> its tags
 _register = ApplicationAutoScalingResponse.register_scalable_target
+_put_policy = ApplicationAutoscalingBackend.put_scaling_policy
 
 
 def _register_keeping_tags(self: ApplicationAutoScalingResponse) -> str:
@@ -35,6 +44,19 @@ def _register_keeping_tags(self: ApplicationAutoScalingResponse) -> str:
     _TAGS.setdefault(json.loads(answer)["ScalableTargetARN"], {}).update(
         self._get_param("Tags") or {})
     return answer
+
+
+def _put_policy_replacing_alarms(self: ApplicationAutoscalingBackend, policy_name: str,
+                                 service_namespace: str, resource_id: str,
+                                 scalable_dimension: str, *args: Any, **kwargs: Any) -> Any:
+    key = FakeApplicationAutoscalingPolicy.formulate_key(
+        service_namespace, resource_id, scalable_dimension, policy_name)
+    replaced = self.policies.get(key)
+    policy = _put_policy(self, policy_name, service_namespace, resource_id,
+                         scalable_dimension, *args, **kwargs)
+    if replaced is not None and replaced is not policy:
+        replaced.delete_alarms(self.account_id, self.region_name)
+    return policy
 
 
 def _list_tags_for_resource(self: ApplicationAutoScalingResponse) -> str:
@@ -71,12 +93,14 @@ def _list_state_machine_versions(self: StepFunctionResponse) -> str:
 
 
 def install() -> None:
-    """Teach moto's Application Auto Scaling responses the tag API, and its Step Functions
-    responses definition validation (idempotent)."""
+    """Teach moto's Application Auto Scaling the tag API and to delete a replaced policy's
+    alarms, and its Step Functions responses definition validation (idempotent)."""
     StepFunctionResponse.validate_state_machine_definition = (  # type: ignore[attr-defined]
         _validate_state_machine_definition)
     StepFunctionResponse.list_state_machine_versions = (  # type: ignore[attr-defined]
         _list_state_machine_versions)
+    ApplicationAutoscalingBackend.put_scaling_policy = (  # type: ignore[method-assign]
+        _put_policy_replacing_alarms)
     cls = ApplicationAutoScalingResponse
     cls.register_scalable_target = _register_keeping_tags  # type: ignore[method-assign]
     cls.list_tags_for_resource = _list_tags_for_resource  # type: ignore[attr-defined]
