@@ -62,6 +62,11 @@ def test_a_spec_with_only_services_is_brought_up_and_one_not_on_aws_is_W601(tmp_
     # not W601: it goes on to look for terraform (E602 here, as there is none on PATH)
     assert result.exit_code == 1 and "W601" not in result.output, result.output
     assert "error[E602]" in result.output
+    # on every target: `up` (aws) prints no warning about what gcp or k8s ignore
+    path.write_text(service.format(extra="  release { strategy = blue_green }\n"))
+    assert "on k8s" in _run("check", str(path)).output  # W230: k8s rolls in place
+    result = _run("up", str(path), "--state", str(tmp_path / "state"), env=env)
+    assert "error[E602]" in result.output and "on k8s" not in result.output, result.output
 
 
 def test_down_with_nothing_deployed_says_so(tmp_path):

@@ -38,7 +38,7 @@ class ServiceFit:
 
     def warn(self, target: str, key: str, reason: str, help: str) -> None:
         self.out.append(Diagnostic("W230", f"service `{self.service.name}` on {target}: "
-                                   f"{reason}", self.span(key), help))
+                                   f"{reason}", self.span(key), help, target=target))
 
     def without(self, target: str) -> str:
         """The fix hint that drops `target` from the service's targets."""
