@@ -2,7 +2,7 @@
 
 `compile_app(app, ["aws"], out_dir)` synthesizes each stack with cdktf (flowc.targets.synth:
 generic constructs only, the resource arguments and outputs merged into cdktf's document in
-Python, large stacks in worker processes while the next target is built) and
+Python, large stacks in worker processes, one target after the other) and
 writes `out_dir/<target>/cdk.tf.json` plus the stack's files, each only when its bytes
 changed. When the stack model equals the last compile's (fingerprint in
 `<target>/.flowc-state.json`) and the files on disk are intact, cdktf is not started.
@@ -14,7 +14,7 @@ import hashlib
 import importlib.metadata
 import json
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from flowc.compiler.ir import App
 from flowc.diagnostics import Diagnostic, has_errors
 from flowc.targets import registry
 from flowc.targets.base import Stack
-from flowc.targets.synth import TF_FILE, Synthesis
+from flowc.targets.synth import TF_FILE, synth
 
 STATE_FILE = ".flowc-state.json"
 
@@ -102,12 +102,6 @@ def _write_stack(stack: Stack, tf_json: bytes, fingerprint: str) -> list[Path]:
     return written
 
 
-def _finish(result: TargetResult, stack: Stack, fingerprint: str,
-            tf_json: Callable[[], bytes]) -> None:
-    result.synthesized = True
-    result.written = _write_stack(stack, tf_json(), fingerprint)
-
-
 def compile_app(app: App, targets: Sequence[str], out_dir: Path,
                 exclude: Sequence[Path] = (),
                 releases: Mapping[str, Any] | None = None) -> list[TargetResult]:
@@ -125,31 +119,24 @@ def compile_app(app: App, targets: Sequence[str], out_dir: Path,
     shared = rules.pop("", [])
     blocked = has_errors(shared)  # an error every target shares stops them all
     results: list[TargetResult] = []
-    # At most two stacks are alive: one being synthesized in the background while the next
-    # is built, then written and dropped (a 10,000-task stack holds hundreds of MB).
-    previous: tuple[TargetResult, Stack, str, Callable[[], bytes]] | None = None
-    with Synthesis() as synthesis:
-        for name in targets:
-            result = TargetResult(name, shared + rules.get(name, []))
-            shared = []  # reported once, with the first target
-            results.append(result)
-            if has_errors(result.diagnostics) or blocked:
-                result.failed = True
-                continue
-            stack = Stack(name, app, out_dir / name, exclude=(out_dir, *exclude),
-                          releases=releases or {})
-            registry.get(name).load_builder().build(app, stack)
-            result.diagnostics.extend(stack.diagnostics)
-            if has_errors(result.diagnostics):
-                result.failed = True
-                continue
-            fingerprint = _fingerprint(stack)
-            if _up_to_date(stack, fingerprint):
-                continue
-            pending = (result, stack, fingerprint, synthesis.submit(stack))
-            if previous is not None:
-                _finish(*previous)
-            previous = pending
-        if previous is not None:
-            _finish(*previous)
+    for name in targets:
+        result = TargetResult(name, shared + rules.get(name, []))
+        shared = []  # reported once, with the first target
+        results.append(result)
+        if has_errors(result.diagnostics) or blocked:
+            result.failed = True
+            continue
+        # One stack alive at a time: a 10,000-task stack holds hundreds of MB.
+        stack = Stack(name, app, out_dir / name, exclude=(out_dir, *exclude),
+                      releases=releases or {})
+        registry.get(name).load_builder().build(app, stack)
+        result.diagnostics.extend(stack.diagnostics)
+        if has_errors(result.diagnostics):
+            result.failed = True
+            continue
+        fingerprint = _fingerprint(stack)
+        if _up_to_date(stack, fingerprint):
+            continue
+        result.synthesized = True
+        result.written = _write_stack(stack, synth(stack), fingerprint)
     return results

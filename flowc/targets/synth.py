@@ -7,11 +7,11 @@ data source. Resource arguments and outputs are plain JSON data, written into cd
 document in Python rather than sent through jsii one call at a time.
 
 A large stack is cut into shards of at most `SHARD_CONSTRUCTS` resources, each
-synthesized by its own `python -O` process, `WORKERS` at a time and in the background while
-flowc builds the next target: one Node process never holds more than a shard (its memory
-grows with every construct), the shards use both cores, and `-O` skips the generated
-bindings' run-time type checks of flowc's own arguments. The shards' resources are merged
-into one document per stack, the same bytes one App would write.
+synthesized by its own `python -O` process, `WORKERS` at a time: one Node process never
+holds more than a shard (its memory grows with every construct), the shards use both cores,
+and `-O` skips the generated bindings' run-time type checks of flowc's own arguments. The
+shards' resources are merged into one document per stack, the same bytes one App would
+write. Targets are synthesized one after the other, so that only one stack is in memory.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -32,32 +32,14 @@ WORKERS = 2
 SECTIONS = ("resource", "data")
 
 
-class Synthesis:
-    """Synthesizes stacks, the large ones in worker processes in the background:
-
-        with Synthesis() as synthesis:
-            wait = synthesis.submit(stack)  # returns at once for a large stack
-            ...                             # build the next target meanwhile
-            tf_json = wait()
-    """
-
-    def __init__(self) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=WORKERS)
-
-    def __enter__(self) -> Synthesis:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
-
-    def submit(self, stack: Stack) -> Callable[[], bytes]:
-        """Start synthesizing `stack`; the returned function waits for its cdk.tf.json bytes."""
-        skeleton = _skeleton(stack)
-        if _size(skeleton) <= SHARD_CONSTRUCTS:  # cheaper than starting a worker
-            doc = json.loads(cdktf_app.synthesize([skeleton])[0])
-            return lambda: _fill_bodies(doc, stack)
-        shards = [self._pool.submit(_synth_in_worker, shard) for shard in _shards(skeleton)]
-        return lambda: _fill_bodies(_merge([json.loads(s.result()) for s in shards]), stack)
+def synth(stack: Stack) -> bytes:
+    """The stack's cdk.tf.json bytes."""
+    skeleton = _skeleton(stack)
+    if _size(skeleton) <= SHARD_CONSTRUCTS:  # cheaper than starting a worker
+        return _fill_bodies(json.loads(cdktf_app.synthesize([skeleton])[0]), stack)
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        texts = list(pool.map(_synth_in_worker, _shards(skeleton)))
+    return _fill_bodies(_merge([json.loads(text) for text in texts]), stack)
 
 
 def _skeleton(stack: Stack) -> dict[str, Any]:
