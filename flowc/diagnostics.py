@@ -93,6 +93,16 @@ class DiagnosticError(Exception):
         self.diagnostic = diagnostic
 
 
+NAMED_AT_MOST = 5  # names a diagnostic spells out before "and N more"
+
+
+def named(names: Sequence[str], limit: int = NAMED_AT_MOST) -> str:
+    """"`a`, `b` and 3 more": a diagnostic about many tasks stays one readable line."""
+    shown = ", ".join(f"`{n}`" for n in names[:limit])
+    rest = len(names) - limit
+    return f"{shown} and {rest:,} more" if rest > 0 else shown
+
+
 def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:
     return any(d.is_error for d in diagnostics)
 

@@ -123,3 +123,23 @@ def test_a_spec_that_is_not_a_regular_file_is_E008_without_blocking(tmp_path):
         assert kind in result.diagnostics[0].message and result.diagnostics[0].help
     cli = runner.invoke(app, ["check", str(fifo)])
     assert cli.exit_code == 1 and "error[E008]" in cli.stderr and "not a regular file" in cli.stderr
+
+
+def test_a_diagnostic_names_at_most_five_tasks_then_counts_the_rest():
+    from flowc.diagnostics import named
+
+    assert named(["a"]) == "`a`"
+    assert named([f"t{i}" for i in range(5)]) == "`t0`, `t1`, `t2`, `t3`, `t4`"
+    assert named([f"t{i}" for i in range(10_000)]) == (
+        "`t0`, `t1`, `t2`, `t3`, `t4` and 9,995 more")
+
+
+def test_W475_for_many_image_tasks_stays_one_short_line(tmp_path):
+    from flowc.compiler.pipeline import load_text
+    from flowc.targets.operations import unguarded_skip
+
+    text = "app many\n" + "".join(
+        f'task t{i} {{\n  image = "busybox:1.36"\n  schedule = daily\n}}\n' for i in range(40))
+    app = load_text(text, str(tmp_path / "app.flow")).app
+    warning = unguarded_skip(app.tasks, "gcp", "Cloud Run jobs start every fire")
+    assert "`t4` and 35 more" in warning.message and "`t5`" not in warning.message

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from flowc.compiler.ir import App
-from flowc.diagnostics import Diagnostic, SourceCache, render_text, session_filter
+from flowc.diagnostics import Diagnostic, SourceCache, named, render_text, session_filter
 from flowc.emulator.clock import Clock, iso, make_clock, speed_label
 from flowc.emulator.cloud import Cloud
 from flowc.emulator.deadletters import Journal
@@ -161,8 +161,8 @@ class Session:
             if t.handler.kind == "python" and t.python_version != here:
                 by_version.setdefault(t.python_version, []).append(t)
         return [Diagnostic(
-            "W520", f"python_version = \"{version}\" (" + ", ".join(
-                f"`{t.name}`" for t in tasks) + f"), but the emulator runs python tasks with "
+            "W520", f"python_version = \"{version}\" ({named([t.name for t in tasks])}), "
+            f"but the emulator runs python tasks with "
             f"python {here} ({sys.executable})", tasks[0].span,
             f"run flowc with python {version}, or `flowc dev --isolate docker` "
             f"(python:{version}-slim, as on Kubernetes)")

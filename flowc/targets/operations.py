@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from importlib import resources
 
 from flowc.compiler.ir import Task
-from flowc.diagnostics import Diagnostic
+from flowc.diagnostics import Diagnostic, named
 
 # A fire may start this late at least, on every target: a CronJob needs the slack (its
 # controller looks every 10 s), a Lambda or a Cloud Function a cold start.
@@ -58,7 +58,7 @@ def unguarded_skip(tasks: Sequence[Task], target: str, why: str) -> Diagnostic |
     affected = [t for t in tasks if t.overlap == "skip" and t.handler.kind == "image"]
     if not affected:
         return None
-    listed = ", ".join(f"`{t.name}`" for t in affected)
+    listed = named([t.name for t in affected])
     return Diagnostic(
         "W475", f"`overlap = skip` is not enforced on {target} for image task(s) {listed}: "
         f"{why}, so a fire during a run starts a second one", affected[0].span,
