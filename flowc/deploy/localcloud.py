@@ -275,6 +275,11 @@ def parse_localstack_host(given: str) -> tuple[str, int]:
         raise ValueError(f"could not parse {given} into <hostname>:<port>") from None
 
 
+# A closed port refuses at once, so waiting longer costs nothing when no LocalStack runs;
+# a LocalStack busy on a loaded machine can take over a second to answer its health check.
+LOCALSTACK_PROBE_TIMEOUT_S = 3.0
+
+
 def localstack_endpoint(environ: Mapping[str, str] | None = None) -> str | None:
     """The LocalStack edge URL if one answers its health check, else None."""
     environ = os.environ if environ is None else environ
@@ -282,7 +287,8 @@ def localstack_endpoint(environ: Mapping[str, str] | None = None) -> str | None:
     scheme = "https" if environ.get("USE_SSL") in ("1", "true") else "http"
     url = f"{scheme}://{hostname}:{port}"
     try:
-        with urllib.request.urlopen(f"{url}/_localstack/health", timeout=0.5) as response:
+        with urllib.request.urlopen(f"{url}/_localstack/health",
+                                    timeout=LOCALSTACK_PROBE_TIMEOUT_S) as response:
             json.load(response)
             return url if response.status == 200 else None
     except (OSError, ValueError):
