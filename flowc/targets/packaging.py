@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from flowc.cache import cache_dir
+
 if TYPE_CHECKING:  # imported where used: every flowc command imports this module
     import pathspec
 
@@ -248,10 +250,7 @@ def _installed_files(root: Path) -> dict[str, bytes]:
 
 
 def _cache_root() -> Path:
-    base = os.environ.get("FLOWC_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "flowc"
-    )
-    return Path(base) / "vendor"
+    return cache_dir("vendor")
 
 
 def vendor_requirements(requirements: Path, pip_args: Iterable[str] = ()) -> dict[str, bytes]:

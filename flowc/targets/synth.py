@@ -7,22 +7,29 @@ data source. Resource arguments and outputs are plain JSON data, written into cd
 document in Python rather than sent through jsii one call at a time.
 
 A large stack is cut into shards of at most `SHARD_CONSTRUCTS` resources, each
-synthesized by its own `python -O` process, `WORKERS` at a time: one Node process never
-holds more than a shard (its memory grows with every construct), the shards use both cores,
-and `-O` skips the generated bindings' run-time type checks of flowc's own arguments. The
+synthesized by its own Node process running cdktf_app.js (cdktf_app.py's twin, without
+Python and jsii in between: a fifth of the time, a third of the memory), `WORKERS` at a
+time: one Node process never holds more than a shard (its memory grows with every
+construct) and the shards use both cores. The
 shards' resources are merged into one document per stack, the same bytes one App would
 write. Targets are synthesized one after the other, so that only one stack is in memory.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
+import shutil
 import subprocess
-import sys
+import tarfile
+import tempfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
+from flowc.cache import cache_dir
 from flowc.targets import cdktf_app
 from flowc.targets.base import Stack
 
@@ -38,8 +45,8 @@ def synth(stack: Stack) -> bytes:
     if _size(skeleton) <= SHARD_CONSTRUCTS:  # cheaper than starting a worker
         return _fill_bodies(json.loads(cdktf_app.synthesize([skeleton])[0]), stack)
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        texts = list(pool.map(_synth_in_worker, _shards(skeleton)))
-    return _fill_bodies(_merge([json.loads(text) for text in texts]), stack)
+        docs = (json.loads(text) for text in pool.map(_synth_in_worker, _shards(skeleton)))
+        return _fill_bodies(_merge(docs), stack)
 
 
 def _skeleton(stack: Stack) -> dict[str, Any]:
@@ -68,10 +75,11 @@ def _shards(skeleton: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield shard
 
 
-def _merge(docs: list[dict[str, Any]]) -> dict[str, Any]:
-    """One document from its shards' (the rest of a shard's document repeats the first's)."""
-    merged = docs[0]
-    for doc in docs[1:]:
+def _merge(docs: Iterator[dict[str, Any]]) -> dict[str, Any]:
+    """One document from its shards' (the rest of a shard's document repeats the first's),
+    each merged as it arrives."""
+    merged = next(docs)
+    for doc in docs:
         for section in SECTIONS:
             for type_, entries in doc.get(section, {}).items():
                 merged.setdefault(section, {}).setdefault(type_, {}).update(entries)
@@ -79,13 +87,40 @@ def _merge(docs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _synth_in_worker(skeleton: dict[str, Any]) -> str:
-    """One shard's document, synthesized by `python -O flowc/targets/cdktf_app.py`."""
-    done = subprocess.run([sys.executable, "-O", cdktf_app.__file__],
+    """One shard's document, synthesized by `node cdktf_app.js`."""
+    # --optimize-for-size: a third less memory per worker, no slower.
+    done = subprocess.run(["node", "--optimize-for-size",
+                           str(Path(cdktf_app.__file__).with_suffix(".js"))],
                           input=json.dumps([skeleton]), capture_output=True, text=True,
-                          check=False)
+                          check=False, env={**os.environ, "NODE_PATH": str(_node_modules())})
     if done.returncode != 0:
         raise RuntimeError(f"cdktf synthesis failed: {done.stderr[-3000:]}")
     return json.loads(done.stdout)[0]
+
+
+def _node_modules() -> Path:
+    """cdktf's and constructs' JavaScript for Node: the npm tarballs their Python packages
+    ship (the code jsii runs), unpacked once into flowc's cache."""
+    tarballs = []
+    for package in ("cdktf", "constructs"):  # located, not imported: that would start jsii
+        spec = importlib.util.find_spec(package)
+        assert spec is not None and spec.origin is not None, f"{package} is a dependency"
+        tarballs += sorted((Path(spec.origin).parent / "_jsii").glob("*.jsii.tgz"))
+    root = cache_dir("node") / "+".join(t.name.removesuffix(".jsii.tgz") for t in tarballs)
+    if root.is_dir():
+        return root
+    root.parent.mkdir(parents=True, exist_ok=True)
+    unpacked = Path(tempfile.mkdtemp(dir=root.parent))
+    for tarball in tarballs:
+        with tarfile.open(tarball) as tar:  # one `package/` folder, as npm packs it
+            tar.extractall(unpacked / "tmp", filter="data")
+        (unpacked / "tmp" / "package").rename(unpacked / tarball.name.split("@")[0])
+    (unpacked / "tmp").rmdir()
+    try:
+        unpacked.rename(root)
+    except OSError:  # unpacked meanwhile by another compile
+        shutil.rmtree(unpacked)
+    return root
 
 
 def _fill_bodies(doc: dict[str, Any], stack: Stack) -> bytes:
