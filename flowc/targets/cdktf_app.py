@@ -8,16 +8,14 @@ A skeleton is plain JSON data, what cdktf must see of a stack (flowc.targets.syn
 
 Every element is a generic construct (`TerraformResource`, `TerraformDataSource`,
 `TerraformProvider`, a `TerraformBackend`), never the typed provider bindings, whose import
-alone costs seconds. `synthesize` runs in flowc's process for small stacks; run as a script
-(`python -O cdktf_app.py < skeletons.json`, no flowc import) it synthesizes a shard of a
-large one in its own process, printing the documents as a JSON list of strings.
+alone costs seconds. `synthesize` runs in flowc's process for stacks small enough that
+starting a worker costs more; the shards of a large one are synthesized by its twin in
+Node, cdktf_app.js, which must emit the same constructs (the shard test compares bytes).
 """
 
 from __future__ import annotations
 
-import json
 import os
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -84,6 +82,3 @@ def synthesize(skeletons: list[dict[str, Any]]) -> list[str]:
         return [(Path(tmp) / "stacks" / sk["stack_id"] / TF_FILE).read_text(encoding="utf-8")
                 for sk in skeletons]
 
-
-if __name__ == "__main__":
-    json.dump(synthesize(json.load(sys.stdin)), sys.stdout)
