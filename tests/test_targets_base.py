@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
+import json
 import os
 import re
 import subprocess
@@ -189,21 +191,30 @@ def test_unchanged_recompile_rewrites_nothing_and_skips_cdktf(tmp_path):
 
 
 def test_a_compile_cut_into_shards_writes_the_bytes_of_one_synthesis(tmp_path, monkeypatch):
+    """Shards are synthesized by cdktf_app.js in Node; one synthesis by cdktf_app.py through
+    jsii: every target (their providers), local and remote backends."""
+    from flowc.compiler.ir import Backend
     from flowc.targets import synth
 
     spec = sample_app(tmp_path / "src")
-    compile_app(spec, ["aws"], tmp_path / "whole")
-    # Shards of 20 of its 46 elements: three Node worker processes driving cdktf directly,
-    # against the one synthesis through Python and jsii.
-    monkeypatch.setattr(synth, "SHARD_CONSTRUCTS", 20)
+    gcs = Backend("gcs", (("bucket", "acme-tf"), ("prefix", "flowc/reports")))
+    spec = dataclasses.replace(spec, settings={
+        **spec.settings, "gcp": dataclasses.replace(spec.settings["gcp"], backend=gcs)})
+    targets = ["aws", "gcp", "k8s"]
+    compile_app(spec, targets, tmp_path / "whole")
+    monkeypatch.setattr(synth, "SHARD_CONSTRUCTS", 8)  # each target: two shards or more
     launched = []
     real_run = subprocess.run
     monkeypatch.setattr(synth.subprocess, "run",
-                        lambda *a, **kw: launched.append(a[0]) or real_run(*a, **kw))
-    compile_app(spec, ["aws"], tmp_path / "sharded")
-    assert len(launched) == 3 and all(cmd[0] == "node" for cmd in launched)
-    whole = (tmp_path / "whole" / "aws" / "cdk.tf.json").read_bytes()
-    assert (tmp_path / "sharded" / "aws" / "cdk.tf.json").read_bytes() == whole
+                        lambda *a, **kw: launched.append((a[0], kw["input"])) or real_run(*a, **kw))
+    compile_app(spec, targets, tmp_path / "sharded")
+    assert all(cmd[0] == "node" for cmd, _ in launched)
+    shards = [json.loads(skeletons)[0]["stack_id"] for _, skeletons in launched]
+    assert all(shards.count(f"reports-prod-{target}") >= 2 for target in targets), shards
+    for target in targets:
+        whole = (tmp_path / "whole" / target / "cdk.tf.json").read_bytes()
+        assert (tmp_path / "sharded" / target / "cdk.tf.json").read_bytes() == whole, target
+    assert b'"gcs": {' in (tmp_path / "sharded" / "gcp" / "cdk.tf.json").read_bytes()
 
 
 def test_changed_code_replaces_the_asset_and_removes_the_old_one(tmp_path):

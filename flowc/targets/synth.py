@@ -88,8 +88,8 @@ def _merge(docs: Iterator[dict[str, Any]]) -> dict[str, Any]:
 
 def _synth_in_worker(skeleton: dict[str, Any]) -> str:
     """One shard's document, synthesized by `node cdktf_app.js`."""
-    # --optimize-for-size: a third less memory per worker, no slower.
-    done = subprocess.run(["node", "--optimize-for-size",
+    # The Node jsii would run; --optimize-for-size: a third less memory, no slower.
+    done = subprocess.run([os.environ.get("JSII_NODE", "node"), "--optimize-for-size",
                            str(Path(cdktf_app.__file__).with_suffix(".js"))],
                           input=json.dumps([skeleton]), capture_output=True, text=True,
                           check=False, env={**os.environ, "NODE_PATH": str(_node_modules())})
