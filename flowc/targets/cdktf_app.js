@@ -1,9 +1,7 @@
-// One cdktf App from stack skeletons, driven in Node directly: the twin of cdktf_app.py's
-// `synthesize` (same constructs, same bytes) for the shards of a large stack, where going
-// through Python and jsii costs ten times the time and twice the memory.
-// Run: `node cdktf_app.js < skeletons.json` with NODE_PATH holding cdktf and constructs
-// (flowc.targets.synth unpacks them from the Python packages); prints the documents as a
-// JSON list of strings.
+// One cdktf App of generic constructs from stack skeletons (flowc/targets/synth.py): the
+// only code that drives cdktf. Run: `node cdktf_app.js < skeletons.json` with NODE_PATH
+// holding cdktf and constructs (synth.py unpacks them from the Python packages); prints the
+// documents as a JSON list of strings.
 "use strict";
 const fs = require("fs");
 const os = require("os");

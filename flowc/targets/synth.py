@@ -1,18 +1,23 @@
 """Stack models to cdk.tf.json bytes: cdktf emits the elements, Python fills in the data.
 
-cdktf (and with it Node, through jsii) is started only here and only when called, so
-`flowc check` and `flowc schedule` never start it. cdktf sees a skeleton of each stack
-(flowc.targets.cdktf_app): its backend, providers and the address of every resource and
-data source. Resource arguments and outputs are plain JSON data, written into cdktf's
-document in Python rather than sent through jsii one call at a time.
+cdktf sees a skeleton of each stack, plain JSON data:
 
-A large stack is cut into shards of at most `SHARD_CONSTRUCTS` resources, each
-synthesized by its own Node process running cdktf_app.js (cdktf_app.py's twin, without
-Python and jsii in between: a fifth of the time, a third of the memory), `WORKERS` at a
-time: one Node process never holds more than a shard (its memory grows with every
-construct) and the shards use both cores. The
-shards' resources are merged into one document per stack, the same bytes one App would
-write. Targets are synthesized one after the other, so that only one stack is in memory.
+    {"stack_id": "app-aws", "backend": null | [kind, {settings}],
+     "providers": {name: {"source", "version", "attrs"}},
+     "resource": {type: [id, ...]}, "data": {type: [id, ...]}}
+
+and `cdktf_app.js` turns it into an App of generic constructs (`TerraformResource`,
+`TerraformDataSource`, `TerraformProvider`, a `TerraformBackend`) in a Node process that
+drives cdktf directly: neither Python's typed bindings (whose import alone costs seconds) nor
+jsii (a round trip per construct) stand in between. Node starts only when a stack is
+synthesized: `flowc check` and `flowc schedule` never start it. Resource arguments and
+outputs are plain JSON data, written into cdktf's document in Python.
+
+A large stack is cut into shards of at most `SHARD_CONSTRUCTS` resources, each synthesized
+by its own Node process, `WORKERS` at a time: one Node process never holds more than a shard
+(its memory grows with every construct) and the shards use both cores. The shards'
+resources are merged into one document per stack, the same bytes one App would write.
+Targets are synthesized one after the other, so that only one stack is in memory.
 """
 
 from __future__ import annotations
@@ -30,10 +35,9 @@ from pathlib import Path
 from typing import Any
 
 from flowc.cache import cache_dir
-from flowc.targets import cdktf_app
 from flowc.targets.base import Stack
 
-TF_FILE = cdktf_app.TF_FILE
+TF_FILE = "cdk.tf.json"
 SHARD_CONSTRUCTS = 10_000  # resources and data sources per cdktf process
 WORKERS = 2
 SECTIONS = ("resource", "data")
@@ -41,12 +45,9 @@ SECTIONS = ("resource", "data")
 
 def synth(stack: Stack) -> bytes:
     """The stack's cdk.tf.json bytes."""
-    skeleton = _skeleton(stack)
-    if _size(skeleton) <= SHARD_CONSTRUCTS:  # cheaper than starting a worker
-        return _fill_bodies(json.loads(cdktf_app.synthesize([skeleton])[0]), stack)
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        docs = (json.loads(text) for text in pool.map(_synth_in_worker, _shards(skeleton)))
-        return _fill_bodies(_merge(docs), stack)
+        texts = pool.map(_synth_in_worker, _shards(_skeleton(stack)))
+        return _fill_bodies(_merge(json.loads(text) for text in texts), stack)
 
 
 def _skeleton(stack: Stack) -> dict[str, Any]:
@@ -59,15 +60,11 @@ def _skeleton(stack: Stack) -> dict[str, Any]:
     }
 
 
-def _size(skeleton: dict[str, Any]) -> int:
-    return sum(len(ids) for section in SECTIONS for ids in skeleton[section].values())
-
-
 def _shards(skeleton: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """The skeleton cut into equal skeletons of at most SHARD_CONSTRUCTS elements each."""
     elements = [(section, type_, id_) for section in SECTIONS
                 for type_, ids in sorted(skeleton[section].items()) for id_ in ids]
-    count = -(-len(elements) // SHARD_CONSTRUCTS)
+    count = max(1, -(-len(elements) // SHARD_CONSTRUCTS))
     for i in range(count):
         shard: dict[str, Any] = {**skeleton, "resource": {}, "data": {}}
         for section, type_, id_ in elements[i::count]:
@@ -90,7 +87,7 @@ def _synth_in_worker(skeleton: dict[str, Any]) -> str:
     """One shard's document, synthesized by `node cdktf_app.js`."""
     # The Node jsii would run; --optimize-for-size: a third less memory, no slower.
     done = subprocess.run([os.environ.get("JSII_NODE", "node"), "--optimize-for-size",
-                           str(Path(cdktf_app.__file__).with_suffix(".js"))],
+                           str(Path(__file__).with_name("cdktf_app.js"))],
                           input=json.dumps([skeleton]), capture_output=True, text=True,
                           check=False, env={**os.environ, "NODE_PATH": str(_node_modules())})
     if done.returncode != 0:
