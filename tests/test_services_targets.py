@@ -273,6 +273,14 @@ def test_aws_python_service_is_a_lambda_behind_an_http_api(aws):
     assert route["route_key"] == "$default" and route["authorization_type"] == "AWS_IAM"
     integration = resources(doc, "aws_apigatewayv2_integration")["svc_status_integration"]
     assert integration["payload_format_version"] == "2.0"
+    # published versions behind the alias `live`, which the API and its permission target
+    assert fn["publish"] is True
+    alias = resources(doc, "aws_lambda_alias")["svc_status_alias"]
+    assert alias["name"] == "live"
+    assert alias["function_version"] == "${aws_lambda_function.svc_status_function.version}"
+    assert integration["integration_uri"] == "${aws_lambda_alias.svc_status_alias.invoke_arn}"
+    permission = resources(doc, "aws_lambda_permission")["svc_status_invoke"]
+    assert permission["qualifier"] == "${aws_lambda_alias.svc_status_alias.name}"
     zips = [z for z in (out / "assets").glob("*.zip")
             if "flowc_service_handler.py" in zipfile.ZipFile(z).namelist()]
     assert len(zips) == 1

@@ -3,7 +3,8 @@
 `releases` lists the release log (`<state>/releases/<stack>.json`): id, time, spec hash,
 what changed, and per deployment the Lambda version of each task and where its alias
 points (versions are read back from each deployment's Terraform state first).
-`rollback` pins a python task's alias to the version of an earlier release: it records
+`rollback` pins the alias of a python task (or of a python service on AWS) to the
+version of an earlier release: it records
 the pin, rewrites the alias in every compiled directory that knows that version (so
 `terraform plan` there shows one change) and applies it to the local cloud of
 `flowc up` when that is running. For a service with two colours (blue_green, canary)
@@ -71,11 +72,14 @@ def _changed(log: Any, release: dict[str, Any], index: int) -> str:
 
 
 def _versions(log: Any, release: dict[str, Any]) -> list[str]:
+    """Per deployment, the Lambda version of each task and python service (and marks)."""
+    from flowc.releases.log import functions
+
     out = []
     for key, dep in sorted(log.deployments().items()):
         cells = []
-        for task, entry in sorted(release["tasks"].items()):
-            info = (dep.get("versions") or {}).get(task, {}).get(entry["function_release"])
+        for task, fid in sorted(functions(release).items()):
+            info = (dep.get("versions") or {}).get(task, {}).get(fid)
             if not info:
                 continue
             version = info["version"]
@@ -135,10 +139,11 @@ def releases(
 @app.command()
 def rollback(
     file: str = typer.Argument(..., help="The .flow file.", metavar="FILE"),
-    task: str = typer.Argument(..., help="The task whose alias moves, or the service whose "
-                               "traffic goes back to its other colour.", metavar="TASK"),
+    task: str = typer.Argument(..., help="The task or python service whose alias moves, or "
+                               "the image service whose traffic goes back to its other "
+                               "colour.", metavar="TASK"),
     to: str | None = typer.Option(None, "--to", help="The release to go back to (e.g. r3; "
-                                  "tasks only).", metavar="RELEASE"),
+                                  "tasks and python services).", metavar="RELEASE"),
     env: str | None = typer.Option(None, "--env", help="The environment."),
     state: Path = typer.Option(Path(".flowc"), "--state", help=STATE_HELP),
 ) -> None:
@@ -149,10 +154,10 @@ def rollback(
 
     spec = load_or_exit(file, env, quiet_ok=True)
     log = _load_log(spec, state)
-    if any(s.name == task for s in spec.services):
-        _rollback_service(spec, log, state, task)
+    if any(s.name == task and s.handler.kind != "python" for s in spec.services):
+        _rollback_service(spec, log, state, task)  # an image service: its colours
     if to is None:
-        span = next((t.span for t in spec.tasks if t.name == task), None)
+        span = next((t.span for t in (*spec.tasks, *spec.services) if t.name == task), None)
         print_diagnostics([Diagnostic(
             "E710", f"`flowc rollback {file} {task}` needs the release to go back to", span,
             "add `--to RELEASE` (`flowc releases FILE` lists them)")], SourceCache())
@@ -163,11 +168,11 @@ def rollback(
         raise typer.Exit(1)
     pin(log, req)
     log.save()
-    alias = spec.task(task).release.alias
+    alias = next(u for u in (*spec.tasks, *spec.services) if u.name == task).release.alias
     _apply_changes(spec, state, req.changes, lambda change: (
         f"{task}: alias `{alias}` -> version {change.version} (release {req.release['id']}) "
         f"in {change.label}",
-        f"aws_lambda_alias.{task}_alias: {change.before} -> version {change.version}",
+        f"aws_lambda_alias.{req.stem}_alias: {change.before} -> version {change.version}",
         "the next compile writes the pinned alias"))
 
 

@@ -222,6 +222,11 @@ class ServiceRelease:
     canary_percent: float | None = None
     canary_for_s: int | None = None
 
+    @property
+    def alias(self) -> str:
+        """The Lambda alias a python service on AWS is invoked through (tasks' default)."""
+        return Release.alias
+
 
 @dataclass(frozen=True)
 class Service:

@@ -6,7 +6,9 @@ Written by `flowc compile` and `flowc up`, read by `flowc releases` and `flowc r
      "releases": [{"id": "r2", "time": "2026-11-25T09:00:00Z", "spec_hash": "...",
                    "tasks": {"daily": {"kind": "python", "code_hash": "...",
                                        "function_hash": "...", "function_release": "r1"}},
-                   "services": {"api": {"kind": "image", "hash": "..."}}}],
+                   "services": {"api": {"kind": "image", "hash": "..."},
+                                "status": {"kind": "python", "hash": "...",
+                                           "function_release": "r2"}}}],
      "deployments": {"<terraform working dir>": {
          "label": "flowc up (local cloud)",
          "versions": {"daily": {"r1": {"version": "3", "deployed_at": "..."}}},
@@ -21,7 +23,10 @@ Written by `flowc compile` and `flowc up`, read by `flowc releases` and `flowc r
 
 A release is recorded only when the spec or some task's code changed. A task's
 `function_release` is the release that last changed its function (code, handler,
-memory, env, ...): the unit a Lambda version is published for. Versions are per
+memory, env, ...): the unit a Lambda version is published for. A python service (a Lambda
+function with an alias on AWS too) has one as well: the release that last changed it
+(any setting or its code); `versions`, `live` and `pins` hold tasks and python services
+alike (their names are unique across both). Versions are per
 deployment (a Terraform working directory: the `flowc up` stack, or `DIR/aws` of
 `flowc compile`), read back from that directory's Terraform state after an apply.
 
@@ -82,6 +87,20 @@ def normalise_id(text: str) -> str:
     """`3`, `r3` and `R3` all name release `r3`; anything else is returned as given."""
     m = _ID.match(text.strip().lower())
     return f"r{int(m.group(1))}" if m else text.strip()
+
+
+def _without_release(entry: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in entry.items() if k != "function_release"}
+
+
+def functions(release: dict[str, Any]) -> dict[str, str]:
+    """Name -> function release of every task and python service (the Lambda functions
+    with an alias on AWS) in a release."""
+    out = {name: e["function_release"] for name, e in release["tasks"].items()
+           if e.get("function_release")}
+    out.update({name: e["function_release"] for name, e in
+                (release.get("services") or {}).items() if e.get("function_release")})
+    return out
 
 
 @dataclass
@@ -156,6 +175,10 @@ class ReleaseLog:
         wanted = normalise_id(release_id)
         return next((r for r in self.releases if r["id"] == wanted), None)
 
+    def function_release(self, release: dict[str, Any], name: str) -> str | None:
+        """The release that last changed the function of task or python service `name`."""
+        return functions(release).get(name)
+
     def ids(self) -> list[str]:
         return [r["id"] for r in self.releases]
 
@@ -179,17 +202,26 @@ class ReleaseLog:
                     for s in app.services}
         spec = spec_hash(app)
         last = self.latest()
-        if last is not None and last["spec_hash"] == spec \
-                and last.get("services", {}) == services and all(
-                {k: v for k, v in last["tasks"].get(name, {}).items()
-                 if k != "function_release"} == entry for name, entry in tasks.items()) \
-                and set(last["tasks"]) == set(tasks):
+        if last is not None and last["spec_hash"] == spec and all(
+                _without_release(group.get(name, {})) == entry
+                for group, now_ in ((last["tasks"], tasks),
+                                    (last.get("services", {}), services))
+                for name, entry in now_.items()) \
+                and set(last["tasks"]) == set(tasks) \
+                and set(last.get("services", {})) == set(services):
             return last, False
         new_id = f"r{len(self.releases) + 1}"
         for name, entry in tasks.items():
             before = last["tasks"].get(name) if last else None
             same = before is not None and before["function_hash"] == entry["function_hash"]
             entry["function_release"] = before["function_release"] if same else new_id
+        for service in app.services:  # a python service is a function with an alias too
+            if service.handler.kind == "python":
+                entry = services[service.name]
+                before = (last.get("services") or {}).get(service.name) if last else None
+                same = before is not None and before.get("hash") == entry["hash"] \
+                    and before.get("function_release")
+                entry["function_release"] = before["function_release"] if same else new_id
         release = {"id": new_id, "time": iso(now or now_utc()), "spec_hash": spec,
                    "tasks": tasks}
         if services:

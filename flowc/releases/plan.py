@@ -19,6 +19,7 @@ flowc/targets/aws/release.py; the IR is not rewritten):
   live version flowc has never seen (first deploy, or no local Terraform state) goes
   live at once, with warning W710.
 
+A python service on AWS gets a `TaskRelease` the same way (its HTTP API invokes an alias).
 For an image service with two colours on AWS, a `flowc.releases.colours.ServiceHistory`
 (what each colour runs, the weights, the canary's start, a rollback pin, the bodies the
 log keeps), from which the builder decides each colour and the weights
@@ -33,10 +34,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from flowc.compiler.ir import App, PythonHandler, Task
+from flowc.compiler.ir import App, PythonHandler, Service, Task, unit_kind
 from flowc.diagnostics import Diagnostic
 from flowc.releases.colours import ServiceHistory, has_colours
-from flowc.releases.log import ReleaseLog, now_utc, parse_time
+from flowc.releases.log import ReleaseLog, functions, now_utc, parse_time
 from flowc.releases.state import deployed, deployed_services
 from flowc.targets.base import TaskRelease
 
@@ -123,16 +124,16 @@ def plan(app: App, log: ReleaseLog, key: str, release: dict[str, Any], now: date
     releases: dict[str, TaskRelease | ServiceHistory] = {
         s.name: log.service_history(key, s.name, now)
         for s in app.services if s.runs_on("aws") and has_colours(s)}
-    for task in app.tasks:
-        entry = release["tasks"].get(task.name) or {}
-        releases[task.name] = TaskRelease(**_decide(
-            task, entry.get("function_release"), log, key, dep, now,
-            diagnostics if warn else []))
+    fids = functions(release)
+    for unit in (*app.tasks, *(s for s in app.services if s.handler.kind == "python")):
+        releases[unit.name] = TaskRelease(**_decide(
+            unit, fids.get(unit.name), log, key, dep, now, diagnostics if warn else []))
     return releases, diagnostics
 
 
-def _decide(task: Task, fid: str | None, log: ReleaseLog, key: str, dep: dict[str, Any],
-            now: datetime, diagnostics: list[Diagnostic]) -> dict[str, Any]:
+def _decide(task: Task | Service, fid: str | None, log: ReleaseLog, key: str,
+            dep: dict[str, Any], now: datetime, diagnostics: list[Diagnostic]
+            ) -> dict[str, Any]:
     fields: dict[str, Any] = {"release_id": fid}
     if not (isinstance(task.handler, PythonHandler) and task.runs_on("aws")) or fid is None:
         return fields
@@ -147,8 +148,8 @@ def _decide(task: Task, fid: str | None, log: ReleaseLog, key: str, dep: dict[st
     live = dep["live"].get(task.name)
     if live is None:
         diagnostics.append(Diagnostic(
-            "W710", f"task `{task.name}` has a canary, but flowc has seen no live version of "
-            f"it in {dep.get('label') or key}, so this release goes live at once",
+            "W710", f"{unit_kind(task)} `{task.name}` has a canary, but flowc has seen no live "
+            f"version of it in {dep.get('label') or key}, so this release goes live at once",
             task.span, "the canary applies from the next release, once a deploy has been "
             "recorded (`flowc up`, or `terraform apply` in the compiled aws directory with "
             "its local state; see docs/releases.md)"))

@@ -8,6 +8,7 @@ task's function changes again) and rewrites only the alias in that directory's c
 `cdk.tf.json` (flowc.targets.aws.release.pin_alias), so `terraform plan` shows one change.
 Applying it to the local cloud of `flowc up` is the command's job (flowc/cli/releases.py).
 
+A python service on AWS has an alias too and is rolled back the same way (`--to`).
 `flowc rollback FILE SERVICE` (a service with two colours, flowc/releases/colours.py):
 `resolve_service()` finds every deployment where the colour out of traffic runs another
 task definition than the live one (E711 otherwise, E712 for a service without colours);
@@ -23,11 +24,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from flowc.compiler.ir import App, PythonHandler
+from flowc.compiler.ir import App, PythonHandler, unit_kind
 from flowc.compiler.values import did_you_mean
 from flowc.diagnostics import Diagnostic
 from flowc.releases.colours import COLOURS, has_colours, live_colour, other
 from flowc.releases.log import ReleaseLog, normalise_id
+from flowc.targets.aws.release import alias_stem
 from flowc.targets.compile import TF_FILE, write_if_changed
 
 
@@ -46,6 +48,7 @@ class Change:
 @dataclass
 class Request:
     task: str  # or service
+    stem: str | None = None  # resource stem of its alias (targets.aws.release.alias_stem)
     release: dict[str, Any] | None = None
     function_release: str | None = None  # the task's function now (latest release)
     changes: list[Change] = field(default_factory=list)
@@ -58,17 +61,19 @@ class Request:
 
 def resolve(app: App, log: ReleaseLog, task_name: str, release_id: str) -> Request:
     req = Request(task_name)
+    units = {u.name: u for u in (*app.tasks, *app.services)}
     names = [t.name for t in app.tasks]
-    if task_name not in names:
+    if task_name not in units:
         req.diagnostics.append(Diagnostic(
             "E712", f"the spec has no task `{task_name}`", None,
             did_you_mean(task_name, names, "tasks:") or f"tasks: {', '.join(names) or 'none'}"))
         return req
-    task = app.task(task_name)
+    task = units[task_name]
+    req.stem = alias_stem(task)
     if not (isinstance(task.handler, PythonHandler) and task.runs_on("aws")):
         req.diagnostics.append(Diagnostic(
-            "E712", f"task `{task_name}` has no Lambda alias to roll back (only python tasks "
-            "on aws have one)", task.span,
+            "E712", f"{unit_kind(task)} `{task_name}` has no Lambda alias to roll back (only "
+            "python tasks and services on aws have one)", task.span,
             "on GCP and Kubernetes, compile and apply the earlier release's spec and code: "
             "their code objects are content-addressed (docs/releases.md)"))
         return req
@@ -82,23 +87,21 @@ def resolve(app: App, log: ReleaseLog, task_name: str, release_id: str) -> Reque
             "no release is recorded yet: `flowc compile` or `flowc up` records one"))
         return req
     req.release = release
-    entry = release["tasks"].get(task_name)
-    latest = log.latest() or {}
-    req.function_release = (latest.get("tasks", {}).get(task_name) or {}).get(
-        "function_release")
-    if entry is None:
+    fid = log.function_release(release, task_name)
+    req.function_release = log.function_release(log.latest() or release, task_name)
+    if fid is None:
         req.diagnostics.append(Diagnostic(
-            "E711", f"task `{task_name}` is not part of release {release['id']}", task.span,
-            "pick a release that has the task (`flowc releases FILE`)"))
+            "E711", f"{unit_kind(task)} `{task_name}` is not part of release {release['id']}",
+            task.span, f"pick a release that has the {unit_kind(task)} (`flowc releases FILE`)"))
         return req
-    fid = entry["function_release"]
     for key, dep in sorted(log.deployments().items()):
         info = (dep.get("versions") or {}).get(task_name, {}).get(fid)
         if info and info.get("version"):
             req.changes.append(Change(key, dep.get("label") or key, info["version"]))
     if not req.changes:
         req.diagnostics.append(Diagnostic(
-            "E711", f"release {release['id']}'s version of task `{task_name}` is not known: "
+            "E711", f"release {release['id']}'s version of {unit_kind(task)} `{task_name}` is "
+            "not known: "
             "it was never deployed where flowc could see it", task.span,
             "flowc learns versions from Terraform state after `flowc up` (or `terraform "
             "apply` in the compiled aws directory); `flowc releases FILE` lists them"))
@@ -116,7 +119,7 @@ def pin(log: ReleaseLog, req: Request, now: datetime | None = None) -> None:
         path = Path(change.key) / TF_FILE
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
-            doc, change.before = pin_alias(doc, req.task, change.version)
+            doc, change.before = pin_alias(doc, req.stem or req.task, change.version)
         except (OSError, ValueError, KeyError):
             change.compiled = False
             continue

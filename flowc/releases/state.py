@@ -5,6 +5,7 @@ stacks, and `DIR/aws` of `flowc compile` unless the environment declares a remot
 backend) and returns, per task, the Lambda version Terraform published, the release
 that built it (the function's `flowc-release` tag), when it was deployed, and where the
 task's alias points (primary version and canary weight). No Terraform run is needed.
+Python services (Lambda functions with an alias too) are in it by service name.
 
 `deployed_services(workdir)` reads the same file for services with two colours
 (flowc/releases/colours.py): per colour the `flowc-definition` tag of its task
@@ -23,6 +24,7 @@ from flowc.releases.log import Deployed, DeployedService
 
 STATE_FILE = "terraform.tfstate"
 RELEASE_TAG = "flowc-release"
+SERVICE_TAG = "service"  # flowc.targets.aws.services.service_tags
 FUNCTION_SUFFIX = "_function"
 ALIAS_SUFFIX = "_alias"
 TRAFFIC_SUFFIX = "_traffic"  # aws_lb_listener_rule.svc_<service>_traffic (targets/aws)
@@ -51,10 +53,13 @@ def deployed(workdir: str | Path) -> dict[str, Deployed] | None:
     if state is None:
         return None
     out: dict[str, Deployed] = {}
+    names: dict[str, str] = {}  # resource stem -> task or service name
     for name, attrs in _instances(state, "aws_lambda_function"):
         if not name.endswith(FUNCTION_SUFFIX):
             continue
-        task = name.removesuffix(FUNCTION_SUFFIX)
+        stem = name.removesuffix(FUNCTION_SUFFIX)
+        # a python service's function is `svc_<name>_function`, tagged with its name
+        task = names[stem] = (attrs.get("tags") or {}).get(SERVICE_TAG) or stem
         version = attrs.get("version")
         out[task] = Deployed(
             version=str(version) if version not in (None, "", "$LATEST") else None,
@@ -62,7 +67,7 @@ def deployed(workdir: str | Path) -> dict[str, Deployed] | None:
             deployed_at=attrs.get("last_modified"),
         )
     for name, attrs in _instances(state, "aws_lambda_alias"):
-        task = name.removesuffix(ALIAS_SUFFIX)
+        task = names.get(name.removesuffix(ALIAS_SUFFIX))
         if task not in out or not name.endswith(ALIAS_SUFFIX):
             continue
         out[task].alias_version = attrs.get("function_version") or None

@@ -115,7 +115,8 @@ class Stack:
     def stack_id(self) -> str:
         return f"{self.app.stack_name}-{self.target}"
 
-    def release_of(self, task: Task) -> TaskRelease:
+    def release_of(self, task: Task | Service) -> TaskRelease:
+        """Where the release plan puts the alias of a task or python service."""
         return self.releases.get(task.name, NO_RELEASE)
 
     def history_of(self, service: Service) -> Any:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from flowc.compiler.ir import App, Task
+from flowc.compiler.ir import App, Service, Task
 from flowc.targets.aws import iam
 from flowc.targets.base import Resource, Stack, TaskRelease, standard_tags
 from flowc.targets.naming import Namer
@@ -40,8 +40,8 @@ class AwsContext:
     def names(self) -> Namer:
         return self.stack.names
 
-    def release_of(self, task: Task) -> TaskRelease:
-        """Where the release plan puts the task's alias in this deployment."""
+    def release_of(self, task: Task | Service) -> TaskRelease:
+        """Where the release plan puts the alias of a task or python service here."""
         return self.stack.release_of(task)
 
     def tags(self, task: Task | None = None) -> dict[str, str]:

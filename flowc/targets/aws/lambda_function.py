@@ -17,8 +17,15 @@ from typing import Any
 from flowc.compiler.ir import DEFAULT_PYTHON, SecretRef, Service, Task
 from flowc.targets.aws import iam
 from flowc.targets.aws import operations as ops
+from flowc.targets.aws.alerts import measurable
 from flowc.targets.aws.context import AwsContext
-from flowc.targets.aws.release import RELEASE_TAG, add_alias, layer_arns, package_args
+from flowc.targets.aws.release import (
+    RELEASE_TAG,
+    Aliased,
+    add_alias,
+    layer_arns,
+    package_args,
+)
 from flowc.targets.base import Resource, escape_literal
 from flowc.targets.operations import fire_files, input_env
 
@@ -104,7 +111,9 @@ def add_function(ctx: AwsContext, task: Task, dlq: Resource | None) -> tuple[str
     if asset is not None:
         body.update(package_args(ctx, asset))
     fn = s.resource("aws_lambda_function", f"{task.name}_function", body)
-    alias = add_alias(ctx, task, fn)
+    topic = (f"aws_sns_topic.{task.name}_alerts"
+             if any(measurable(task, a) for a in task.alerts) else None)
+    alias = add_alias(ctx, Aliased(task, "schedules", ctx.tags(task), topic), fn)
     invoke: dict[str, Any] = {
         "function_name": fn.ref("function_name"),
         "qualifier": alias.ref("name"),

@@ -41,11 +41,6 @@ def check_service(fit: ServiceFit) -> None:
         fit.error("aws", "python", "a python service runs as Lambda behind an HTTP API, "
                   "and Lambda cannot run a long-lived worker",
                   f"use an `image` worker (ECS Fargate), or {fit.without('aws')}")
-    if service.release.strategy != "rolling":
-        fit.error("aws", "release", f"`{service.release.strategy}` needs two target "
-                  "groups behind a load balancer; a python service is a Lambda function",
-                  f"use an `image` service for {service.release.strategy}, or "
-                  "`strategy = rolling`")
     if not LAMBDA_MEMORY[0] <= service.memory_mib <= LAMBDA_MEMORY[1]:
         fit.error("aws", "memory", f"Lambda allows {LAMBDA_MEMORY[0]}MB..{LAMBDA_MEMORY[1]}MB",
                   "set `memory` in that range")

@@ -1,5 +1,6 @@
-"""AWS target, releases: the alias every python task is invoked through, its canary
-routing and alarm, Lambda layers, and the S3 bucket that carries packages over 50 MB.
+"""AWS target, releases: the alias every python task and python service is invoked
+through, its canary routing and alarm, Lambda layers, and the S3 bucket that carries
+packages over 50 MB.
 
 Plain functions of an `AwsContext` (`flowc/targets/aws/context.py`), called by `build.py`.
 Every function is published
@@ -12,16 +13,20 @@ points comes from `Task.release`, which flowc/releases/plan.py fills from the re
   `routing_config.additional_version_weights = {<newest version> = canary/100}`
   (a dynamic block that disappears when the newest version is the stable one);
 - otherwise the newest published version (`aws_lambda_function.<task>.version`).
+
+A python service (flowc/targets/aws/services.py) gets the same: its HTTP API integration
+and invoke permission target the alias, `canary` weights it the same way, and
+`blue_green` is the plain alias switch (the previous version stays for `flowc rollback`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from flowc.compiler.ir import Task
+from flowc.compiler.ir import Service, Task, unit_kind
 from flowc.targets.aws import iam
 from flowc.targets.aws import operations as ops
-from flowc.targets.aws.alerts import measurable
 from flowc.targets.aws.context import AwsContext
 from flowc.targets.base import ASSET_DIR, Resource, TaskRelease
 from flowc.targets.naming import DNS
@@ -33,7 +38,8 @@ from flowc.targets.packaging import (
     needs_bucket,
 )
 
-__all__ = ["RELEASE_TAG", "alias_version_args", "pin_alias", "weight"]
+__all__ = ["RELEASE_TAG", "Aliased", "alias_stem", "alias_version_args", "pin_alias",
+           "weight"]
 RELEASE_TAG = "flowc-release"  # the release that built the function (flowc/releases/state.py)
 CANARY_ALARM_PERIOD_S = 60
 CODE_PREFIX = "lambda/"  # key prefix of packages in the code bucket
@@ -45,8 +51,10 @@ def weight(percent: float) -> float:
     return round(percent / 100.0, 5)
 
 
-def alias_version_args(task: Task, deployed: TaskRelease, fn_address: str) -> dict[str, Any]:
-    """`function_version` (and the canary routing) of a task's alias; see module doc."""
+def alias_version_args(task: Task | Service, deployed: TaskRelease, fn_address: str
+                       ) -> dict[str, Any]:
+    """`function_version` (and the canary routing) of a task's or python service's alias;
+    see module doc."""
     rel = deployed
     percent = task.release.canary_percent
     latest = f"${{{fn_address}.version}}"
@@ -65,14 +73,16 @@ def alias_version_args(task: Task, deployed: TaskRelease, fn_address: str) -> di
     }
 
 
-def pin_alias(doc: dict[str, Any], task: str, version: str) -> tuple[dict[str, Any], str | None]:
-    """A compiled cdk.tf.json with task `task`'s alias pinned to `version` (in place).
+def pin_alias(doc: dict[str, Any], stem: str, version: str
+              ) -> tuple[dict[str, Any], str | None]:
+    """A compiled cdk.tf.json with the alias `<stem>_alias` (`alias_stem`) pinned to
+    `version` (in place).
 
     Returns (doc, where the alias pointed before, in words); the rest of the document
     is untouched, so Terraform plans exactly one change. KeyError if the document has
     no alias for the task.
     """
-    body = doc["resource"]["aws_lambda_alias"][f"{task}_alias"]
+    body = doc["resource"]["aws_lambda_alias"][f"{stem}_alias"]
     before = str(body.get("function_version"))
     before = "the newest version" if before.startswith("${") else f"version {before}"
     if body.get("dynamic") or body.get("routing_config"):
@@ -86,34 +96,56 @@ def pin_alias(doc: dict[str, Any], task: str, version: str) -> tuple[dict[str, A
 # -- alias, canary ------------------------------------------------------------------
 
 
-def add_alias(ctx: AwsContext, task: Task, fn: Resource) -> Resource:
-    rel = task.release
+def alias_stem(unit: Task | Service) -> str:
+    """The resource name stem of a task's or python service's function and alias
+    (`aws_lambda_alias.<stem>_alias`); services' resources are all `svc_<name>_...`."""
+    return f"svc_{unit.name}" if isinstance(unit, Service) else unit.name
+
+
+@dataclass(frozen=True)
+class Aliased:
+    """What an alias is for: a python task (its schedules invoke the alias) or a python
+    service (its HTTP API routes do, flowc/targets/aws/services.py)."""
+
+    unit: Task | Service
+    invoker: str  # who invokes the alias, plural: "schedules", "HTTP API routes"
+    tags: dict[str, str]
+    topic: str | None  # address of the SNS topic the canary alarm notifies
+
+    @property
+    def kind(self) -> str:
+        return unit_kind(self.unit)
+
+
+def add_alias(ctx: AwsContext, owner: Aliased, fn: Resource) -> Resource:
+    unit, kind, name = owner.unit, owner.kind, owner.unit.name
+    rel = unit.release
     body: dict[str, Any] = {
         "name": rel.alias,
-        "description": f"flowc: what the schedules of task {task.name} invoke",
+        "description": f"flowc: what the {owner.invoker} of {kind} {name} invoke",
         "function_name": fn.ref("function_name"),
-        **alias_version_args(task, ctx.release_of(task), fn.address),
+        **alias_version_args(unit, ctx.release_of(unit), fn.address),
     }
-    alias = ctx.stack.resource("aws_lambda_alias", f"{task.name}_alias", body)
-    ctx.stack.output(f"{task.name}_alias_arn", alias.ref("arn"),
-                     f"alias `{rel.alias}` of task `{task.name}` (schedules invoke it)")
-    ctx.stack.output(f"{task.name}_function_version", fn.ref("version"),
-                     f"newest published version of task `{task.name}`")
-    ctx.stack.output(f"{task.name}_live_version", alias.ref("function_version"),
-                     f"version alias `{rel.alias}` of task `{task.name}` points at")
+    alias = ctx.stack.resource("aws_lambda_alias", f"{alias_stem(unit)}_alias", body)
+    ctx.stack.output(f"{name}_alias_arn", alias.ref("arn"),
+                     f"alias `{rel.alias}` of {kind} `{name}` ({owner.invoker} invoke it)")
+    ctx.stack.output(f"{name}_function_version", fn.ref("version"),
+                     f"newest published version of {kind} `{name}`")
+    ctx.stack.output(f"{name}_live_version", alias.ref("function_version"),
+                     f"version alias `{rel.alias}` of {kind} `{name}` points at")
     if rel.canary_percent is not None:
-        add_canary_alarm(ctx, task, fn, alias)
+        add_canary_alarm(ctx, owner, fn, alias)
     return alias
 
 
-def add_canary_alarm(ctx: AwsContext, task: Task, fn: Resource, alias: Resource) -> None:
+def add_canary_alarm(ctx: AwsContext, owner: Aliased, fn: Resource, alias: Resource) -> None:
     """Errors of the newest version when run through the alias (per minute)."""
-    rel = task.release
+    name, rel = owner.unit.name, owner.unit.release
     body: dict[str, Any] = {
-        "alarm_name": ctx.names.name(task.name, "canary", kind="alarm"),
-        "alarm_description": f"flowc task {task.name}: errors of the newest version "
+        "alarm_name": ctx.names.name(name, "canary", kind="alarm"),
+        "alarm_description": f"flowc {owner.kind} {name}: errors of the newest version "
                              f"(canary {rel.canary_percent:g}%); roll back with "
-                             f"`flowc rollback FILE {task.name} --to RELEASE`",
+                             f"`flowc rollback FILE {name} --to RELEASE`",
         "namespace": "AWS/Lambda",
         "metric_name": "Errors",
         "statistic": "Sum",
@@ -127,14 +159,14 @@ def add_canary_alarm(ctx: AwsContext, task: Task, fn: Resource, alias: Resource)
             "Resource": f"{fn.ref('function_name')}:{alias.ref('name')}",
             "ExecutedVersion": fn.ref("version"),
         },
-        "tags": ctx.tags(task),
+        "tags": owner.tags,
     }
-    if any(measurable(task, a) for a in task.alerts):
-        body["alarm_actions"] = [f"${{aws_sns_topic.{task.name}_alerts.arn}}"]
-    alarm = ctx.stack.resource("aws_cloudwatch_metric_alarm", f"{task.name}_canary_alarm",
-                               body)
-    ctx.stack.output(f"{task.name}_canary_alarm_name", alarm.ref("alarm_name"),
-                     f"alarm on errors of task `{task.name}`'s newest version")
+    if owner.topic is not None:
+        body["alarm_actions"] = [f"${{{owner.topic}.arn}}"]
+    alarm = ctx.stack.resource("aws_cloudwatch_metric_alarm",
+                               f"{alias_stem(owner.unit)}_canary_alarm", body)
+    ctx.stack.output(f"{name}_canary_alarm_name", alarm.ref("alarm_name"),
+                     f"alarm on errors of {owner.kind} `{name}`'s newest version")
 
 
 # -- layers -------------------------------------------------------------------------

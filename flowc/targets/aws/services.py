@@ -16,7 +16,9 @@ An image service is an ECS Fargate service in the environment's subnets:
 - a KMS-encrypted log group, and CloudWatch alarms to an SNS topic for its alerts.
 A python service is a Lambda function (flowc's adapter: Mangum for ASGI, a2wsgi for WSGI)
 behind an API Gateway HTTP API (IAM-authorised unless `public`), with an access-logged
-stage; each replica is worth LAMBDA_CONCURRENCY_PER_REPLICA concurrent requests.
+stage; each replica is worth LAMBDA_CONCURRENCY_PER_REPLICA concurrent requests. Its
+versions are published and the API invokes the alias `live`, released as python tasks
+are (flowc/targets/aws/release.py): `canary` weights the alias, `blue_green` switches it.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ from flowc.targets.aws.lambda_function import (
     handler_files,
     lambda_variables,
 )
-from flowc.targets.aws.release import package_args
+from flowc.targets.aws.release import RELEASE_TAG, Aliased, add_alias, package_args
 from flowc.targets.base import Resource, escape_literal, standard_tags
 from flowc.targets.naming import DNS
 
@@ -456,12 +458,19 @@ def add_lambda_service(ctx: AwsContext, service: Service, handler: PythonHandler
         "environment": [{"variables": dict(sorted(variables.items()))}],
         "tracing_config": [{"mode": "Active"}],
         "logging_config": [{"log_format": "Text", "log_group": logs.ref("name")}],
+        "publish": True,  # each change is a version the alias can canary and roll back to
         "depends_on": [f"aws_iam_role_policy.svc_{name}_lambda_policy"],
         "tags": service_tags(ctx, service),
     }  # fmt: skip
+    release_id = ctx.release_of(service).release_id
+    if release_id:
+        body["tags"] = {**body["tags"], RELEASE_TAG: release_id}
     if asset is not None:
         body.update(package_args(ctx, asset))
     fn = s.resource("aws_lambda_function", f"svc_{name}_function", body)
+    topic = f"aws_sns_topic.svc_{name}_alerts" if service.alerts else None
+    alias = add_alias(ctx, Aliased(service, "HTTP API routes", service_tags(ctx, service),
+                                   topic), fn)
     api = s.resource("aws_apigatewayv2_api", f"svc_{name}_api", {
         "name": ctx.names.name(name, kind="http_api"),
         "protocol_type": "HTTP",
@@ -471,7 +480,7 @@ def add_lambda_service(ctx: AwsContext, service: Service, handler: PythonHandler
     integration = s.resource("aws_apigatewayv2_integration", f"svc_{name}_integration", {
         "api_id": api.ref("id"),
         "integration_type": "AWS_PROXY",
-        "integration_uri": fn.ref("invoke_arn"),
+        "integration_uri": alias.ref("invoke_arn"),
         "payload_format_version": "2.0",
     })
     s.resource("aws_apigatewayv2_route", f"svc_{name}_route", {
@@ -500,6 +509,7 @@ def add_lambda_service(ctx: AwsContext, service: Service, handler: PythonHandler
         "statement_id": "AllowHttpApi",
         "action": "lambda:InvokeFunction",
         "function_name": fn.ref("function_name"),
+        "qualifier": alias.ref("name"),
         "principal": "apigateway.amazonaws.com",
         "source_arn": f"{api.ref('execution_arn')}/*",
     })
