@@ -19,12 +19,12 @@ from typer.testing import CliRunner
 
 from flowc.cli import app as cli
 from flowc.releases.log import ReleaseLog
-from flowc.releases.plan import deployment_key, prepare, refresh
+from flowc.releases.plan import deployment_key, refresh
 from flowc.releases.rollback import resolve
 from flowc.releases.state import deployed
-from flowc.targets.compile import compile_app
 from tests.aws_support import checkov, terraform_validate
 from tests.release_support import NOW, loaded
+from tests.test_releases_services import compile_ as compile_with_log
 
 SPEC = """\
 app shop
@@ -58,12 +58,9 @@ def write(base: Path, code: str, strategy: str = CANARY) -> Path:
 
 
 def compile_(spec: Path, state: Path, out: Path, now=NOW):
-    prepared = prepare(loaded(spec), state, out / "aws", now=now, exclude=[out, state])
-    [result] = compile_app(prepared.app, ["aws"], out, releases=prepared.releases)
-    assert not any(d.is_error for d in result.diagnostics), result.diagnostics
-    prepared.commit()
-    return ([*prepared.diagnostics, *result.diagnostics],
-            json.loads((out / "aws" / "cdk.tf.json").read_text()))
+    """(the release plan's and the compile's diagnostics, the compiled document)"""
+    prepared, diagnostics, doc, _ = compile_with_log(spec, state, out, now)
+    return [*prepared.diagnostics, *diagnostics], doc
 
 
 def apply(doc: dict, workdir: Path, version: str, when: str) -> None:
