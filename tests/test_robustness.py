@@ -160,3 +160,27 @@ def test_epoch_and_date_extremes_are_diagnostics(expr):
                                    "2199-12-31T23:59:59+14:00", "1970-01-01T00:00:00-12:00"])
 def test_from_extremes_are_diagnostics(start):
     _no_traceback(CliRunner().invoke(app, ["schedule", '"daily"', "--from", start]))
+
+
+@pytest.mark.parametrize("setting, says", [
+    ({"JSII_NODE": "/nonexistent/node"}, "cannot start Node"),
+    ({"JSII_NODE": "/bin/false"}, "Node (`/bin/false`) failed"),
+    ({"FLOWC_CACHE_DIR": "{file}"}, "cannot unpack cdktf"),
+])
+def test_a_compile_without_a_working_node_or_cache_is_E922_not_a_traceback(
+        tmp_path, monkeypatch, setting, says):
+    """cdktf runs in Node from flowc's cache: a missing Node, a Node that fails or a cache
+    that cannot be written is one diagnostic per target, and nothing is written."""
+    (tmp_path / "jobs.py").write_text("def ok():\n    pass\n")
+    (tmp_path / "app.flow").write_text('task t {\n  python = "jobs:ok"\n  schedule = daily\n}\n')
+    (tmp_path / "a-file").write_text("")
+    for name, value in setting.items():
+        monkeypatch.setenv(name, value.format(file=tmp_path / "a-file"))
+    out = CliRunner().invoke(app, ["compile", str(tmp_path / "app.flow"), "--target", "aws",
+                                   "--out", str(tmp_path / "out"),
+                                   "--state", str(tmp_path / "st")])
+    assert out.exit_code == 1 and isinstance(out.exception, SystemExit | None), out.exception
+    code = "E922"
+    assert f"error[{code}]" in out.output and says in out.output and "help:" in out.output
+    assert "Traceback" not in out.output
+    assert not (tmp_path / "out" / "aws" / "cdk.tf.json").exists()

@@ -192,4 +192,5 @@ CODES: dict[str, str] = {
     "E920": "a path given on the command line cannot be used (a file where a directory is "
             "expected, a missing parent for --state/--events)",
     "E921": "the filesystem or a value refused what a command needed (OSError/ValueError)",
+    "E922": "cdktf synthesis could not run (no Node, flowc's cache not writable, Node failed)",
 }

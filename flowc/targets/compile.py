@@ -24,7 +24,7 @@ from flowc.compiler.ir import App
 from flowc.diagnostics import Diagnostic, has_errors
 from flowc.targets import registry
 from flowc.targets.base import Stack
-from flowc.targets.synth import TF_FILE, synth
+from flowc.targets.synth import TF_FILE, SynthError, synth
 
 STATE_FILE = ".flowc-state.json"
 
@@ -138,5 +138,11 @@ def compile_app(app: App, targets: Sequence[str], out_dir: Path,
         if _up_to_date(stack, fingerprint):
             continue
         result.synthesized = True
-        result.written = _write_stack(stack, synth(stack), fingerprint)
+        try:
+            document = synth(stack)
+        except SynthError as exc:
+            result.diagnostics.append(exc.diagnostic)
+            result.failed = True
+            continue
+        result.written = _write_stack(stack, document, fingerprint)
     return results

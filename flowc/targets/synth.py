@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from flowc.cache import cache_dir
+from flowc.diagnostics import Diagnostic, DiagnosticError
 from flowc.targets.base import Stack
 
 TF_FILE = "cdk.tf.json"
@@ -43,8 +44,16 @@ WORKERS = 2
 SECTIONS = ("resource", "data")
 
 
+class SynthError(DiagnosticError):
+    """E922: cdktf could not run (no Node, flowc's cache not writable, Node failed)."""
+
+    def __init__(self, problem: str, hint: str):
+        super().__init__(Diagnostic("E922", f"cdktf synthesis could not run: {problem}", None,
+                                    hint))
+
+
 def synth(stack: Stack) -> bytes:
-    """The stack's cdk.tf.json bytes."""
+    """The stack's cdk.tf.json bytes; SynthError when Node or flowc's cache fails."""
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         texts = pool.map(_synth_in_worker, _shards(_skeleton(stack)))
         return _fill_bodies(_merge(json.loads(text) for text in texts), stack)
@@ -86,12 +95,26 @@ def _merge(docs: Iterator[dict[str, Any]]) -> dict[str, Any]:
 def _synth_in_worker(skeleton: dict[str, Any]) -> str:
     """One shard's document, synthesized by `node cdktf_app.js`."""
     # The Node jsii would run; --optimize-for-size: a third less memory, no slower.
-    done = subprocess.run([os.environ.get("JSII_NODE", "node"), "--optimize-for-size",
-                           str(Path(__file__).with_name("cdktf_app.js"))],
-                          input=json.dumps([skeleton]), capture_output=True, text=True,
-                          check=False, env={**os.environ, "NODE_PATH": str(_node_modules())})
+    node = os.environ.get("JSII_NODE", "node")
+    try:
+        modules = _node_modules()
+    except OSError as exc:
+        raise SynthError(f"cannot unpack cdktf into {cache_dir('node')}: {exc.strerror or exc}",
+                         "make that directory writable, or point FLOWC_CACHE_DIR at one "
+                         "that is") from None
+    try:
+        done = subprocess.run([node, "--optimize-for-size",
+                               str(Path(__file__).with_name("cdktf_app.js"))],
+                              input=json.dumps([skeleton]), capture_output=True, text=True,
+                              check=False, env={**os.environ, "NODE_PATH": str(modules)})
+    except OSError as exc:
+        raise SynthError(f"cannot start Node (`{node}`): {exc.strerror or exc}",
+                         "install Node.js (cdktf needs it), or set JSII_NODE to its path") from None
     if done.returncode != 0:
-        raise RuntimeError(f"cdktf synthesis failed: {done.stderr[-3000:]}")
+        tail = done.stderr.strip()[-2000:] or f"exit code {done.returncode}, no output"
+        raise SynthError(f"Node (`{node}`) failed: {tail}",
+                         "check that JSII_NODE names a working Node.js (18 or newer); if it "
+                         "does, this is a flowc bug: please report it with this output")
     return json.loads(done.stdout)[0]
 
 
