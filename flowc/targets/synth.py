@@ -15,7 +15,9 @@ outputs are plain JSON data, written into cdktf's document in Python.
 
 A large stack is cut into shards of at most `SHARD_CONSTRUCTS` resources, each synthesized
 by its own Node process, `WORKERS` at a time: one Node process never holds more than a shard
-(its memory grows with every construct) and the shards use both cores. The shards'
+(its memory grows with every construct), and Python merges one shard while Node synthesizes
+the next, so both cores work. A second worker saved about 15% of the time at 10,000 tasks
+but took the peak over 600 MB (issue 16's bound); one keeps it near 550 MB. The shards'
 resources are merged into one document per stack, the same bytes one App would write.
 Targets are synthesized one after the other, so that only one stack is in memory.
 """
@@ -40,7 +42,7 @@ from flowc.targets.base import Stack
 
 TF_FILE = "cdk.tf.json"
 SHARD_CONSTRUCTS = 10_000  # resources and data sources per cdktf process
-WORKERS = 2
+WORKERS = 1  # Node shard processes at a time; see the module docstring
 SECTIONS = ("resource", "data")
 
 
